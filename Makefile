@@ -1,0 +1,99 @@
+# dnsbl: feeder + dnsbl-server over one LMDB store. See README.md.
+#
+#   make               bin/dnsbl-server, bin/dnsblctl, bin/feeder
+#   make test          sanitizer (ASan+UBSan) builds of everything, then unit and integration tests
+#   make fuzz          libFuzzer targets (clang); make fuzz-run runs each briefly
+#   make install       PREFIX=/usr/local DESTDIR=
+#   make bench         scripts/bench-dns (needs scripts/install-deps --bench)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+OPT     ?= -O2 -g
+SAN     ?=
+BUILD   ?= build/release
+BIN     ?= bin
+
+PKGS     = lmdb libevent libevent_pthreads ldns
+WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
+INCLUDES = -Ilib -Idnsbl-server -Ifeeder
+ALL_CFLAGS  = $(WARN) $(INCLUDES) $(OPT) $(SAN) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+LIBS_LMDB   = -llmdb
+LIBS_EVENT  = -levent_core -levent_pthreads -lpthread
+LIBS_LDNS   = -lldns
+
+LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c
+SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/main.c
+CTL_SRC    = dnsbl-server/import.c dnsbl-server/dnsblctl.c
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIB_OBJ    = $(call obj,$(LIB_SRC))
+SERVER_OBJ = $(call obj,$(SERVER_SRC))
+CTL_OBJ    = $(call obj,$(CTL_SRC))
+# what unit tests may link: everything but the programs' main()
+UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c)
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl
+
+.PHONY: all test unit fuzz fuzz-run install clean bench
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS)
+
+$(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS)
+
+unit: $(UNIT_BIN)
+
+# The test build: every program and test under ASan+UBSan, any report fails the run.
+TEST_BUILD = build/asan
+TEST_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test:
+	$(MAKE) BUILD=$(TEST_BUILD) BIN=$(TEST_BUILD)/bin OPT="-O1 -g" SAN="$(TEST_SAN)" all unit
+	tests/run $(TEST_BUILD)
+
+# libFuzzer targets: every parser that reads bytes from the network or from logs.
+FUZZ_CC    = clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(INCLUDES)
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
+fuzz: $(FUZZ_BIN)
+FUZZ_SECONDS ?= 20
+fuzz-run: fuzz
+	@for f in $(FUZZ_BIN); do \
+	  name=$$(basename $$f); mkdir -p build/fuzz/corpus-$$name; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$name tests/fuzz/seeds/$$name \
+	    2>build/fuzz/$$name.log || { tail -50 build/fuzz/$$name.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units' build/fuzz/$$name.log; \
+	done
+
+bench: all
+	scripts/bench-dns
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dnsbl/zones
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 zones/*.conf $(DESTDIR)$(PREFIX)/share/dnsbl/zones/
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

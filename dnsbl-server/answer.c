@@ -1,0 +1,401 @@
+/* answer.c - see answer.h.
+ *
+ * A query's path: parse (query.c), pick the zone with the longest matching suffix, serve a static
+ * apex record if the name has one, otherwise decode the name below the zone into an address or a
+ * domain, look it up in the store and write A/TXT records, or NXDOMAIN/NODATA with the SOA. Names in
+ * answers are compression pointers into the question, so the question is echoed exactly as sent. */
+#include "answer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "query.h"
+
+#define TXT_MAX 1024
+
+struct response {
+    uint8_t *buf;
+    size_t len, cap;
+    int full;                   /* something did not fit: the answer gets truncated */
+    uint16_t an, ns;
+    uint8_t aa, rcode;
+};
+
+static void put(struct response *r, const void *p, size_t n)
+{
+    if (r->full || r->len + n > r->cap) {
+        r->full = 1;
+        return;
+    }
+    memcpy(r->buf + r->len, p, n);
+    r->len += n;
+}
+
+static void put16(struct response *r, uint16_t v)
+{
+    uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    put(r, b, 2);
+}
+
+static void put32(struct response *r, uint32_t v)
+{
+    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    put(r, b, 4);
+}
+
+/* An RR whose owner is a pointer to name_off in the packet. */
+static void put_rr_head(struct response *r, size_t name_off, uint16_t type, uint32_t ttl, uint16_t rdlen)
+{
+    put16(r, (uint16_t)(0xc000 | name_off));
+    put16(r, type);
+    put16(r, DNS_CLASS_IN);
+    put32(r, ttl);
+    put16(r, rdlen);
+}
+
+static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
+{
+    size_t id = mdb_txn_id(ctx->txn);
+    if (id != ctx->txnid) {
+        ctx->txnid = id;
+        ctx->meta_valid = 0;
+    }
+    if (!(ctx->meta_valid & (1ULL << zi))) {
+        if (store_read_meta(ctx->txn, ctx->zones->zones[zi].dbi, &ctx->meta[zi]) < 0)
+            memset(&ctx->meta[zi], 0, sizeof ctx->meta[zi]);
+        ctx->meta_valid |= 1ULL << zi;
+    }
+    return &ctx->meta[zi];
+}
+
+static void put_soa(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    const struct zone_rr *soa = &z->rrs[z->soa];
+    uint32_t serial = zone_meta(ctx, zi)->serial;
+    size_t apex = DNS_HEADER_LEN + q->label_off[q->nlabels - z->nlabels];
+    put_rr_head(r, apex, DNS_TYPE_SOA, z->negative_ttl, soa->rdlen);
+    put(r, soa->rdata, soa->rdlen - 20u);
+    put32(r, serial ? serial : 1);
+    put(r, soa->rdata + soa->rdlen - 16, 16);
+    r->ns++;
+}
+
+/* Apex records and anything else the apex file defines. Returns 1 if the name exists there. */
+static int static_records(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    int exists = q->nlabels == z->nlabels;
+    for (int i = 0; i < z->nrrs; i++) {
+        const struct zone_rr *rr = &z->rrs[i];
+        if (rr->owner_len != q->name_len || memcmp(rr->owner, q->name, q->name_len) != 0)
+            continue;
+        exists = 1;
+        if (q->qtype != rr->type && q->qtype != DNS_TYPE_ANY)
+            continue;
+        put_rr_head(r, DNS_HEADER_LEN, rr->type, rr->ttl, rr->rdlen);
+        if (rr->type == DNS_TYPE_SOA) {
+            put(r, rr->rdata, rr->rdlen - 20u);
+            uint32_t serial = zone_meta(ctx, zi)->serial;
+            put32(r, serial ? serial : 1);
+            put(r, rr->rdata + rr->rdlen - 16, 16);
+        } else {
+            put(r, rr->rdata, rr->rdlen);
+        }
+        r->an++;
+    }
+    return exists;
+}
+
+static void label_view(const struct dns_query *q, int i, struct label *l)
+{
+    l->len = q->name[q->label_off[i]];
+    l->p = q->name + q->label_off[i] + 1;
+}
+
+/* The part of the name below the zone as a domain ("mail.example.com"), -1 if it cannot be one. */
+static int relative_domain(const struct dns_query *q, int rel, char *out, size_t cap)
+{
+    size_t pos = 0;
+    for (int i = 0; i < rel; i++) {
+        struct label l;
+        label_view(q, i, &l);
+        if (pos + l.len + 1 > cap)
+            return -1;
+        for (int j = 0; j < l.len; j++) {
+            uint8_t c = l.p[j];
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+                return -1;
+        }
+        memcpy(out + pos, l.p, l.len);
+        pos += l.len;
+        out[pos++] = i + 1 < rel ? '.' : '\0';
+    }
+    return (int)pos - 1;
+}
+
+static void test_point(const struct zone *z, struct listing *l)
+{
+    static const char text[] = "RFC 5782 test point";
+    memset(l, 0, sizeof *l);
+    l->nreasons = 1;
+    l->reasons[0].code = z->codes[z->default_code].addr;
+    l->reasons[0].text = text;
+    l->reasons[0].text_len = sizeof text - 1;
+}
+
+/* 1 listed, 0 not, -1 store error. subject gets the address or domain, for the TXT template. */
+static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct listing *l,
+                  char *subject, size_t cap)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    int rel = q->nlabels - z->nlabels;
+    if (z->kind == ZONE_IP) {
+        struct label labels[32];
+        struct ipaddr a;
+        if (rel != 4 && rel != 32)
+            return 0;
+        for (int i = 0; i < rel; i++)
+            label_view(q, i, &labels[i]);
+        if (addr_from_reversed(labels, rel, &a) < 0)
+            return 0;
+        addr_unmap_v4(&a);      /* ::ffff:a.b.c.d is answered from the IPv4 listings */
+        addr_format(&a, subject, cap);
+        if (z->test_points && a.family == ADDR_V4 && a.bytes[0] == 127 && !a.bytes[1] && !a.bytes[2] &&
+            (a.bytes[3] == 1 || a.bytes[3] == 2)) {
+            test_point(z, l);
+            return a.bytes[3] == 2;
+        }
+        return store_lookup_ip(ctx->txn, z->dbi, zone_meta(ctx, zi), &a, ctx->now, l, NULL);
+    }
+    int len = relative_domain(q, rel, subject, cap);
+    if (len < 0)
+        return 0;
+    if (z->test_points && (!strcmp(subject, "test") || !strcmp(subject, "invalid"))) {
+        test_point(z, l);
+        return subject[0] == 't';
+    }
+    return store_lookup_domain(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, l, NULL);
+}
+
+static int reason_live(const struct reason *r, uint32_t now)
+{
+    return r->code != 0 && (r->expires == 0 || r->expires > now);
+}
+
+/* The zone TTL, cut so that no cache keeps the listing past its expiry. */
+static uint32_t listing_ttl(const struct zone *z, const struct listing *l, uint32_t now)
+{
+    uint32_t until = listing_expires(l);
+    if (until == 0 || until - now >= z->ttl)
+        return z->ttl;
+    return until > now ? until - now : 1;
+}
+
+static size_t append(char *out, size_t pos, size_t cap, const char *s, size_t n)
+{
+    if (pos + n >= cap)
+        n = pos < cap - 1 ? cap - 1 - pos : 0;
+    memcpy(out + pos, s, n);
+    return pos + n;
+}
+
+static size_t expand_reasons(const struct zone *z, const struct listing *l, uint32_t now, char *out,
+                             size_t pos, size_t cap)
+{
+    int first = 1;
+    for (int i = 0; i < l->nreasons; i++) {
+        const struct reason *rs = &l->reasons[i];
+        if (!reason_live(rs, now))
+            continue;
+        if (!first)
+            pos = append(out, pos, cap, "; ", 2);
+        first = 0;
+        if (rs->text_len) {
+            pos = append(out, pos, cap, rs->text, rs->text_len);
+        } else {
+            const struct zone_code *c = zone_code_by_addr(z, rs->code);
+            const char *m = c ? c->meaning : "listed";
+            pos = append(out, pos, cap, m, strlen(m));
+        }
+    }
+    return pos;
+}
+
+static size_t expand_txt(const struct zone *z, const struct listing *l, uint32_t now,
+                         const char *subject, char *out, size_t cap)
+{
+    size_t pos = 0;
+    for (const char *t = z->txt; *t;) {
+        char code[16];
+        if (!strncmp(t, "{reason}", 8)) {
+            pos = expand_reasons(z, l, now, out, pos, cap);
+            t += 8;
+        } else if (!strncmp(t, "{addr}", 6)) {
+            pos = append(out, pos, cap, subject, strlen(subject));
+            t += 6;
+        } else if (!strncmp(t, "{zone}", 6)) {
+            pos = append(out, pos, cap, z->name, strlen(z->name));
+            t += 6;
+        } else if (!strncmp(t, "{code}", 6)) {
+            uint32_t c = 0;
+            for (int i = 0; i < l->nreasons && !c; i++)
+                if (reason_live(&l->reasons[i], now))
+                    c = l->reasons[i].code;
+            int n = snprintf(code, sizeof code, "%u.%u.%u.%u", c >> 24, (c >> 16) & 255, (c >> 8) & 255, c & 255);
+            pos = append(out, pos, cap, code, (size_t)n);
+            t += 6;
+        } else {
+            pos = append(out, pos, cap, t, 1);
+            t++;
+        }
+    }
+    return pos;
+}
+
+static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *q,
+                        const struct listing *l, const char *subject, struct response *r)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    uint32_t ttl = listing_ttl(z, l, ctx->now);
+    if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY) {
+        for (int i = 0; i < l->nreasons; i++) {
+            const struct reason *rs = &l->reasons[i];
+            int dup = 0;
+            for (int j = 0; j < i; j++)
+                dup |= l->reasons[j].code == rs->code && reason_live(&l->reasons[j], ctx->now);
+            if (dup || !reason_live(rs, ctx->now))
+                continue;
+            put_rr_head(r, DNS_HEADER_LEN, DNS_TYPE_A, ttl, 4);
+            put32(r, rs->code);
+            r->an++;
+        }
+    }
+    if (q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) {
+        char text[TXT_MAX];
+        size_t n = expand_txt(z, l, ctx->now, subject, text, sizeof text);
+        size_t chunks = n ? (n + 254) / 255 : 1;
+        put_rr_head(r, DNS_HEADER_LEN, DNS_TYPE_TXT, ttl, (uint16_t)(n + chunks));
+        for (size_t off = 0, c = 0; c < chunks; c++, off += 255) {
+            uint8_t piece = (uint8_t)(n - off > 255 ? 255 : n - off);
+            put(r, &piece, 1);
+            put(r, text + off, piece);
+        }
+        r->an++;
+    }
+}
+
+static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
+{
+    struct listing l;
+    char subject[DOMAIN_MAX + 1];
+    r->aa = 1;
+    if (static_records(ctx, zi, q, r)) {
+        if (r->an == 0)
+            put_soa(ctx, zi, q, r);
+        return;
+    }
+    int listed = lookup(ctx, zi, q, &l, subject, sizeof subject);
+    if (listed < 0) {
+        r->rcode = RCODE_SERVFAIL;
+        return;
+    }
+    if (listed)
+        put_listing(ctx, zi, q, &l, subject, r);
+    else
+        r->rcode = RCODE_NXDOMAIN;
+    if (r->an == 0)
+        put_soa(ctx, zi, q, r);
+}
+
+/* The zone whose name is the longest suffix of the question, or -1. */
+static int find_zone(const struct zoneset *zs, const struct dns_query *q)
+{
+    int best = -1;
+    for (int i = 0; i < zs->n; i++) {
+        const struct zone *z = &zs->zones[i];
+        if (z->nlabels > q->nlabels || (best >= 0 && zs->zones[best].nlabels >= z->nlabels))
+            continue;
+        size_t off = q->label_off[q->nlabels - z->nlabels];
+        if (q->name_len - off == z->wire_len && memcmp(q->name + off, z->wire, z->wire_len) == 0)
+            best = i;
+    }
+    return best;
+}
+
+static size_t udp_limit(const struct dns_query *q)
+{
+    if (!q->edns || q->edns_size <= 512)
+        return 512;
+    return q->edns_size < ANSWER_EDNS_SIZE ? q->edns_size : ANSWER_EDNS_SIZE;
+}
+
+static void put_opt(struct response *r, uint8_t rcode)
+{
+    static const uint8_t root = 0;
+    put(r, &root, 1);
+    put16(r, DNS_TYPE_OPT);
+    put16(r, ANSWER_EDNS_SIZE);
+    put32(r, (uint32_t)(rcode >> 4) << 24);     /* extended rcode, version 0, no flags */
+    put16(r, 0);
+}
+
+static void write_header(uint8_t *out, const struct dns_query *q, const struct response *r,
+                         int tc, uint16_t qd, uint16_t ar)
+{
+    out[0] = (uint8_t)(q->id >> 8);
+    out[1] = (uint8_t)q->id;
+    out[2] = (uint8_t)(0x80 | q->opcode << 3 | (r->aa ? 0x04 : 0) | (tc ? 0x02 : 0) | q->rd);
+    out[3] = (uint8_t)(q->cd | (r->rcode & 0x0f));
+    uint16_t counts[4] = { qd, r->an, r->ns, ar };
+    for (int i = 0; i < 4; i++) {
+        out[4 + 2 * i] = (uint8_t)(counts[i] >> 8);
+        out[5 + 2 * i] = (uint8_t)counts[i];
+    }
+}
+
+void answer_ctx_invalidate(struct answer_ctx *ctx)
+{
+    ctx->meta_valid = 0;
+    ctx->txnid = (size_t)-1;
+}
+
+size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint8_t *out,
+                    size_t outcap, int tcp, struct answer_info *info)
+{
+    struct dns_query q;
+    enum query_status st = query_parse(pkt, len, &q);
+    struct response r = { .buf = out, .len = DNS_HEADER_LEN };
+    info->zone = -1;
+    info->qtype = q.qtype;
+    info->listed = 0;
+    if (st == QUERY_DROP)
+        return 0;
+    size_t limit = tcp ? 65535 : udp_limit(&q);
+    if (limit > outcap)
+        limit = outcap;
+    size_t opt_len = q.edns ? 11 : 0;
+    r.cap = limit - opt_len;
+    put(&r, pkt + DNS_HEADER_LEN, q.question_end ? q.question_end - DNS_HEADER_LEN : 0);
+    size_t question_end = r.len;
+    if (st == QUERY_FORMERR) r.rcode = RCODE_FORMERR;
+    else if (st == QUERY_NOTIMP) r.rcode = RCODE_NOTIMP;
+    else if (st == QUERY_BADVERS) r.rcode = RCODE_BADVERS;
+    else if (q.qclass != DNS_CLASS_IN && q.qclass != DNS_CLASS_ANY) r.rcode = RCODE_REFUSED;
+    else if ((info->zone = find_zone(ctx->zones, &q)) < 0) r.rcode = RCODE_REFUSED;
+    else resolve(ctx, info->zone, &q, &r);
+    int tc = r.full;
+    if (tc) {               /* RFC 2181 9: drop the sections, keep the question, set TC */
+        r.len = question_end;
+        r.an = r.ns = 0;
+        r.full = 0;
+    }
+    r.cap = limit;
+    if (q.edns)
+        put_opt(&r, r.rcode);
+    write_header(out, &q, &r, tc, q.question_end ? 1 : 0, q.edns ? 1 : 0);
+    info->rcode = r.rcode;
+    info->listed = r.rcode == RCODE_NOERROR && r.an > 0 && q.nlabels > 0 && info->zone >= 0 &&
+                   q.nlabels > ctx->zones->zones[info->zone].nlabels;
+    return r.len;
+}

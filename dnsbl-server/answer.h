@@ -1,0 +1,42 @@
+/* answer.h - build the response to one query from the zone configuration and the store.
+ *
+ * The caller owns a read transaction and renews it per batch of packets; everything here writes into
+ * the caller's output buffer and allocates nothing. */
+#ifndef DNSBL_ANSWER_H
+#define DNSBL_ANSWER_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "zone.h"
+
+#define ANSWER_EDNS_SIZE 1232   /* the UDP payload we offer and accept (DNS flag day 2020) */
+
+struct answer_ctx {
+    const struct zoneset *zones;
+    MDB_txn *txn;               /* a live read transaction */
+    uint32_t now;
+    size_t txnid;               /* the snapshot meta[] was read from */
+    uint64_t meta_valid;        /* bit per zone */
+    struct zone_meta meta[ZONESET_MAX];
+};
+
+/* What happened, for counters and the query log. */
+struct answer_info {
+    int zone;                   /* index in zones, -1 when out of zone */
+    uint16_t qtype;
+    uint8_t rcode;
+    uint8_t listed;
+};
+
+/* Call when zones or the transaction's snapshot may have changed. */
+void answer_ctx_invalidate(struct answer_ctx *ctx);
+
+/* Returns the response length, or 0 when the packet deserves no answer. outcap is at least 512;
+ * over UDP the response is also kept within the client's EDNS size (TC set when it does not fit). */
+size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint8_t *out,
+                    size_t outcap, int tcp, struct answer_info *info);
+
+#endif

@@ -1,0 +1,397 @@
+/* listen.c - sockets, worker threads and the packet loops.
+ *
+ * Every worker thread owns an event loop, its own UDP and TCP sockets on every listen address
+ * (SO_REUSEPORT lets the kernel spread the load) and one LMDB read transaction that it renews at the
+ * start of each batch of packets and resets at the end. Workers share nothing on the hot path. UDP is
+ * read and written in batches with recvmmsg/sendmmsg; TCP uses RFC 7766 length framing, pipelining,
+ * an idle timeout and a connection cap. */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "query.h"
+
+#define UDP_ROUNDS 8                /* batches per wake-up before yielding to other events */
+#define TCP_OUTPUT_HIGH (256 * 1024) /* stop reading a pipelining client whose answers pile up */
+
+static int open_socket(const struct sockaddr_storage *ss, int type, char *err, size_t errlen)
+{
+    socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    int one = 1, fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        goto fail;
+    if (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+        goto fail;
+    if (type == SOCK_DGRAM) {
+        int size = 4 << 20;     /* absorb bursts; the kernel caps it at rmem_max */
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+        goto fail;
+    if (type == SOCK_STREAM && listen(fd, 256) < 0)
+        goto fail;
+    return fd;
+fail:;
+    char host[64] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        evutil_inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        port = ntohs(s4->sin_port);
+    } else {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        evutil_inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        port = ntohs(s6->sin6_port);
+    }
+    snprintf(err, errlen, "%s %s port %d: %s", type == SOCK_DGRAM ? "udp" : "tcp", host, port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int server_open_sockets(struct server *srv, char *err, size_t errlen)
+{
+    srv->workers = calloc((size_t)srv->nthreads, sizeof *srv->workers);
+    if (!srv->workers) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int t = 0; t < srv->nthreads; t++) {
+        struct worker *w = &srv->workers[t];
+        w->srv = srv;
+        w->index = t;
+        for (int i = 0; i < srv->nlisten; i++) {
+            w->udp_fd[i] = open_socket(&srv->listen[i], SOCK_DGRAM, err, errlen);
+            if (w->udp_fd[i] < 0)
+                return -1;
+            w->tcp_fd[i] = open_socket(&srv->listen[i], SOCK_STREAM, err, errlen);
+            if (w->tcp_fd[i] < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* A batch sees one zone set and one store snapshot. The store-then-recheck of `zones` pairs with the
+ * swap-then-check in server_quiesce, so a reload can never free a set that a batch is using. */
+static void batch_begin(struct worker *w)
+{
+    struct zoneset *zs;
+    do {
+        zs = atomic_load(&w->srv->zones);
+        atomic_store(&w->in_use, zs);
+    } while (atomic_load(&w->srv->zones) != zs);
+    if (w->actx.zones != zs) {
+        w->actx.zones = zs;
+        answer_ctx_invalidate(&w->actx);
+    }
+    int rc = mdb_txn_renew(w->txn);
+    if (rc != 0)
+        log_err("worker %d: cannot renew the read transaction: %s", w->index, mdb_strerror(rc));
+    w->actx.txn = w->txn;
+    w->actx.now = (uint32_t)time(NULL);
+}
+
+static void batch_end(struct worker *w)
+{
+    mdb_txn_reset(w->txn);
+    atomic_store(&w->in_use, NULL);
+}
+
+static void log_query(const struct sockaddr_storage *peer, const uint8_t *pkt, size_t len,
+                      const struct answer_info *info, int tcp)
+{
+    struct dns_query q;
+    char host[INET6_ADDRSTRLEN] = "?", name[1024];
+    size_t pos = 0;
+    if (peer->ss_family == AF_INET)
+        evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, host, sizeof host);
+    else if (peer->ss_family == AF_INET6)
+        evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof host);
+    if (query_parse(pkt, len, &q) == QUERY_DROP || !q.question_end) {
+        log_info("query %s %s: unparsable", tcp ? "tcp" : "udp", host);
+        return;
+    }
+    for (int i = 0; i < q.nlabels; i++) {
+        const uint8_t *l = q.name + q.label_off[i];
+        for (int j = 1; j <= l[0] && pos + 5 < sizeof name; j++)
+            pos += (size_t)snprintf(name + pos, sizeof name - pos,
+                                    l[j] > 32 && l[j] < 127 && l[j] != '.' ? "%c" : "\\%03u", l[j]);
+        if (pos + 2 < sizeof name)
+            name[pos++] = '.';
+    }
+    name[pos ? pos : (name[0] = '.', 1)] = '\0';
+    log_info("query %s %s: %s type %u -> rcode %u%s", tcp ? "tcp" : "udp", host, name, q.qtype,
+             info->rcode, info->listed ? " listed" : "");
+}
+
+static void count(struct worker *w, const struct answer_info *info, size_t len)
+{
+    w->stats.queries++;
+    if (!len) {
+        w->stats.dropped++;
+        return;
+    }
+    w->stats.answers++;
+    w->stats.rcodes[info->rcode < 6 ? info->rcode : RCODE_FORMERR]++;
+    w->stats.listed += info->listed;
+}
+
+static void udp_send(int fd, struct mmsghdr *tx, int n)
+{
+    for (int sent = 0, tries = 0; sent < n && tries < 4; tries++) {
+        int rc = sendmmsg(fd, tx + sent, (unsigned)(n - sent), MSG_DONTWAIT);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            return;     /* EAGAIN: the socket buffer is full; UDP clients retry */
+        }
+        sent += rc;
+    }
+}
+
+static void udp_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)what;
+    for (int round = 0; round < UDP_ROUNDS; round++) {
+        for (int i = 0; i < UDP_BATCH; i++) {
+            w->rx_iov[i].iov_base = w->in[i];
+            w->rx_iov[i].iov_len = UDP_RECV_MAX;
+            w->rx[i].msg_hdr = (struct msghdr){ .msg_name = &w->peer[i], .msg_namelen = sizeof w->peer[i],
+                                                .msg_iov = &w->rx_iov[i], .msg_iovlen = 1 };
+        }
+        int n = recvmmsg(fd, w->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;
+        int nout = 0;
+        batch_begin(w);
+        for (int i = 0; i < n; i++) {
+            struct answer_info info;
+            size_t len = answer_query(&w->actx, w->in[i], w->rx[i].msg_len, w->out[nout],
+                                      UDP_RECV_MAX, 0, &info);
+            count(w, &info, len);
+            if (w->srv->query_log)
+                log_query(&w->peer[i], w->in[i], w->rx[i].msg_len, &info, 0);
+            if (!len)
+                continue;
+            w->tx_iov[nout] = (struct iovec){ w->out[nout], len };
+            w->tx[nout].msg_hdr = (struct msghdr){ .msg_name = &w->peer[i],
+                                                   .msg_namelen = w->rx[i].msg_hdr.msg_namelen,
+                                                   .msg_iov = &w->tx_iov[nout], .msg_iovlen = 1 };
+            nout++;
+        }
+        batch_end(w);
+        udp_send(fd, w->tx, nout);
+        if (n < UDP_BATCH)
+            return;
+    }
+}
+
+static void tcp_close(struct bufferevent *bev, struct worker *w)
+{
+    bufferevent_free(bev);
+    w->tcp_conns--;
+}
+
+static void tcp_readable(struct bufferevent *bev, void *arg)
+{
+    struct worker *w = arg;
+    struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
+    int bad = 0;
+    batch_begin(w);
+    while (!bad && evbuffer_get_length(out) < TCP_OUTPUT_HIGH) {
+        uint8_t lenbuf[2];
+        if (evbuffer_copyout(in, lenbuf, 2) < 2)
+            break;
+        size_t msglen = (size_t)lenbuf[0] << 8 | lenbuf[1];
+        if (evbuffer_get_length(in) < 2 + msglen)
+            break;
+        const uint8_t *msg = evbuffer_pullup(in, (ev_ssize_t)(2 + msglen)) + 2;
+        struct answer_info info;
+        size_t len = answer_query(&w->actx, msg, msglen, w->tcp_out + 2, 65535, 1, &info);
+        count(w, &info, len);
+        if (w->srv->query_log) {
+            struct sockaddr_storage peer;
+            socklen_t plen = sizeof peer;
+            memset(&peer, 0, sizeof peer);
+            getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer, &plen);
+            log_query(&peer, msg, msglen, &info, 1);
+        }
+        evbuffer_drain(in, 2 + msglen);
+        if (!len) {
+            bad = 1;    /* a stream that is not DNS: close it */
+            break;
+        }
+        w->tcp_out[0] = (uint8_t)(len >> 8);
+        w->tcp_out[1] = (uint8_t)len;
+        evbuffer_add(out, w->tcp_out, len + 2);
+    }
+    batch_end(w);
+    if (bad)
+        tcp_close(bev, w);
+    else if (evbuffer_get_length(out) >= TCP_OUTPUT_HIGH)
+        bufferevent_disable(bev, EV_READ);  /* resumed by tcp_writable once the client reads */
+}
+
+static void tcp_writable(struct bufferevent *bev, void *arg)
+{
+    bufferevent_enable(bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(bev)) >= 2)
+        tcp_readable(bev, arg);
+}
+
+static void tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        tcp_close(bev, arg);
+}
+
+static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    struct worker *w = arg;
+    struct server *srv = w->srv;
+    (void)l, (void)sa, (void)salen;
+    int cap = (srv->tcp_max_conns + srv->nthreads - 1) / srv->nthreads;
+    if (w->tcp_conns >= cap) {
+        w->stats.tcp_refused++;
+        evutil_closesocket(fd);
+        return;
+    }
+    struct bufferevent *bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        evutil_closesocket(fd);
+        return;
+    }
+    struct timeval idle = { srv->tcp_idle_seconds, 0 };
+    bufferevent_setcb(bev, tcp_readable, tcp_writable, tcp_event, w);
+    bufferevent_set_timeouts(bev, &idle, &idle);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    w->tcp_conns++;
+}
+
+static int worker_init(struct worker *w, char *err, size_t errlen)
+{
+    struct server *srv = w->srv;
+    w->rx = calloc(UDP_BATCH, sizeof *w->rx);
+    w->tx = calloc(UDP_BATCH, sizeof *w->tx);
+    w->rx_iov = calloc(UDP_BATCH, sizeof *w->rx_iov);
+    w->tx_iov = calloc(UDP_BATCH, sizeof *w->tx_iov);
+    w->peer = calloc(UDP_BATCH, sizeof *w->peer);
+    w->in = calloc(UDP_BATCH, sizeof *w->in);
+    w->out = calloc(UDP_BATCH, sizeof *w->out);
+    w->tcp_out = malloc(2 + 65535);
+    w->base = event_base_new();
+    if (!w->rx || !w->tx || !w->rx_iov || !w->tx_iov || !w->peer || !w->in || !w->out || !w->tcp_out || !w->base) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &w->txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "read transaction: %s", mdb_strerror(rc));
+        return -1;
+    }
+    mdb_txn_reset(w->txn);
+    for (int i = 0; i < srv->nlisten; i++) {
+        w->udp_ev[i] = event_new(w->base, w->udp_fd[i], EV_READ | EV_PERSIST, udp_readable, w);
+        w->tcp_listener[i] = evconnlistener_new(w->base, tcp_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, w->tcp_fd[i]);
+        if (!w->udp_ev[i] || !w->tcp_listener[i] || event_add(w->udp_ev[i], NULL) < 0) {
+            snprintf(err, errlen, "cannot register listeners");
+            return -1;
+        }
+        w->tcp_fd[i] = -1;  /* owned by the listener now */
+    }
+    return 0;
+}
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+int server_start_workers(struct server *srv, char *err, size_t errlen)
+{
+    evthread_use_pthreads();
+    for (int t = 0; t < srv->nthreads; t++) {
+        if (worker_init(&srv->workers[t], err, errlen) < 0)
+            return -1;
+    }
+    for (int t = 0; t < srv->nthreads; t++) {
+        int rc = pthread_create(&srv->workers[t].thread, NULL, worker_run, &srv->workers[t]);
+        if (rc != 0) {
+            snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+            srv->nthreads = t;  /* only these need joining */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void worker_free(struct worker *w)
+{
+    for (int i = 0; i < w->srv->nlisten; i++) {
+        if (w->udp_ev[i])
+            event_free(w->udp_ev[i]);
+        if (w->tcp_listener[i])
+            evconnlistener_free(w->tcp_listener[i]);
+        if (w->udp_fd[i] > 0)
+            close(w->udp_fd[i]);
+        if (w->tcp_fd[i] > 0)
+            close(w->tcp_fd[i]);
+    }
+    if (w->txn)
+        mdb_txn_abort(w->txn);
+    if (w->base)
+        event_base_free(w->base);
+    free(w->rx), free(w->tx), free(w->rx_iov), free(w->tx_iov);
+    free(w->peer), free(w->in), free(w->out), free(w->tcp_out);
+}
+
+void server_stop_workers(struct server *srv)
+{
+    if (!srv->workers)
+        return;
+    for (int t = 0; t < srv->nthreads; t++)
+        if (srv->workers[t].base && srv->workers[t].thread)
+            event_base_loopbreak(srv->workers[t].base);
+    for (int t = 0; t < srv->nthreads; t++)
+        if (srv->workers[t].thread)
+            pthread_join(srv->workers[t].thread, NULL);
+    uint64_t q = 0, listed = 0, dropped = 0;
+    for (int t = 0; t < srv->nthreads; t++) {
+        q += srv->workers[t].stats.queries;
+        listed += srv->workers[t].stats.listed;
+        dropped += srv->workers[t].stats.dropped;
+    }
+    log_info("answered %llu queries (%llu listed, %llu dropped)", (unsigned long long)q,
+             (unsigned long long)listed, (unsigned long long)dropped);
+    for (int t = 0; t < srv->nthreads; t++)
+        worker_free(&srv->workers[t]);
+    free(srv->workers);
+    srv->workers = NULL;
+}
+
+void server_quiesce(struct server *srv, struct zoneset *old)
+{
+    struct timespec ms = { 0, 1000000 };
+    for (int t = 0; t < srv->nthreads; t++)
+        while (atomic_load(&srv->workers[t].in_use) == old)
+            nanosleep(&ms, NULL);
+}

@@ -1,0 +1,252 @@
+/* main.c - dnsbl-server: options, startup, signals, reload and shutdown.
+ *
+ * Startup order matters: open the store and read the zones (so a bad configuration fails before any
+ * socket is taken), bind every socket, detach, drop privileges, and only then start the worker
+ * threads. SIGHUP re-reads the zones directory; a bad file keeps the old configuration. */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+#define VERSION "0.1"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: dnsbl-server [options]\n"
+"Serves the listings of an LMDB store as DNSBL zones (RFC 5782) over UDP and TCP.\n"
+"\n"
+"  --db DIR            LMDB store (default ./var/db; created if missing)\n"
+"  --zones DIR         zone configuration, one *.conf per zone (default ./zones)\n"
+"  --listen ADDR:PORT  UDP+TCP address, repeatable: 127.0.0.1:53, [::1]:53\n"
+"                      (default 127.0.0.1:5353)\n"
+"  --threads N         worker threads, each with its own sockets (default 1)\n"
+"  --user NAME         drop privileges to NAME after binding\n"
+"  --foreground        stay in the foreground and log to stderr\n"
+"  --syslog            log to syslog (the default when detached)\n"
+"  --pidfile FILE      write the process id to FILE\n"
+"  --query-log         log every query (slow; for debugging)\n"
+"  --tcp-max N         open TCP connections at most (default 256)\n"
+"  --tcp-idle SECONDS  close idle TCP connections after this (default 10)\n"
+"  --verbose           debug messages\n"
+"  --help, --version\n"
+"\n"
+"Signals: HUP reloads the zones directory, TERM and INT stop.\n");
+}
+
+static int parse_listen(const char *arg, struct server *srv)
+{
+    if (srv->nlisten == SERVER_MAX_LISTEN)
+        return -1;
+    struct sockaddr_storage *ss = &srv->listen[srv->nlisten];
+    int len = sizeof *ss;
+    memset(ss, 0, sizeof *ss);
+    if (evutil_parse_sockaddr_port(arg, (struct sockaddr *)ss, &len) < 0)
+        return -1;
+    if ((ss->ss_family == AF_INET && ((struct sockaddr_in *)ss)->sin_port == 0) ||
+        (ss->ss_family == AF_INET6 && ((struct sockaddr_in6 *)ss)->sin6_port == 0))
+        return -1;
+    srv->nlisten++;
+    return 0;
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct server *srv)
+{
+    enum { O_DB = 256, O_ZONES, O_LISTEN, O_THREADS, O_USER, O_FG, O_SYSLOG, O_PID, O_QLOG,
+           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION };
+    static const struct option opts[] = {
+        { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "listen", 1, 0, O_LISTEN },
+        { "threads", 1, 0, O_THREADS }, { "user", 1, 0, O_USER }, { "foreground", 0, 0, O_FG },
+        { "syslog", 0, 0, O_SYSLOG }, { "pidfile", 1, 0, O_PID }, { "query-log", 0, 0, O_QLOG },
+        { "tcp-max", 1, 0, O_TCPMAX }, { "tcp-idle", 1, 0, O_TCPIDLE }, { "verbose", 0, 0, O_VERBOSE },
+        { "help", 0, 0, O_HELP }, { "version", 0, 0, O_VERSION }, { 0, 0, 0, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case O_DB: srv->db_dir = optarg; break;
+        case O_ZONES: srv->zones_dir = optarg; break;
+        case O_LISTEN: bad = parse_listen(optarg, srv); break;
+        case O_THREADS: bad = parse_int(optarg, 1, 256, &srv->nthreads); break;
+        case O_USER: srv->user = optarg; break;
+        case O_FG: srv->foreground = 1; break;
+        case O_SYSLOG: srv->use_syslog = 1; break;
+        case O_PID: srv->pidfile = optarg; break;
+        case O_QLOG: srv->query_log = 1; break;
+        case O_TCPMAX: bad = parse_int(optarg, 1, 1000000, &srv->tcp_max_conns); break;
+        case O_TCPIDLE: bad = parse_int(optarg, 1, 3600, &srv->tcp_idle_seconds); break;
+        case O_VERBOSE: srv->verbose = 1; break;
+        case O_HELP: usage(stdout); exit(0);
+        case O_VERSION: printf("dnsbl-server %s\n", VERSION); exit(0);
+        default: usage(stderr); return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "dnsbl-server: bad value for --%s: '%s'\n", opts[c - O_DB].name, optarg);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dnsbl-server: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (srv->nlisten == 0)
+        parse_listen("127.0.0.1:5353", srv);
+    return 0;
+}
+
+static int drop_privileges(const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(err, errlen, "--user %s: no such user", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        snprintf(err, errlen, "--user %s: %s", user, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        snprintf(err, errlen, "--user %s: could regain root", user);
+        return -1;
+    }
+    return 0;
+}
+
+static struct zoneset *load_zones(struct server *srv, char *err, size_t errlen)
+{
+    struct zoneset *zs = calloc(1, sizeof *zs);
+    if (!zs) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (zoneset_load(srv->zones_dir, zs, err, errlen) < 0) {
+        free(zs);
+        return NULL;
+    }
+    if (zoneset_bind(zs, &srv->store, err, errlen) < 0) {
+        zoneset_free(zs);
+        free(zs);
+        return NULL;
+    }
+    return zs;
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *srv = arg;
+    char err[1024];
+    (void)sig, (void)what;
+    struct zoneset *fresh = load_zones(srv, err, sizeof err);
+    if (!fresh) {
+        log_err("reload failed, keeping the old configuration: %s", err);
+        return;
+    }
+    struct zoneset *old = atomic_exchange(&srv->zones, fresh);
+    server_quiesce(srv, old);
+    zoneset_free(old);
+    free(old);
+    log_info("reloaded %s: %d zones", srv->zones_dir, fresh->n);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *srv = arg;
+    (void)what;
+    log_info("signal %d: stopping", (int)sig);
+    event_base_loopbreak(srv->base);
+}
+
+static int run(struct server *srv)
+{
+    char err[1024] = "";
+    struct zoneset *zs;
+    if (store_open(&srv->store, srv->db_dir, 0, err, sizeof err) < 0) {
+        log_err("store: %s", err);
+        return 1;
+    }
+    if (!(zs = load_zones(srv, err, sizeof err))) {
+        log_err("%s", err);
+        return 1;
+    }
+    atomic_store(&srv->zones, zs);
+    if (server_open_sockets(srv, err, sizeof err) < 0) {
+        log_err("listen: %s", err);
+        return 1;
+    }
+    if (!srv->foreground) {
+        if (daemon(1, 0) < 0) {
+            log_err("daemon: %s", strerror(errno));
+            return 1;
+        }
+        log_open("dnsbl-server", 1, srv->verbose);
+    }
+    if (srv->pidfile) {
+        FILE *f = fopen(srv->pidfile, "w");
+        if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+            log_err("--pidfile %s: %s", srv->pidfile, strerror(errno));
+            return 1;
+        }
+    }
+    if (srv->user && drop_privileges(srv->user, err, sizeof err) < 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    srv->base = event_base_new();
+    if (!srv->base || server_start_workers(srv, err, sizeof err) < 0) {
+        log_err("start: %s", srv->base ? err : "cannot create the event base");
+        return 1;
+    }
+    struct event *hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
+    struct event *term = evsignal_new(srv->base, SIGTERM, on_stop, srv);
+    struct event *intr = evsignal_new(srv->base, SIGINT, on_stop, srv);
+    evsignal_add(hup, NULL), evsignal_add(term, NULL), evsignal_add(intr, NULL);
+    log_info("serving %d zones from %s with %d thread%s", zs->n, srv->db_dir, srv->nthreads,
+             srv->nthreads > 1 ? "s" : "");
+    event_base_dispatch(srv->base);
+    event_free(hup), event_free(term), event_free(intr);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct server srv = { .db_dir = "./var/db", .zones_dir = "./zones", .nthreads = 1,
+                          .tcp_max_conns = 256, .tcp_idle_seconds = 10 };
+    if (parse_args(argc, argv, &srv) < 0)
+        return 2;
+    log_open("dnsbl-server", srv.use_syslog, srv.verbose);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = run(&srv);
+    server_stop_workers(&srv);
+    struct zoneset *zs = atomic_load(&srv.zones);
+    if (zs) {
+        zoneset_free(zs);
+        free(zs);
+    }
+    if (srv.base)
+        event_base_free(srv.base);
+    store_close(&srv.store);
+    if (srv.pidfile && rc == 0)
+        unlink(srv.pidfile);
+    return rc;
+}

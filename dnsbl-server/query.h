@@ -1,0 +1,51 @@
+/* query.h - parse one DNS query packet: header, the single question, and an EDNS0 OPT record.
+ *
+ * The parser copies the question name in lower case into the query struct and notes where each label
+ * starts, so that zone matching and address decoding never touch the packet again. No allocation. */
+#ifndef DNSBL_QUERY_H
+#define DNSBL_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_HEADER_LEN 12
+#define DNS_TYPE_A 1
+#define DNS_TYPE_NS 2
+#define DNS_TYPE_SOA 6
+#define DNS_TYPE_TXT 16
+#define DNS_TYPE_OPT 41
+#define DNS_TYPE_ANY 255
+#define DNS_CLASS_IN 1
+#define DNS_CLASS_ANY 255
+
+enum dns_rcode {
+    RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_SERVFAIL = 2, RCODE_NXDOMAIN = 3,
+    RCODE_NOTIMP = 4, RCODE_REFUSED = 5, RCODE_BADVERS = 16,
+};
+
+enum query_status {
+    QUERY_OK,
+    QUERY_DROP,         /* not worth an answer: too short, or a response */
+    QUERY_FORMERR,
+    QUERY_NOTIMP,       /* an opcode other than QUERY */
+    QUERY_BADVERS,      /* EDNS version above 0 */
+};
+
+struct dns_query {
+    uint16_t id;
+    uint8_t opcode;
+    uint8_t rd, cd;             /* copied into the response (RFC 1035, RFC 4035) */
+    uint16_t qtype, qclass;
+    size_t question_end;        /* offset just past QCLASS; 0 if the question did not parse */
+    uint8_t name[256];          /* the question name in wire form, lower case */
+    uint8_t name_len;
+    uint8_t nlabels;            /* not counting the root */
+    uint8_t label_off[128];     /* offset in name of each label's length byte */
+    uint8_t edns;               /* an OPT record was present */
+    uint8_t edns_version;
+    uint16_t edns_size;
+};
+
+enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *q);
+
+#endif

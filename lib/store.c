@@ -1,0 +1,374 @@
+/* store.c - see store.h for the schema. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_MAP_SIZE (16ULL << 30)    /* address space only: the file grows as data does */
+#define STORE_MAX_DBS 128
+
+static const uint8_t meta_key[] = { 0x00, 'm', 'e', 't', 'a' };
+
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return -1;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int store_open(struct store *st, const char *dir, int flags, char *err, size_t errlen)
+{
+    int rc;
+    st->env = NULL;
+    if (!(flags & STORE_READONLY) && mkdir_p(dir) < 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+        return -1;
+    }
+    if ((rc = mdb_env_create(&st->env)) != 0 ||
+        (rc = mdb_env_set_maxdbs(st->env, STORE_MAX_DBS)) != 0 ||
+        (rc = mdb_env_set_mapsize(st->env, STORE_MAP_SIZE)) != 0 ||
+        (rc = mdb_env_set_maxreaders(st->env, 256)) != 0)
+        goto fail;
+    /* NOTLS: reader slots belong to transactions, so a worker thread can reset and renew its own. */
+    unsigned env_flags = MDB_NOTLS | ((flags & STORE_READONLY) ? MDB_RDONLY : 0);
+    if ((rc = mdb_env_open(st->env, dir, env_flags, 0644)) != 0)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+    if (st->env)
+        mdb_env_close(st->env);
+    st->env = NULL;
+    return -1;
+}
+
+void store_close(struct store *st)
+{
+    if (st->env)
+        mdb_env_close(st->env);
+    st->env = NULL;
+}
+
+int store_zone_dbi(struct store *st, const char *zone, MDB_dbi *dbi, char *err, size_t errlen)
+{
+    char name[300];
+    MDB_txn *txn;
+    snprintf(name, sizeof name, "zone:%s", zone);
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+        rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+    }
+    if (rc == EACCES) {     /* a read-only store: the zone may simply not exist yet */
+        rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+        if (rc == 0) {
+            rc = mdb_dbi_open(txn, name, 0, dbi);
+            rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+        }
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "zone %s: %s", zone, mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+size_t store_key_net(const struct ipnet *net, uint8_t *key)
+{
+    int n = addr_len(net->addr.family);
+    key[0] = net->addr.family;
+    memcpy(key + 1, net->addr.bytes, (size_t)n);
+    key[1 + n] = net->plen;
+    return (size_t)n + 2;
+}
+
+size_t store_key_domain(const char *name, size_t len, uint8_t *key)
+{
+    key[0] = 'D';
+    memcpy(key + 1, name, len);
+    return len + 1;
+}
+
+int store_key_decode(const uint8_t *key, size_t len, struct ipnet *net, char *domain, size_t cap)
+{
+    if (len >= 1 && (key[0] == ADDR_V4 || key[0] == ADDR_V6) && len == (size_t)addr_len(key[0]) + 2) {
+        memset(net, 0, sizeof *net);
+        net->addr.family = key[0];
+        memcpy(net->addr.bytes, key + 1, len - 2);
+        net->plen = key[len - 1];
+        return 'n';
+    }
+    if (len >= 2 && key[0] == 'D' && len - 1 < cap) {
+        memcpy(domain, key + 1, len - 1);
+        domain[len - 1] = '\0';
+        return 'd';
+    }
+    return 0;
+}
+
+static uint32_t get_u32le(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t get_u32be(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static void put_u32le(uint8_t *p, uint32_t v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
+static void put_u32be(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+
+int listing_encode(const struct listing *l, uint8_t *buf, size_t cap)
+{
+    if (l->nreasons > LISTING_MAX_REASONS || cap < 6)
+        return -1;
+    size_t pos = 6;
+    buf[0] = l->flags;
+    buf[1] = l->nreasons;
+    put_u32le(buf + 2, l->since);
+    for (int i = 0; i < l->nreasons; i++) {
+        const struct reason *r = &l->reasons[i];
+        if (pos + 9 + r->text_len > cap)
+            return -1;
+        put_u32be(buf + pos, r->code);
+        put_u32le(buf + pos + 4, r->expires);
+        buf[pos + 8] = r->text_len;
+        memcpy(buf + pos + 9, r->text, r->text_len);
+        pos += 9 + r->text_len;
+    }
+    return (int)pos;
+}
+
+/* Every length is checked: a damaged record must read as absent, never crash the server. */
+int listing_decode(const void *data, size_t len, struct listing *out)
+{
+    const uint8_t *p = data;
+    if (len < 6 || p[1] > LISTING_MAX_REASONS)
+        return -1;
+    out->flags = p[0];
+    out->nreasons = p[1];
+    out->since = get_u32le(p + 2);
+    size_t pos = 6;
+    for (int i = 0; i < out->nreasons; i++) {
+        struct reason *r = &out->reasons[i];
+        if (pos + 9 > len || pos + 9 + p[pos + 8] > len)
+            return -1;
+        r->code = get_u32be(p + pos);
+        r->expires = get_u32le(p + pos + 4);
+        r->text_len = p[pos + 8];
+        r->text = (const char *)p + pos + 9;
+        pos += 9 + r->text_len;
+    }
+    return pos == len ? 0 : -1;
+}
+
+int listing_live(const struct listing *l, uint32_t now)
+{
+    for (int i = 0; i < l->nreasons; i++)
+        if (l->reasons[i].expires == 0 || l->reasons[i].expires > now)
+            return 1;
+    return 0;
+}
+
+uint32_t listing_expires(const struct listing *l)
+{
+    uint32_t latest = 0;
+    for (int i = 0; i < l->nreasons; i++) {
+        if (l->reasons[i].expires == 0)
+            return 0;
+        if (l->reasons[i].expires > latest)
+            latest = l->reasons[i].expires;
+    }
+    return latest;
+}
+
+int listing_set_reason(struct listing *l, const struct reason *r)
+{
+    for (int i = 0; i < l->nreasons; i++) {
+        if (l->reasons[i].code == r->code) {
+            l->reasons[i] = *r;
+            return 0;
+        }
+    }
+    if (l->nreasons >= LISTING_MAX_REASONS)
+        return -1;
+    l->reasons[l->nreasons++] = *r;
+    return 0;
+}
+
+int store_read_meta(MDB_txn *txn, MDB_dbi dbi, struct zone_meta *meta)
+{
+    MDB_val k = { sizeof meta_key, (void *)meta_key }, v;
+    memset(meta, 0, sizeof *meta);
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return -1;
+    memcpy(meta, v.mv_data, v.mv_size < sizeof *meta ? v.mv_size : sizeof *meta);
+    return 0;
+}
+
+int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct listing *out)
+{
+    MDB_val k = { klen, (void *)key }, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return -1;
+    return listing_decode(v.mv_data, v.mv_size, out) == 0 ? 1 : 0;
+}
+
+static int plen_present(const struct zone_meta *meta, int family, int plen)
+{
+    if (family == ADDR_V4)
+        return (meta->v4_plens >> plen) & 1;
+    return (meta->v6_plens[plen / 64] >> (plen % 64)) & 1;
+}
+
+int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
+                    const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
+{
+    struct ipnet net = { *a, 0 };
+    uint8_t key[18];
+    for (int plen = addr_bits(a->family); plen >= 0; plen--) {
+        if (!plen_present(meta, a->family, plen))
+            continue;
+        net.addr = *a;
+        net.plen = (uint8_t)plen;
+        net_clear_host_bits(&net);
+        int found = store_get(txn, dbi, key, store_key_net(&net, key), out);
+        if (found < 0)
+            return -1;
+        if (found && listing_live(out, now)) {
+            if (matched)
+                *matched = net;
+            return (out->flags & LISTING_ALLOW) ? 0 : 1;
+        }
+    }
+    out->flags = 0;     /* nothing matched: no stale ALLOW for the caller to see */
+    out->nreasons = 0;
+    return 0;
+}
+
+int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
+                        struct listing *out, size_t *matched_offset)
+{
+    uint8_t key[STORE_KEY_MAX];
+    out->flags = 0;
+    out->nreasons = 0;
+    if (len == 0 || len > DOMAIN_MAX)
+        return 0;
+    for (size_t off = 0; off < len;) {
+        int found = store_get(txn, dbi, key, store_key_domain(name + off, len - off, key), out);
+        if (found < 0)
+            return -1;
+        /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */
+        int applies = off == 0 ? !(out->flags & LISTING_SUBDOMAINS) : (out->flags & LISTING_WILDCARD);
+        if (found && applies && listing_live(out, now)) {
+            if (matched_offset)
+                *matched_offset = off;
+            return (out->flags & LISTING_ALLOW) ? 0 : 1;
+        }
+        const char *dot = memchr(name + off, '.', len - off);
+        if (!dot)
+            break;
+        off = (size_t)(dot - name) + 1;
+    }
+    out->flags = 0;
+    out->nreasons = 0;
+    return 0;
+}
+
+int store_write_begin(struct store *st, struct store_txn *w)
+{
+    w->nzones = 0;
+    return mdb_txn_begin(st->env, NULL, 0, &w->txn);
+}
+
+static struct zone_meta *touch_zone(struct store_txn *w, MDB_dbi dbi)
+{
+    for (int i = 0; i < w->nzones; i++)
+        if (w->zones[i].dbi == dbi)
+            return &w->zones[i].add;
+    if (w->nzones == STORE_TXN_ZONES)
+        return NULL;
+    w->zones[w->nzones].dbi = dbi;
+    memset(&w->zones[w->nzones].add, 0, sizeof(struct zone_meta));
+    return &w->zones[w->nzones++].add;
+}
+
+int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
+              const struct listing *l, unsigned mdb_flags)
+{
+    uint8_t buf[STORE_VALUE_MAX];
+    int len = listing_encode(l, buf, sizeof buf);
+    struct zone_meta *add = touch_zone(w, dbi);
+    if (len < 0 || !add)
+        return EINVAL;
+    if (key[0] == ADDR_V4 && klen == 6)
+        add->v4_plens |= 1ULL << key[5];
+    else if (key[0] == ADDR_V6 && klen == 18)
+        add->v6_plens[key[17] / 64] |= 1ULL << (key[17] % 64);
+    MDB_val k = { klen, (void *)key }, v = { (size_t)len, buf };
+    return mdb_put(w->txn, dbi, &k, &v, mdb_flags);
+}
+
+int store_del(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen)
+{
+    if (!touch_zone(w, dbi))
+        return EINVAL;
+    MDB_val k = { klen, (void *)key };
+    return mdb_del(w->txn, dbi, &k, NULL);
+}
+
+int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
+{
+    struct zone_meta meta;
+    struct zone_meta *add = touch_zone(w, dbi);
+    if (!add)
+        return EINVAL;
+    if (store_read_meta(w->txn, dbi, &meta) < 0)
+        return EIO;
+    int rc = mdb_drop(w->txn, dbi, 0);
+    if (rc != 0)
+        return rc;
+    memset(add, 0, sizeof *add);
+    meta.v4_plens = 0;      /* the entries written after this set them again */
+    memset(meta.v6_plens, 0, sizeof meta.v6_plens);
+    MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
+    return mdb_put(w->txn, dbi, &k, &v, 0);
+}
+
+int store_write_commit(struct store_txn *w, uint32_t now)
+{
+    for (int i = 0; i < w->nzones; i++) {
+        struct zone_meta meta;
+        if (store_read_meta(w->txn, w->zones[i].dbi, &meta) < 0)
+            goto fail;
+        meta.serial = meta.serial + 1 > now ? meta.serial + 1 : now;
+        meta.v4_plens |= w->zones[i].add.v4_plens;
+        for (int j = 0; j < 3; j++)
+            meta.v6_plens[j] |= w->zones[i].add.v6_plens[j];
+        MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
+        int rc = mdb_put(w->txn, w->zones[i].dbi, &k, &v, 0);
+        if (rc != 0) {
+            mdb_txn_abort(w->txn);
+            return rc;
+        }
+    }
+    return mdb_txn_commit(w->txn);
+fail:
+    mdb_txn_abort(w->txn);
+    return EIO;
+}
+
+void store_write_abort(struct store_txn *w)
+{
+    mdb_txn_abort(w->txn);
+}

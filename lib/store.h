@@ -1,0 +1,118 @@
+/* store.h - the LMDB schema: the contract between the feeder, dnsblctl and dnsbl-server.
+ *
+ * One LMDB environment holds one sub-database per zone, named "zone:NAME". Inside it:
+ *
+ *   key 0x00 "meta"             zone_meta: SOA serial and which prefix lengths are present
+ *   key 0x04 a b c d plen       an IPv4 network (host bits zero); a /32 is a single address
+ *   key 0x06 16 bytes plen      an IPv6 network
+ *   key 'D' name                a domain (lower case, no trailing dot) or an account hash label
+ *
+ * A lookup of an address is one B-tree get per prefix length present in the zone (the meta record
+ * says which, so a zone of single addresses costs exactly one get); the most specific live entry
+ * wins and an allow entry there means "not listed". A listing is invisible once every reason in it
+ * has expired, whether or not anything has purged it yet.
+ *
+ * The value is packed, little-endian:  flags u8, nreasons u8, since u32, then per reason
+ * code u32 (the A record, network order), expires u32 (0 = never), text length u8, text. */
+#ifndef DNSBL_STORE_H
+#define DNSBL_STORE_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define LISTING_MAX_REASONS 8
+#define REASON_TEXT_MAX 255
+#define STORE_KEY_MAX (1 + DOMAIN_MAX)
+#define STORE_VALUE_MAX (6 + LISTING_MAX_REASONS * (9 + REASON_TEXT_MAX))
+
+enum listing_flag {
+    LISTING_ALLOW = 1,      /* an exclusion: punches a hole in a wider listing */
+    LISTING_MANUAL = 2,     /* made by an operator: the feeder never overwrites it */
+    LISTING_WILDCARD = 4,   /* a domain entry that also answers for every subdomain */
+    LISTING_SUBDOMAINS = 8, /* with WILDCARD: only the subdomains, not the name itself */
+};
+
+struct reason {
+    uint32_t code;          /* A record address in host order: 127.0.0.2 is 0x7f000002 */
+    uint32_t expires;       /* unix seconds, 0 = never */
+    uint8_t text_len;
+    const char *text;       /* not NUL-terminated; points into the store or the caller's memory */
+};
+
+struct listing {
+    uint8_t flags;
+    uint8_t nreasons;
+    uint32_t since;
+    struct reason reasons[LISTING_MAX_REASONS];
+};
+
+struct zone_meta {
+    uint32_t serial;        /* bumped by every write that changes the zone */
+    uint32_t reserved;
+    uint64_t v4_plens;      /* bit n: some IPv4 key has prefix length n */
+    uint64_t v6_plens[3];   /* bit n of the 129 */
+};
+
+struct store {
+    MDB_env *env;
+};
+
+enum store_open_flag { STORE_READONLY = 1 };
+
+int store_open(struct store *st, const char *dir, int flags, char *err, size_t errlen);
+void store_close(struct store *st);
+/* Opens (creating it if needed) the sub-database of a zone. Not thread-safe against itself. */
+int store_zone_dbi(struct store *st, const char *zone, MDB_dbi *dbi, char *err, size_t errlen);
+
+/* Keys */
+size_t store_key_net(const struct ipnet *net, uint8_t *key);
+size_t store_key_domain(const char *name, size_t len, uint8_t *key);
+/* Decodes a key back into a network or a domain; returns 'n', 'd', or 0 for meta/unknown keys. */
+int store_key_decode(const uint8_t *key, size_t len, struct ipnet *net, char *domain, size_t cap);
+
+/* Values */
+int listing_encode(const struct listing *l, uint8_t *buf, size_t cap);
+int listing_decode(const void *data, size_t len, struct listing *out);
+int listing_live(const struct listing *l, uint32_t now);
+/* The latest expiry of the live reasons, 0 if one never expires. */
+uint32_t listing_expires(const struct listing *l);
+/* Adds or replaces (same code) a reason; -1 when full. */
+int listing_set_reason(struct listing *l, const struct reason *r);
+
+/* Reading, inside a caller's read transaction. Results point into the map: valid until the
+ * transaction ends. Return 1 listed, 0 not listed (or an allow entry), -1 on an LMDB error. */
+int store_read_meta(MDB_txn *txn, MDB_dbi dbi, struct zone_meta *meta);
+int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
+                    const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched);
+int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
+                        struct listing *out, size_t *matched_offset);
+/* The exact entry under key, live or not: 1 found, 0 absent, -1 error. */
+int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct listing *out);
+
+/* Writing: one transaction, any number of zones; the zones' meta records are brought up to date
+ * once, at commit. */
+#define STORE_TXN_ZONES 32
+struct store_txn {
+    MDB_txn *txn;
+    int nzones;
+    struct {
+        MDB_dbi dbi;
+        struct zone_meta add;
+    } zones[STORE_TXN_ZONES];
+};
+
+int store_write_begin(struct store *st, struct store_txn *w);
+/* mdb_flags: 0, or MDB_APPEND when the caller feeds sorted keys into an empty tail. */
+int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
+              const struct listing *l, unsigned mdb_flags);
+/* 0 deleted, MDB_NOTFOUND, or another LMDB error. */
+int store_del(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen);
+/* Deletes every entry of a zone; its serial goes on from where it was. */
+int store_clear_zone(struct store_txn *w, MDB_dbi dbi);
+int store_write_commit(struct store_txn *w, uint32_t now);
+void store_write_abort(struct store_txn *w);
+
+#endif
