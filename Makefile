@@ -62,16 +62,18 @@ unit: $(UNIT_BIN)
 # The test build: every program and test under ASan+UBSan, any report fails the run.
 TEST_BUILD = build/asan
 TEST_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TEST_FUZZ_SECONDS ?= 15
 test:
 	$(MAKE) BUILD=$(TEST_BUILD) BIN=$(TEST_BUILD)/bin OPT="-O1 -g" SAN="$(TEST_SAN)" all unit
+	$(MAKE) fuzz-run FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	tests/run $(TEST_BUILD)
 
 # libFuzzer targets: every parser that reads bytes from the network or from logs.
 FUZZ_CC    = clang
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(INCLUDES)
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Wno-unknown-warning-option $(INCLUDES)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
 fuzz: $(FUZZ_BIN)

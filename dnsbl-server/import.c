@@ -181,8 +181,9 @@ static int emit_range(struct importer *im, const char *s, const char *dash, cons
         goto bad;
     if (!strchr(last, '.')) {   /* "1.2.3.4-9": the last octet only */
         const char *dot = strrchr(first, '.');
-        char full[40];
-        snprintf(full, sizeof full, "%.*s.%s", (int)(dot - first), first, last);
+        char full[sizeof last];
+        if (!dot || snprintf(full, sizeof full, "%.*s.%s", (int)(dot - first), first, last) >= (int)sizeof full)
+            goto bad;
         strcpy(last, full);
     }
     if (addr_parse(last, &b) < 0 || b.family != ADDR_V4)
