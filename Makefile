@@ -23,7 +23,7 @@ LIBS_LMDB   = -llmdb
 LIBS_EVENT  = -levent_core -levent_pthreads -lpthread
 LIBS_LDNS   = -lldns
 
-LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c
+LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/main.c
 CTL_SRC    = dnsbl-server/import.c dnsbl-server/dnsblctl.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)

@@ -20,6 +20,7 @@ struct zone_parse {
     struct zone *z;
     unsigned seen;              /* bit per scalar key of [zone], to catch duplicates */
     int in_zone, saw_zone;
+    int kind_done;              /* rule defaults were set for the zone's kind */
     struct zone_code *code;     /* the [code] section being read */
     char ns[ZONE_MAX_NS][256];
     int nns;
@@ -198,12 +199,25 @@ static int on_line(void *ud, const char *section, const char *arg, const char *k
         }
         if (!strcmp(section, "code"))
             return code_section(ps, arg, err, errlen);
-        snprintf(err, errlen, "unknown section [%s] (want [zone] or [code ADDRESS])", section);
+        if (!strcmp(section, "rule") || !strcmp(section, "allow") || !strcmp(section, "listing")) {
+            if (!ps->saw_zone) {
+                snprintf(err, errlen, "[%s] before [zone]: the zone's kind decides which rules apply", section);
+                return -1;
+            }
+            if (!ps->kind_done) {
+                rules_defaults(ps->z);
+                ps->kind_done = 1;
+            }
+            return rules_section(ps->z, section, arg, err, errlen);
+        }
+        snprintf(err, errlen, "unknown section [%s] (want [zone], [code ADDRESS], [rule KIND], [allow], [listing])", section);
         return -1;
     }
     if (ps->in_zone)
         return zone_key(ps, key, value, err, errlen);
-    return code_key(ps, key, value, err, errlen);
+    if (!strcmp(section, "code"))
+        return code_key(ps, key, value, err, errlen);
+    return rules_key(ps->z, section, arg, key, value, err, errlen);
 }
 
 /* Copies an ldns record into the zone's table; checks that it belongs to the zone. */
@@ -368,6 +382,10 @@ static int finish_zone(struct zone *z, struct zone_parse *ps, const char *dir, c
             return -1;
         }
     }
+    if (!ps->kind_done)
+        rules_defaults(z);
+    if (rules_finish(z, err, errlen) < 0)
+        return -1;
     if (ps->default_code[0]) {
         const struct zone_code *c = zone_find_code(z, ps->default_code);
         if (!c) {
@@ -381,6 +399,7 @@ static int finish_zone(struct zone *z, struct zone_parse *ps, const char *dir, c
 
 static void zone_release(struct zone *z)
 {
+    rules_release(z);
     for (int i = 0; i < z->nrrs; i++)
         free(z->rrs[i].rdata);
     free(z->rrs);
@@ -404,8 +423,10 @@ static int load_one(const char *dir, const char *file, struct zone *z, char *err
     ps.expire = 604800;
     ps.z = z;
     snprintf(z->file, sizeof z->file, "%s/%s", dir, file);
-    if (conf_parse_file(z->file, on_line, &ps, err, errlen) < 0)
+    if (conf_parse_file(z->file, on_line, &ps, err, errlen) < 0) {
+        zone_release(z);
         return -1;
+    }
     if (finish_zone(z, &ps, dir, why, sizeof why) < 0) {
         snprintf(err, errlen, "%s: %s", z->file, why);
         zone_release(z);

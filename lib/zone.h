@@ -35,6 +35,33 @@ struct zone_rr {
     uint8_t *rdata;         /* uncompressed wire form */
 };
 
+/* The feeder's rules (README "Rules"). Each zone enables the kinds that apply to what it lists: an IP
+ * zone rates client addresses, a domain zone sender domains, an account zone SASL/IMAP accounts. */
+enum rule_kind { RULE_DHA, RULE_BACKSCATTER, RULE_AUTH, RULE_VOLUME, RULE_COMPROMISED, RULE_KINDS };
+
+struct zone_rule {
+    int enabled;
+    int code;                   /* index into the zone's codes */
+    uint32_t window;            /* seconds */
+    uint32_t threshold;         /* dha: unknown RCPTs; backscatter: NDRs; auth: failures;
+                                   volume: messages; compromised: countries */
+    uint32_t ratio;             /* dha: percent of RCPTs unknown */
+    uint32_t account_ips;       /* auth: one account failing from this many addresses (0 = off) */
+    uint32_t foreign_threshold; /* volume: for clients outside home-country (0 = threshold) */
+    uint32_t ips;               /* compromised: distinct addresses also flag (0 = off) */
+    uint32_t expire;            /* listing lasts this long after the last offending event */
+    uint32_t max_expire;        /* repeat offenders: doubling up to this */
+    char home_country[3];       /* ISO 3166 code, upper case */
+    char code_name[32];         /* as written; resolved once the whole file is read */
+};
+
+struct zone_allow {
+    struct ipnet *nets;
+    int nnets;
+    char **names;               /* domains (and their subdomains) or accounts, lower case */
+    int nnames;
+};
+
 struct zone {
     char name[DOMAIN_MAX + 1];  /* lower case, no trailing dot */
     uint8_t wire[256];
@@ -51,6 +78,9 @@ struct zone {
     struct zone_rr *rrs;
     int nrrs;
     int soa;                    /* index of the SOA in rrs */
+    struct zone_rule rules[RULE_KINDS];
+    struct zone_allow allow;
+    uint32_t repeat_memory;     /* an offence is remembered this long after its listing ends */
     char file[512];             /* where it came from, for messages */
     MDB_dbi dbi;                /* set by zoneset_bind */
 };
@@ -73,5 +103,18 @@ struct zone *zoneset_find(const struct zoneset *zs, const char *name);
 const struct zone_code *zone_find_code(const struct zone *z, const char *name_or_addr);
 const struct zone_code *zone_code_by_addr(const struct zone *z, uint32_t addr);
 const char *zone_kind_name(enum zone_kind kind);
+const char *rule_kind_name(enum rule_kind kind);
+
+/* zone_rules.c: the [rule KIND], [allow] and [listing] sections. */
+struct zone_parse;
+int rules_section(struct zone *z, const char *section, const char *arg, char *err, size_t errlen);
+int rules_key(struct zone *z, const char *section, const char *arg, const char *key, const char *value,
+              char *err, size_t errlen);
+int rules_finish(struct zone *z, char *err, size_t errlen);
+void rules_defaults(struct zone *z);
+void rules_release(struct zone *z);
+/* Is the address, domain (or a parent) or account on the zone's allowlist? */
+int zone_allows_ip(const struct zone *z, const struct ipaddr *a);
+int zone_allows_name(const struct zone *z, const char *name);
 
 #endif
