@@ -81,6 +81,15 @@ static void put_soa(struct answer_ctx *ctx, int zi, const struct dns_query *q, s
     r->ns++;
 }
 
+/* Does a label of the owner start at offset off? */
+static int label_boundary(const struct zone_rr *rr, size_t off)
+{
+    size_t pos = 0;
+    while (pos < off && rr->owner[pos])
+        pos += 1u + rr->owner[pos];
+    return pos == off;
+}
+
 /* Apex records and anything else the apex file defines. Returns 1 if the name exists there. */
 static int static_records(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
 {
@@ -88,8 +97,13 @@ static int static_records(struct answer_ctx *ctx, int zi, const struct dns_query
     int exists = q->nlabels == z->nlabels;
     for (int i = 0; i < z->nrrs; i++) {
         const struct zone_rr *rr = &z->rrs[i];
-        if (rr->owner_len != q->name_len || memcmp(rr->owner, q->name, q->name_len) != 0)
+        if (rr->owner_len != q->name_len || memcmp(rr->owner, q->name, q->name_len) != 0) {
+            /* an owner below the name makes it an empty non-terminal: it exists (RFC 8020) */
+            size_t below = rr->owner_len > q->name_len ? rr->owner_len - q->name_len : 0;
+            if (below && !memcmp(rr->owner + below, q->name, q->name_len) && label_boundary(rr, below))
+                exists = 1;
             continue;
+        }
         exists = 1;
         if (q->qtype != rr->type && q->qtype != DNS_TYPE_ANY)
             continue;

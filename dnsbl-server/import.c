@@ -308,8 +308,12 @@ int import_file(struct importer *im, FILE *f, const char *name, char *err, size_
     while (fgets(line, sizeof line, f)) {
         im->lines++;
         size_t len = strlen(line);
-        if (len > IMPORT_LINE_MAX) {
-            snprintf(err, errlen, "%s:%zu: line longer than %d characters", name, im->lines, IMPORT_LINE_MAX);
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        else if (len > IMPORT_LINE_MAX - 1 && !feof(f))
+            len = IMPORT_LINE_MAX;  /* fgets stopped short of the newline: too long */
+        if (len > IMPORT_LINE_MAX - 1) {
+            snprintf(err, errlen, "%s:%zu: line longer than %d characters", name, im->lines, IMPORT_LINE_MAX - 1);
             return -1;
         }
         if (import_line(im, line, why, sizeof why) < 0) {
@@ -363,7 +367,8 @@ int import_commit(struct importer *im, struct store *st, int replace, size_t *wr
 {
     struct store_txn w;
     *written = 0;
-    qsort_r(im->entries, im->n, sizeof *im->entries, entry_cmp, im->arena);
+    if (im->n)
+        qsort_r(im->entries, im->n, sizeof *im->entries, entry_cmp, im->arena);
     size_t kept = 0;    /* of equal keys, the last line wins */
     for (size_t i = 0; i < im->n; i++) {
         if (i + 1 < im->n && same_key(im, &im->entries[i], &im->entries[i + 1]))

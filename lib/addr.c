@@ -156,12 +156,12 @@ const char *addr_reversed(const struct ipaddr *a, char *buf, size_t n)
         snprintf(buf, n, "%u.%u.%u.%u", a->bytes[3], a->bytes[2], a->bytes[1], a->bytes[0]);
         return buf;
     }
-    for (int nib = 31; nib >= 0 && pos + 2 < n; nib--) {
+    for (int nib = 31; nib >= 0 && pos + 2 <= n; nib--) {
         uint8_t b = a->bytes[nib / 2];
         buf[pos++] = hex[nib % 2 ? b & 0xf : b >> 4];
         buf[pos++] = nib ? '.' : '\0';
     }
-    buf[pos < n ? pos : n - 1] = '\0';
+    buf[n - 1] = '\0';
     return buf;
 }
 
@@ -196,12 +196,16 @@ int domain_normalize(const char *in, char *out, size_t cap)
 void account_label(const char *account, size_t len, char out[ACCOUNT_LABEL_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char lower[512], digest[32];
-    if (len > sizeof lower)
-        len = sizeof lower;
-    for (size_t i = 0; i < len; i++)
-        lower[i] = (unsigned char)tolower((unsigned char)account[i]);
-    ldns_sha256(lower, (unsigned)len, digest);
+    unsigned char chunk[256], digest[32];
+    ldns_sha256_CTX ctx;
+    ldns_sha256_init(&ctx);
+    for (size_t off = 0; off < len; off += sizeof chunk) {     /* lower-cased piece by piece */
+        size_t n = len - off < sizeof chunk ? len - off : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = (unsigned char)tolower((unsigned char)account[off + i]);
+        ldns_sha256_update(&ctx, chunk, n);
+    }
+    ldns_sha256_final(digest, &ctx);
     for (int i = 0; i < ACCOUNT_LABEL_LEN / 2; i++) {
         out[2 * i] = hex[digest[i] >> 4];
         out[2 * i + 1] = hex[digest[i] & 15];

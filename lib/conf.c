@@ -83,7 +83,11 @@ int conf_parse_file(const char *path, conf_handler fn, void *ud, char *err, size
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t len = strlen(line);
-        if (len > CONF_LINE_MAX || memchr(line, '\0', len) != NULL) {
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        else if (len > CONF_LINE_MAX && !feof(f))
+            len = CONF_LINE_MAX + 1;
+        if (len > CONF_LINE_MAX) {
             snprintf(err, errlen, "%s:%d: line longer than %d characters", path, lineno, CONF_LINE_MAX);
             rc = -1;
             break;

@@ -1,0 +1,950 @@
+/* test_answer.c - answer_query against the shipped zones and a temp store; responses read by ldns. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "answer.h"
+#include "query.h"
+
+#define NOW 1700000000u
+#define CODE(c, d) (0x7f000000u | (c) << 8 | (d))      /* 127.0.c.d */
+#define R(code, exp, text) ((struct reason){ (code), (exp), (uint8_t)(sizeof(text) - 1), (text) })
+
+static struct zoneset zs;
+static struct store st;
+static char dir[64];
+static uint32_t now = NOW;
+
+/* what the last ask() produced */
+static uint8_t out[65535];
+static size_t out_len;
+static struct answer_info info;
+static ldns_pkt *resp;
+
+/* ---- setup ---- */
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        char sub[512];
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_rf(sub);
+            }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+/* The repo's zones/ directory: relative to this file, which is tests/unit/test_answer.c. */
+static void zones_dir(char *buf, size_t cap)
+{
+    const char *f = __FILE__, *tail = strstr(f, "tests/unit/test_answer.c");
+    snprintf(buf, cap, "%.*szones", tail ? (int)(tail - f) : 0, f);
+}
+
+static void open_store(void)
+{
+    char err[512];
+    strcpy(dir, "/tmp/test_answer.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);
+}
+
+static void setup(void)
+{
+    char err[512], zdir[512];
+    zones_dir(zdir, sizeof zdir);
+    cr_assert_eq(zoneset_load(zdir, &zs, err, sizeof err), 0, "%s", err);
+    open_store();
+}
+
+static void teardown(void)
+{
+    if (resp)
+        ldns_pkt_free(resp);
+    resp = NULL;
+    store_close(&st);
+    zoneset_free(&zs);
+    rm_rf(dir);
+}
+
+TestSuite(answer, .init = setup, .fini = teardown);
+
+/* ---- store ---- */
+
+static void put(const char *zname, const char *entry, uint8_t flags, int n, const struct reason *rs)
+{
+    struct zone *z = zoneset_find(&zs, zname);
+    cr_assert_not_null(z, "zone %s", zname);
+    uint8_t key[STORE_KEY_MAX];
+    size_t klen;
+    if (z->kind == ZONE_IP) {
+        struct ipnet net;
+        cr_assert_geq(net_parse(entry, &net), 0, "%s", entry);
+        klen = store_key_net(&net, key);
+    } else {
+        klen = store_key_domain(entry, strlen(entry), key);
+    }
+    struct listing l = { .flags = flags, .nreasons = (uint8_t)n, .since = NOW - 1000 };
+    memcpy(l.reasons, rs, (size_t)n * sizeof *rs);
+    struct store_txn w;
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_put(&w, z->dbi, key, klen, &l, 0), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+}
+
+/* ---- packets ---- */
+
+struct pkt {
+    uint8_t b[1024];
+    size_t len;
+};
+
+static void u8(struct pkt *p, uint8_t v) { p->b[p->len++] = v; }
+static void u16(struct pkt *p, uint16_t v) { u8(p, (uint8_t)(v >> 8)); u8(p, (uint8_t)v); }
+
+static void build(struct pkt *p, const char *qname, uint16_t qtype, uint16_t qclass, uint16_t edns)
+{
+    p->len = 0;
+    u16(p, 0x1234);
+    u16(p, 0x0100);     /* RD */
+    u16(p, 1);
+    u16(p, 0);
+    u16(p, 0);
+    u16(p, edns ? 1 : 0);
+    for (const char *s = qname; *s;) {
+        const char *dot = strchr(s, '.');
+        size_t n = dot ? (size_t)(dot - s) : strlen(s);
+        u8(p, (uint8_t)n);
+        memcpy(p->b + p->len, s, n);
+        p->len += n;
+        s += n + (dot ? 1 : 0);
+    }
+    u8(p, 0);
+    u16(p, qtype);
+    u16(p, qclass);
+    if (edns) {
+        u8(p, 0);
+        u16(p, DNS_TYPE_OPT);
+        u16(p, edns);
+        u16(p, 0);
+        u16(p, 0);
+        u16(p, 0);
+    }
+}
+
+/* Answers the packet; NULL when there is no response. */
+static ldns_pkt *send_pkt(const struct pkt *p, int tcp)
+{
+    MDB_txn *txn;
+    struct answer_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    ctx.zones = &zs;
+    ctx.txn = txn;
+    ctx.now = now;
+    answer_ctx_invalidate(&ctx);
+    out_len = answer_query(&ctx, p->b, p->len, out, sizeof out, tcp, &info);
+    mdb_txn_abort(txn);
+    if (resp)
+        ldns_pkt_free(resp);
+    resp = NULL;
+    if (out_len == 0)
+        return NULL;
+    cr_assert_eq(ldns_wire2pkt(&resp, out, out_len), LDNS_STATUS_OK, "the response must parse");
+    cr_assert_eq(out[0], 0x12);
+    cr_assert_eq(out[1], 0x34, "ID echoed");
+    cr_assert(ldns_pkt_qr(resp));
+    cr_assert_not(ldns_pkt_ra(resp), "an authoritative server offers no recursion");
+    return resp;
+}
+
+static ldns_pkt *ask_full(const char *qname, uint16_t qtype, uint16_t qclass, uint16_t edns, int tcp)
+{
+    struct pkt p;
+    build(&p, qname, qtype, qclass, edns);
+    ldns_pkt *r = send_pkt(&p, tcp);
+    cr_assert_not_null(r);
+    return r;
+}
+
+static ldns_pkt *ask(const char *qname, uint16_t qtype)
+{
+    return ask_full(qname, qtype, DNS_CLASS_IN, 0, 0);
+}
+
+/* ---- reading responses ---- */
+
+static int count(ldns_rr_list *l, ldns_rr_type t)
+{
+    int n = 0;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++)
+        n += ldns_rr_get_type(ldns_rr_list_rr(l, i)) == t;
+    return n;
+}
+
+static ldns_rr *nth(ldns_rr_list *l, ldns_rr_type t, int k)
+{
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++)
+        if (ldns_rr_get_type(ldns_rr_list_rr(l, i)) == t && k-- == 0)
+            return ldns_rr_list_rr(l, i);
+    cr_assert_fail("no record %d of type %d", k, t);
+    return NULL;
+}
+
+static uint32_t a_value(ldns_rr *rr)
+{
+    const uint8_t *d = ldns_rdf_data(ldns_rr_rdf(rr, 0));
+    return (uint32_t)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3];
+}
+
+/* The TXT strings of rr joined. */
+static size_t txt_value(ldns_rr *rr, char *buf, size_t cap)
+{
+    size_t pos = 0;
+    for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+        const uint8_t *d = ldns_rdf_data(ldns_rr_rdf(rr, i));
+        cr_assert_lt(pos + d[0], cap);
+        memcpy(buf + pos, d + 1, d[0]);
+        pos += d[0];
+    }
+    buf[pos] = '\0';
+    return pos;
+}
+
+static void expect_name(const ldns_rdf *rdf, const char *want)
+{
+    char *s = ldns_rdf2str(rdf);
+    cr_assert_str_eq(s, want);
+    free(s);
+}
+
+static int has_a(uint32_t code)
+{
+    for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(resp)); i++) {
+        ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(resp), i);
+        if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_A && a_value(rr) == code)
+            return 1;
+    }
+    return 0;
+}
+
+/* NXDOMAIN or NODATA: no answer, the zone's SOA in the authority section with the negative TTL. */
+static void expect_negative(ldns_pkt_rcode rcode, const char *apex)
+{
+    cr_assert_eq(ldns_pkt_get_rcode(resp), rcode);
+    cr_assert(ldns_pkt_aa(resp));
+    cr_assert_eq(ldns_pkt_ancount(resp), 0);
+    cr_assert_eq(ldns_pkt_nscount(resp), 1);
+    ldns_rr *soa = nth(ldns_pkt_authority(resp), LDNS_RR_TYPE_SOA, 0);
+    expect_name(ldns_rr_owner(soa), apex);
+    cr_assert_eq(ldns_rr_ttl(soa), 60, "the zone's negative-ttl");
+}
+
+/* "4.3.2.1" style name of an IPv4 address, and the 32-nibble name of an IPv6 one */
+static const char *rev4(const char *a, const char *zone)
+{
+    static char buf[300];
+    unsigned x[4];
+    cr_assert_eq(sscanf(a, "%u.%u.%u.%u", &x[0], &x[1], &x[2], &x[3]), 4);
+    snprintf(buf, sizeof buf, "%u.%u.%u.%u.%s", x[3], x[2], x[1], x[0], zone);
+    return buf;
+}
+
+static const char *rev6(const char *a, const char *zone)
+{
+    static char buf[300];
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[16];
+    cr_assert_eq(inet_pton(AF_INET6, a, b), 1);
+    size_t pos = 0;
+    for (int i = 15; i >= 0; i--)
+        pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%c.%c.", hex[b[i] & 15], hex[b[i] >> 4]);
+    snprintf(buf + pos, sizeof buf - pos, "%s", zone);
+    return buf;
+}
+
+/* ---- listings ---- */
+
+Test(answer, listed_ipv4_a)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "harvest"), R(CODE(0, 4), NOW + 3600, "auth"),
+                           R(CODE(0, 5), NOW - 1, "expired volume") };
+    put("bl.example", "192.0.2.1", 0, 3, rs);
+    ask(rev4("192.0.2.1", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(ldns_pkt_aa(resp));
+    cr_assert(ldns_pkt_rd(resp), "RD echoed");
+    cr_assert_eq(ldns_pkt_ancount(resp), 2, "one A per live reason");
+    cr_assert_eq(count(ldns_pkt_answer(resp), LDNS_RR_TYPE_A), 2);
+    cr_assert(has_a(CODE(0, 2)));
+    cr_assert(has_a(CODE(0, 4)));
+    cr_assert_not(has_a(CODE(0, 5)), "the expired reason is not answered");
+    cr_assert_eq(ldns_pkt_nscount(resp), 0);
+    ldns_rr *a = nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_A, 0);
+    expect_name(ldns_rr_owner(a), "1.2.0.192.bl.example.");
+    cr_assert_eq(ldns_rr_ttl(a), 300, "the zone ttl: one reason never expires");
+    cr_assert_eq(info.listed, 1);
+    cr_assert_eq(info.rcode, RCODE_NOERROR);
+    cr_assert_str_eq(zs.zones[info.zone].name, "bl.example");
+}
+
+Test(answer, listed_ipv4_txt)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "harvest"), R(CODE(0, 5), NOW - 1, "old"),
+                           R(CODE(0, 4), 0, "auth failures") };
+    put("bl.example", "192.0.2.1", 0, 3, rs);
+    ask(rev4("192.0.2.1", "bl.example"), LDNS_RR_TYPE_TXT);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    char text[2048];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "harvest; auth failures", "the live reasons, joined (template {reason})");
+}
+
+Test(answer, txt_without_text_uses_code_meaning)
+{
+    struct reason rs[] = { R(CODE(0, 3), 0, "") };
+    put("bl.example", "192.0.2.2", 0, 1, rs);
+    ask(rev4("192.0.2.2", "bl.example"), LDNS_RR_TYPE_TXT);
+    char text[512];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "backscatter: too many non-delivery reports", "[code 127.0.0.3] meaning");
+}
+
+Test(answer, duplicate_codes_one_a)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "one"), R(CODE(0, 2), 0, "two") };
+    put("bl.example", "192.0.2.3", 0, 2, rs);
+    ask(rev4("192.0.2.3", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+}
+
+Test(answer, any_gives_a_and_txt)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "harvest"), R(CODE(0, 4), 0, "auth") };
+    put("bl.example", "192.0.2.1", 0, 2, rs);
+    ask(rev4("192.0.2.1", "bl.example"), LDNS_RR_TYPE_ANY);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert_eq(count(ldns_pkt_answer(resp), LDNS_RR_TYPE_A), 2);
+    cr_assert_eq(count(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT), 1);
+    cr_assert_eq(ldns_pkt_ancount(resp), 3);
+}
+
+Test(answer, listed_other_type_nodata)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.1", 0, 1, rs);
+    ask(rev4("192.0.2.1", "bl.example"), LDNS_RR_TYPE_AAAA);
+    expect_negative(LDNS_RCODE_NOERROR, "bl.example.");
+}
+
+Test(answer, not_listed_nxdomain)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.1", 0, 1, rs);
+    ask(rev4("192.0.2.2", "bl.example"), LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+    ldns_rr *soa = nth(ldns_pkt_authority(resp), LDNS_RR_TYPE_SOA, 0);
+    cr_assert_eq(ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)), NOW, "the serial of the store's commit");
+    cr_assert_eq(info.listed, 0);
+}
+
+Test(answer, cidr_listing)
+{
+    struct reason rs[] = { R(CODE(0, 5), 0, "net") };
+    put("bl.example", "198.51.100.0/24", 0, 1, rs);
+    ask(rev4("198.51.100.77", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(0, 5)));
+    ask(rev4("198.51.101.77", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN);
+}
+
+Test(answer, allow_hole_nxdomain)
+{
+    struct reason rs[] = { R(CODE(0, 5), 0, "net") }, allow[] = { R(0, 0, "") };
+    put("bl.example", "198.51.100.0/24", 0, 1, rs);
+    put("bl.example", "198.51.100.9", LISTING_ALLOW, 1, allow);
+    ask(rev4("198.51.100.9", "bl.example"), LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+    ask(rev4("198.51.100.10", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+}
+
+Test(answer, ipv6_listing_by_nibbles)
+{
+    struct reason rs[] = { R(CODE(0, 5), 0, "v6") };
+    put("bl.example", "2001:db8:1:2::/64", 0, 1, rs);
+    ask(rev6("2001:db8:1:2:aaaa::1", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(has_a(CODE(0, 5)));
+    ask(rev6("2001:db8:1:3::1", "bl.example"), LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+}
+
+Test(answer, mapped_ipv6_uses_ipv4_listing)
+{
+    struct reason rs[] = { R(CODE(0, 4), 0, "v4") };
+    put("bl.example", "192.0.2.50", 0, 1, rs);
+    ask(rev6("::ffff:192.0.2.50", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(0, 4)));
+}
+
+Test(answer, expired_listing_nxdomain)
+{
+    struct reason rs[] = { R(CODE(0, 2), NOW, "gone"), R(CODE(0, 3), NOW - 50, "gone too") };
+    put("bl.example", "192.0.2.9", 0, 2, rs);
+    ask(rev4("192.0.2.9", "bl.example"), LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+    now = NOW - 1;
+    ask(rev4("192.0.2.9", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR, "a second earlier it was listed");
+}
+
+Test(answer, ttl_cut_to_expiry)
+{
+    struct reason rs[] = { R(CODE(0, 2), NOW + 100, "soon"), R(CODE(0, 3), NOW + 40, "sooner") };
+    put("bl.example", "192.0.2.9", 0, 2, rs);
+    ask(rev4("192.0.2.9", "bl.example"), LDNS_RR_TYPE_ANY);
+    cr_assert_eq(ldns_pkt_ancount(resp), 3);
+    for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(resp)); i++) {
+        uint32_t ttl = ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(resp), i));
+        cr_expect_leq(ttl, 100);
+        cr_expect_geq(ttl, 40, "the listing lasts until the last reason expires");
+    }
+    now = NOW + 99;
+    ask(rev4("192.0.2.9", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1, "only the reason still live");
+    cr_assert_leq(ldns_rr_ttl(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_A, 0)), 1);
+}
+
+/* ---- RFC 5782 test points ---- */
+
+Test(answer, test_points_ipv4)
+{
+    ask("2.0.0.127.bl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    cr_assert(has_a(CODE(0, 2)), "the zone's default code (the first one)");
+    ask("2.0.0.127.bl.example", LDNS_RR_TYPE_TXT);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    ask("1.0.0.127.bl.example", LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+    ask("3.0.0.127.bl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN, "127.0.0.3 is no test point");
+}
+
+Test(answer, test_points_ipv6)
+{
+    ask(rev6("::ffff:7f00:2", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(has_a(CODE(0, 2)));
+    ask(rev6("::ffff:7f00:1", "bl.example"), LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+}
+
+Test(answer, test_points_domain)
+{
+    ask("TEST.dbl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(has_a(CODE(1, 3)), "dbl.example's first code, 127.0.1.3");
+    ask("INVALID.dbl.example", LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "dbl.example.");
+    ask("test.bl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN, "not an address in an ip zone");
+}
+
+/* ---- domains ---- */
+
+Test(answer, domain_wildcard)
+{
+    struct reason rs[] = { R(CODE(1, 5), 0, "mass volume") };
+    put("dbl.example", "spam.example", LISTING_WILDCARD, 1, rs);
+    ask("spam.example.dbl.example", LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(1, 5)));
+    ask("a.b.Spam.Example.dbl.example", LDNS_RR_TYPE_TXT);
+    char text[256];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "mass volume");
+    ask("example.dbl.example", LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "dbl.example.");
+}
+
+Test(answer, domain_bad_characters_nxdomain)
+{
+    struct reason rs[] = { R(CODE(1, 5), 0, "x") };
+    put("dbl.example", "spam.example", LISTING_WILDCARD, 1, rs);
+    ask("a*b.spam.example.dbl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN);
+}
+
+Test(answer, account_zone)
+{
+    struct zone *z = zoneset_find(&zs, "acct.example");
+    if (!z)
+        cr_skip_test("the repo has no acct.example zone");
+    cr_assert_eq(z->kind, ZONE_ACCOUNT);
+    uint32_t code = z->codes[z->default_code].addr;
+    struct reason rs[] = { R(code, 0, "guessing") };
+    /* printf %s alice@example.jp | sha256sum | cut -c1-32 */
+    put("acct.example", "dff1814457f5f95550f4ccecf8db4fd6", 0, 1, rs);
+    ask("DFF1814457F5F95550F4CCECF8DB4FD6.acct.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(has_a(code));
+    ask("00000000000000000000000000000000.acct.example", LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "acct.example.");
+}
+
+/* ---- apex ---- */
+
+Test(answer, apex_soa)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.1", 0, 1, rs);
+    ask("bl.example", LDNS_RR_TYPE_SOA);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(ldns_pkt_aa(resp));
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    ldns_rr *soa = nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_SOA, 0);
+    expect_name(ldns_rr_owner(soa), "bl.example.");
+    expect_name(ldns_rr_rdf(soa, 0), "ns1.bl.example.");
+    expect_name(ldns_rr_rdf(soa, 1), "hostmaster.bl.example.");
+    cr_assert_eq(ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)), NOW, "serial from the store");
+    cr_assert_eq(ldns_rdf2native_int32(ldns_rr_rdf(soa, 6)), 60, "minimum = negative-ttl");
+    cr_assert_eq(ldns_rr_ttl(soa), 300);
+}
+
+Test(answer, apex_soa_serial_without_data)
+{
+    ask("dbl.example", LDNS_RR_TYPE_SOA);
+    ldns_rr *soa = nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_SOA, 0);
+    cr_assert_gt(ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)), 0, "never serial 0");
+}
+
+Test(answer, apex_ns)
+{
+    ask("bl.example", LDNS_RR_TYPE_NS);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    expect_name(ldns_rr_rdf(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_NS, 0), 0), "ns1.bl.example.");
+    ask("BL.EXAMPLE", LDNS_RR_TYPE_ANY);
+    cr_assert_eq(count(ldns_pkt_answer(resp), LDNS_RR_TYPE_SOA), 1);
+    cr_assert_eq(count(ldns_pkt_answer(resp), LDNS_RR_TYPE_NS), 1);
+}
+
+Test(answer, apex_a_nodata)
+{
+    ask("bl.example", LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NOERROR, "bl.example.");
+    cr_assert_eq(info.listed, 0);
+}
+
+/* ---- names that are not addresses ---- */
+
+Test(answer, wrong_label_counts_nxdomain)
+{
+    const char *names[] = { "2.0.192.bl.example", "1.1.2.0.192.bl.example", "x.1.2.0.192.bl.example",
+                            "256.2.0.192.bl.example", "01.2.0.192.bl.example", "a.bl.example" };
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.0/24", 0, 1, rs);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        ask(names[i], LDNS_RR_TYPE_A);
+        cr_expect_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN, "%s", names[i]);
+        cr_expect_eq(ldns_pkt_nscount(resp), 1, "%s: SOA", names[i]);
+    }
+    /* 31 nibbles */
+    char name[300];
+    snprintf(name, sizeof name, "%s", rev6("2001:db8::1", "bl.example") + 2);
+    ask(name, LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN);
+}
+
+Test(answer, question_echoed_as_sent)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "1.2.3.4", 0, 1, rs);
+    struct pkt p;
+    build(&p, "4.3.2.1.BL.Example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
+    cr_assert_not_null(send_pkt(&p, 0));
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(has_a(CODE(0, 2)));
+    cr_assert_eq(ldns_pkt_qdcount(resp), 1);
+    cr_assert_eq(memcmp(out + 12, p.b + 12, p.len - 12), 0, "question bytes identical");
+    char *s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(resp), 0)));
+    cr_assert_str_eq(s, "4.3.2.1.BL.Example.");
+    free(s);
+}
+
+/* ---- refusals and errors ---- */
+
+Test(answer, out_of_zone_refused)
+{
+    const char *names[] = { "www.example.com", "example", "xbl.example", "4.3.2.1.bl.example.org", "" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        ask(names[i], LDNS_RR_TYPE_A);
+        cr_expect_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_REFUSED, "'%s'", names[i]);
+        cr_expect_not(ldns_pkt_aa(resp), "'%s': no AA", names[i]);
+        cr_expect_eq(ldns_pkt_ancount(resp) + ldns_pkt_nscount(resp), 0);
+        cr_expect_eq(info.zone, -1);
+    }
+}
+
+Test(answer, class_ch_refused_any_ok)
+{
+    ask_full("version.bind", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, 0, 0);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_REFUSED);
+    ask_full("2.0.0.127.bl.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH, 0, 0);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_REFUSED);
+    cr_assert_eq(ldns_pkt_ancount(resp), 0);
+    ask_full("2.0.0.127.bl.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, 0, 0);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(has_a(CODE(0, 2)));
+}
+
+Test(answer, cd_and_rd_echoed_ad_not)
+{
+    struct pkt p;
+    build(&p, "2.0.0.127.bl.example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
+    p.b[3] = 0x30;      /* AD, CD */
+    cr_assert_not_null(send_pkt(&p, 0));
+    cr_assert(ldns_pkt_cd(resp));
+    cr_assert_not(ldns_pkt_ad(resp));
+    cr_assert(ldns_pkt_rd(resp));
+    p.b[2] = 0;
+    p.b[3] = 0;
+    cr_assert_not_null(send_pkt(&p, 0));
+    cr_assert_not(ldns_pkt_cd(resp));
+    cr_assert_not(ldns_pkt_rd(resp));
+}
+
+Test(answer, notify_notimp)
+{
+    struct pkt p;
+    build(&p, "bl.example", LDNS_RR_TYPE_SOA, DNS_CLASS_IN, 0);
+    p.b[2] = 4 << 3 | 0x04;     /* NOTIFY, AA */
+    cr_assert_not_null(send_pkt(&p, 0));
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOTIMPL);
+    cr_assert_eq(ldns_pkt_get_opcode(resp), LDNS_PACKET_NOTIFY);
+    cr_assert_not(ldns_pkt_aa(resp));
+    cr_assert_eq(ldns_pkt_ancount(resp), 0);
+    cr_assert_eq(ldns_pkt_qdcount(resp), 1);
+}
+
+Test(answer, response_gets_no_answer)
+{
+    struct pkt p;
+    build(&p, "2.0.0.127.bl.example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
+    p.b[2] |= 0x80;
+    cr_assert_null(send_pkt(&p, 0));
+    cr_assert_eq(out_len, 0);
+    p.len = 11;
+    cr_assert_null(send_pkt(&p, 0), "too short");
+}
+
+Test(answer, formerr_keeps_header)
+{
+    struct pkt p;
+    build(&p, "2.0.0.127.bl.example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
+    p.b[5] = 0;     /* QDCOUNT 0 */
+    cr_assert_not_null(send_pkt(&p, 0));
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_FORMERR);
+    cr_assert_eq(ldns_pkt_qdcount(resp), 0);
+    cr_assert_eq(out_len, 12);
+
+    build(&p, "2.0.0.127.bl.example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
+    p.b[7] = 1;     /* ANCOUNT 1: the question parsed and is echoed */
+    cr_assert_not_null(send_pkt(&p, 0));
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_FORMERR);
+    cr_assert_eq(ldns_pkt_qdcount(resp), 1);
+    cr_assert_eq(ldns_pkt_ancount(resp), 0);
+}
+
+/* ---- EDNS and sizes ---- */
+
+Test(answer, edns_echoed)
+{
+    ask_full("2.0.0.127.bl.example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 4096, 0);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert(ldns_pkt_edns(resp));
+    cr_assert_eq(ldns_pkt_edns_udp_size(resp), ANSWER_EDNS_SIZE);
+    cr_assert_eq(ANSWER_EDNS_SIZE, 1232);
+    cr_assert_eq(ldns_pkt_edns_version(resp), 0);
+    cr_assert_eq(out[11], 1, "ARCOUNT 1: the OPT");
+
+    ask("2.0.0.127.bl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(out[10] << 8 | out[11], 0, "no OPT without EDNS in the query");
+    cr_assert_not(ldns_pkt_edns(resp));
+}
+
+Test(answer, edns_version_1_badvers)
+{
+    struct pkt p;
+    build(&p, "2.0.0.127.bl.example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 1232);
+    p.b[p.len - 5] = 1;     /* the OPT's version byte */
+    cr_assert_not_null(send_pkt(&p, 0));
+    /* BADVERS is 16: 0 in the header, 1 in the OPT's extended rcode */
+    cr_assert_eq(out[3] & 0x0f, 0);
+    cr_assert_eq(ldns_pkt_edns_extended_rcode(resp), 1);
+    cr_assert_eq(info.rcode, RCODE_BADVERS);
+    cr_assert_eq(ldns_pkt_ancount(resp), 0);
+}
+
+static char long_texts[8][255];
+
+static void put_big_listing(void)
+{
+    struct reason rs[8];
+    for (int i = 0; i < 8; i++) {
+        memset(long_texts[i], 'a' + i, 255);
+        rs[i] = (struct reason){ CODE(0, 2 + i), 0, 255, long_texts[i] };
+    }
+    put("bl.example", "192.0.2.77", 0, 8, rs);
+}
+
+Test(answer, too_big_for_udp_truncated)
+{
+    put_big_listing();
+    ask(rev4("192.0.2.77", "bl.example"), LDNS_RR_TYPE_TXT);
+    cr_assert(ldns_pkt_tc(resp), "TC");
+    cr_assert_leq(out_len, 512);
+    cr_assert_eq(ldns_pkt_qdcount(resp), 1, "the question stays");
+    cr_assert_eq(ldns_pkt_ancount(resp) + ldns_pkt_nscount(resp) + ldns_pkt_arcount(resp), 0);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+}
+
+Test(answer, too_big_for_udp_whole_over_tcp)
+{
+    put_big_listing();
+    ask_full(rev4("192.0.2.77", "bl.example"), LDNS_RR_TYPE_TXT, DNS_CLASS_IN, 0, 1);
+    cr_assert_not(ldns_pkt_tc(resp));
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    cr_assert_gt(out_len, 512);
+    char text[4096], want[4096];
+    size_t n = txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    size_t wn = 0;
+    for (int i = 0; i < 8; i++) {
+        if (i)
+            wn += (size_t)snprintf(want + wn, sizeof want - wn, "; ");
+        memcpy(want + wn, long_texts[i], 255);
+        wn += 255;
+    }
+    cr_assert_gt(n, 512);
+    cr_assert_leq(n, wn);
+    cr_assert_eq(memcmp(text, want, n), 0, "the reasons in order (the server may cut the tail)");
+}
+
+Test(answer, too_big_for_udp_fits_edns)
+{
+    put_big_listing();
+    ask_full(rev4("192.0.2.77", "bl.example"), LDNS_RR_TYPE_TXT, DNS_CLASS_IN, 4096, 0);
+    cr_assert_not(ldns_pkt_tc(resp));
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    cr_assert_leq(out_len, ANSWER_EDNS_SIZE);
+    ask_full(rev4("192.0.2.77", "bl.example"), LDNS_RR_TYPE_TXT, DNS_CLASS_IN, 600, 0);
+    cr_assert(ldns_pkt_tc(resp), "a 600-byte EDNS buffer is too small");
+    cr_assert_leq(out_len, 600);
+    cr_assert(ldns_pkt_edns(resp), "the OPT stays on a truncated answer");
+}
+
+Test(answer, eight_a_records_fit)
+{
+    put_big_listing();
+    ask(rev4("192.0.2.77", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_not(ldns_pkt_tc(resp));
+    cr_assert_eq(ldns_pkt_ancount(resp), 8);
+    for (uint32_t d = 2; d < 10; d++)
+        cr_expect(has_a(CODE(0, d)), "127.0.0.%u", d);
+}
+
+/* ---- a zone with an apex file ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Writes files[i][0] with text files[i][1] into a temp dir, loads it as the zoneset, opens a store. */
+static void load_zone_files(const char *const files[][2], int n)
+{
+    char err[512], zdir[128], path[160];
+    strcpy(zdir, "/tmp/test_answer_zones.XXXXXX");
+    cr_assert_not_null(mkdtemp(zdir));
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", zdir, files[i][0]);
+        write_file(path, files[i][1]);
+    }
+    int rc = zoneset_load(zdir, &zs, err, sizeof err);
+    rm_rf(zdir);
+    cr_assert_eq(rc, 0, "%s", err);
+    open_store();
+}
+
+static void setup_apex(void)
+{
+    static const char *const files[][2] = {
+        { "t.conf", "[zone]\nname = t.example\nkind = ip\napex-file = t.zone\n"
+                    "[code 127.0.0.2]\nmeaning = listed\n" },
+        { "t.zone", "$TTL 600\n@ IN SOA ns1 hostmaster 1 3600 600 86400 120\n@ IN NS ns1\n"
+                    "ns1 IN A 192.0.2.53\nx.deep IN TXT \"hello\"\n" },
+    };
+    load_zone_files(files, 2);
+}
+
+TestSuite(apex_file, .init = setup_apex, .fini = teardown);
+
+Test(apex_file, static_records_served)
+{
+    ask("ns1.t.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1);
+    ldns_rr *a = nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_A, 0);
+    cr_assert_eq(a_value(a), 0xc0000235u);
+    cr_assert_eq(ldns_rr_ttl(a), 600);
+    ask("ns1.t.example", LDNS_RR_TYPE_TXT);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR, "the name exists: NODATA");
+    cr_assert_eq(ldns_pkt_ancount(resp), 0);
+    cr_assert_eq(ldns_pkt_nscount(resp), 1);
+    cr_assert_eq(ldns_rr_ttl(nth(ldns_pkt_authority(resp), LDNS_RR_TYPE_SOA, 0)), 120,
+                 "no negative-ttl: the SOA minimum");
+    ask("ns2.t.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN);
+}
+
+Test(apex_file, deeper_static_name)
+{
+    ask("x.deep.t.example", LDNS_RR_TYPE_TXT);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    char text[64];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "hello");
+}
+
+/* Regression (found by this test, fixed): dnsbl-server/answer.c static_records/resolve: an empty non-terminal of the apex file
+ * ("deep.t.example" when the file has "x.deep.t.example") is answered NXDOMAIN, although the name
+ * exists (RFC 1034 4.3.2, RFC 8020): expected NOERROR/NODATA with the SOA; a resolver that trusts
+ * the NXDOMAIN then treats x.deep.t.example as nonexistent too. */
+Test(apex_file, empty_non_terminal_exists)
+{
+    ask("deep.t.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
+    cr_assert_eq(ldns_pkt_ancount(resp), 0);
+    ldns_rr *soa = nth(ldns_pkt_authority(resp), LDNS_RR_TYPE_SOA, 0);
+    expect_name(ldns_rr_owner(soa), "t.example.");
+    cr_assert_eq(ldns_rr_ttl(soa), 120, "no negative-ttl: the SOA minimum");
+}
+
+/* ---- nested zones and TXT templates ---- */
+
+static void setup_nested(void)
+{
+    static const char *const files[][2] = {
+        { "a.conf", "[zone]\nname = example\nkind = domain\nns = ns1.example.\ntest-points = no\n"
+                    "txt = {code} {addr} in {zone}: {reason}\n"
+                    "[code 127.0.3.2]\nmeaning = outer meaning\n" },
+        { "b.conf", "[zone]\nname = bl.example\nkind = ip\nns = ns1.example.\nnegative-ttl = 45\n"
+                    "txt = {code} {addr} in {zone}: {reason}\n"
+                    "[code 127.0.0.2]\nmeaning = inner meaning\n"
+                    "[code 127.0.0.3]\nmeaning = other\n" },
+    };
+    load_zone_files(files, 2);
+}
+
+TestSuite(nested, .init = setup_nested, .fini = teardown);
+
+Test(nested, longest_suffix_wins)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "1.2.3.4", 0, 1, rs);
+    ask("4.3.2.1.bl.example", LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(0, 2)));
+    cr_assert_str_eq(zs.zones[info.zone].name, "bl.example");
+    ask("9.9.9.9.bl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN);
+    cr_assert_eq(ldns_rr_ttl(nth(ldns_pkt_authority(resp), LDNS_RR_TYPE_SOA, 0)), 45);
+    expect_name(ldns_rr_owner(nth(ldns_pkt_authority(resp), LDNS_RR_TYPE_SOA, 0)), "bl.example.");
+    ask("BL.example", LDNS_RR_TYPE_SOA);
+    expect_name(ldns_rr_owner(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_SOA, 0)), "BL.example.");
+    cr_assert_str_eq(zs.zones[info.zone].name, "bl.example");
+
+    ask("xbl.example", LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "example.");
+    cr_assert_str_eq(zs.zones[info.zone].name, "example");
+    ask("test.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN, "test-points = no");
+}
+
+Test(nested, txt_template_ip)
+{
+    struct reason rs[] = { R(CODE(0, 3), NOW - 1, "old"), R(CODE(0, 2), 0, "") };
+    put("bl.example", "192.0.2.1", 0, 2, rs);
+    ask("1.2.0.192.bl.example", LDNS_RR_TYPE_TXT);
+    char text[512];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "127.0.0.2 192.0.2.1 in bl.example: inner meaning");
+}
+
+Test(nested, txt_template_ipv6)
+{
+    struct reason rs[] = { R(CODE(0, 3), 0, "v6 why") };
+    put("bl.example", "2001:db8::/64", 0, 1, rs);
+    ask(rev6("2001:db8::5", "bl.example"), LDNS_RR_TYPE_TXT);
+    char text[512];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "127.0.0.3 2001:db8::5 in bl.example: v6 why");
+}
+
+Test(nested, txt_template_domain)
+{
+    struct reason rs[] = { R(CODE(3, 2), 0, "why") };
+    put("example", "spam.test", LISTING_WILDCARD, 1, rs);
+    ask("a.Spam.TEST.example", LDNS_RR_TYPE_TXT);
+    char text[512];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "127.0.3.2 a.spam.test in example: why");
+}
+
+/* One context across snapshots, as the server keeps it: a new snapshot must not use stale meta
+ * (here the /24 prefix length appears only in the second one). */
+Test(nested, context_follows_new_snapshots)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.1", 0, 1, rs);
+    struct answer_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.zones = &zs;
+    ctx.now = NOW;
+    answer_ctx_invalidate(&ctx);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    ctx.txn = txn;
+    struct pkt p;
+    build(&p, "7.100.51.198.bl.example", LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
+    size_t n = answer_query(&ctx, p.b, p.len, out, sizeof out, 0, &info);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(out[3] & 15, RCODE_NXDOMAIN);
+    mdb_txn_reset(txn);
+
+    put("bl.example", "198.51.100.0/24", 0, 1, rs);
+    cr_assert_eq(mdb_txn_renew(txn), 0);
+    n = answer_query(&ctx, p.b, p.len, out, sizeof out, 0, &info);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(out[3] & 15, RCODE_NOERROR, "the new snapshot's /24 is seen");
+    cr_assert_eq(info.listed, 1);
+    mdb_txn_abort(txn);
+}

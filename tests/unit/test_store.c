@@ -1,0 +1,740 @@
+/* test_store.c - keys, values and lookups of the LMDB store, on a real environment in a temp dir. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define CODE(d) (0x7f000000u | (d))     /* 127.0.0.d */
+#define NOW 1700000000u
+
+static char dir[64];
+static struct store st;
+static MDB_dbi dbi;
+
+static void setup(void)
+{
+    char err[256];
+    strcpy(dir, "/tmp/test_store.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(store_zone_dbi(&st, "bl.example", &dbi, err, sizeof err), 0, "%s", err);
+}
+
+static void teardown(void)
+{
+    store_close(&st);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[128];
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.') {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static struct listing one_reason(uint8_t flags, uint32_t code, uint32_t expires, const char *text)
+{
+    struct listing l = { .flags = flags, .nreasons = 1, .since = NOW - 10 };
+    l.reasons[0] = (struct reason){ code, expires, (uint8_t)strlen(text), text };
+    return l;
+}
+
+static struct ipnet net(const char *s)
+{
+    struct ipnet n;
+    cr_assert_geq(net_parse(s, &n), 0, "%s", s);
+    return n;
+}
+
+static struct ipaddr addr(const char *s)
+{
+    struct ipaddr a;
+    cr_assert_eq(addr_parse(s, &a), 0, "%s", s);
+    return a;
+}
+
+/* One write transaction holding one entry, committed at NOW. */
+static void put_net(const char *cidr, const struct listing *l)
+{
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net(cidr);
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_put(&w, dbi, key, store_key_net(&n, key), l, 0), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+}
+
+static void put_domain(const char *name, const struct listing *l)
+{
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_put(&w, dbi, key, store_key_domain(name, strlen(name), key), l, 0), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+}
+
+static MDB_txn *rtxn(void)
+{
+    MDB_txn *t;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &t), 0);
+    return t;
+}
+
+static struct zone_meta meta(void)
+{
+    struct zone_meta m;
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_read_meta(t, dbi, &m), 0);
+    mdb_txn_abort(t);
+    return m;
+}
+
+/* store_lookup_ip at `now`: returns its result and the first reason's code (0 if none). */
+static int lookup_ip(const char *a, uint32_t now, uint32_t *code, struct ipnet *matched)
+{
+    struct listing l;
+    struct zone_meta m;
+    struct ipaddr ip = addr(a);
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_read_meta(t, dbi, &m), 0);
+    int rc = store_lookup_ip(t, dbi, &m, &ip, now, &l, matched);
+    if (code)
+        *code = rc == 1 && l.nreasons ? l.reasons[0].code : 0;
+    mdb_txn_abort(t);
+    return rc;
+}
+
+static int lookup_domain(const char *name, uint32_t now, uint32_t *code, size_t *off)
+{
+    struct listing l;
+    MDB_txn *t = rtxn();
+    int rc = store_lookup_domain(t, dbi, name, strlen(name), now, &l, off);
+    if (code)
+        *code = rc == 1 && l.nreasons ? l.reasons[0].code : 0;
+    mdb_txn_abort(t);
+    return rc;
+}
+
+/* ---- keys ---- */
+
+Test(keys, net_v4_layout_and_round_trip)
+{
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("192.0.2.0/24"), back;
+    size_t len = store_key_net(&n, key);
+    const uint8_t want[] = { 4, 192, 0, 2, 0, 24 };
+    cr_assert_eq(len, sizeof want);
+    cr_assert_arr_eq(key, want, sizeof want);
+    char dom[8];
+    cr_assert_eq(store_key_decode(key, len, &back, dom, sizeof dom), 'n');
+    cr_assert_eq(back.addr.family, ADDR_V4);
+    cr_assert_eq(back.plen, 24);
+    cr_assert_arr_eq(back.addr.bytes, n.addr.bytes, 16);
+}
+
+Test(keys, net_v6_round_trip)
+{
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("2001:db8:1:2::/64"), back;
+    size_t len = store_key_net(&n, key);
+    cr_assert_eq(len, 18);
+    cr_assert_eq(key[0], ADDR_V6);
+    cr_assert_eq(key[17], 64);
+    char dom[8];
+    cr_assert_eq(store_key_decode(key, len, &back, dom, sizeof dom), 'n');
+    cr_assert_eq(back.addr.family, ADDR_V6);
+    cr_assert_eq(back.plen, 64);
+    cr_assert_arr_eq(back.addr.bytes, n.addr.bytes, 16);
+}
+
+Test(keys, domain_round_trip)
+{
+    uint8_t key[STORE_KEY_MAX];
+    char dom[DOMAIN_MAX + 1];
+    struct ipnet n;
+    size_t len = store_key_domain("mail.example.com", 16, key);
+    cr_assert_eq(len, 17);
+    cr_assert_eq(key[0], 'D');
+    cr_assert_eq(memcmp(key + 1, "mail.example.com", 16), 0);
+    cr_assert_eq(store_key_decode(key, len, &n, dom, sizeof dom), 'd');
+    cr_assert_str_eq(dom, "mail.example.com");
+}
+
+Test(keys, decode_rejects_others)
+{
+    struct ipnet n;
+    char dom[8];
+    const uint8_t meta_key[] = { 0, 'm', 'e', 't', 'a' };
+    cr_assert_eq(store_key_decode(meta_key, sizeof meta_key, &n, dom, sizeof dom), 0);
+    const uint8_t short4[] = { 4, 1, 2, 3, 24 };
+    cr_assert_eq(store_key_decode(short4, sizeof short4, &n, dom, sizeof dom), 0, "v4 key of 5 bytes");
+    const uint8_t d_only[] = { 'D' };
+    cr_assert_eq(store_key_decode(d_only, 1, &n, dom, sizeof dom), 0, "empty domain");
+    const uint8_t long_dom[] = { 'D', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h' };
+    cr_assert_eq(store_key_decode(long_dom, sizeof long_dom, &n, dom, sizeof dom), 0, "no room");
+    cr_assert_eq(store_key_decode(long_dom, 8, &n, dom, sizeof dom), 'd', "7 chars + NUL fit in 8");
+    cr_assert_str_eq(dom, "abcdefg");
+    cr_assert_eq(store_key_decode(meta_key, 0, &n, dom, sizeof dom), 0);
+}
+
+/* ---- values ---- */
+
+static struct listing sample(void)
+{
+    static char long_text[255];
+    memset(long_text, 'z', sizeof long_text);
+    struct listing l = { .flags = LISTING_MANUAL | LISTING_WILDCARD, .nreasons = 3, .since = 0x01020304 };
+    l.reasons[0] = (struct reason){ CODE(2), 0, 5, "hello" };
+    l.reasons[1] = (struct reason){ CODE(4), 0xfedcba98, 0, "" };
+    l.reasons[2] = (struct reason){ CODE(10), NOW + 60, 255, long_text };
+    return l;
+}
+
+Test(values, round_trip)
+{
+    uint8_t buf[STORE_VALUE_MAX];
+    struct listing l = sample(), back;
+    int len = listing_encode(&l, buf, sizeof buf);
+    cr_assert_eq(len, 6 + (9 + 5) + (9 + 0) + (9 + 255));
+    cr_assert_eq(listing_decode(buf, (size_t)len, &back), 0);
+    cr_assert_eq(back.flags, l.flags);
+    cr_assert_eq(back.nreasons, 3);
+    cr_assert_eq(back.since, 0x01020304u);
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(back.reasons[i].code, l.reasons[i].code);
+        cr_expect_eq(back.reasons[i].expires, l.reasons[i].expires);
+        cr_expect_eq(back.reasons[i].text_len, l.reasons[i].text_len);
+        cr_expect_eq(memcmp(back.reasons[i].text, l.reasons[i].text, l.reasons[i].text_len), 0);
+    }
+}
+
+Test(values, byte_layout)
+{
+    uint8_t buf[64];
+    struct listing l = one_reason(LISTING_ALLOW, CODE(2), 0x11223344, "ab");
+    l.since = 0xa1b2c3d4;
+    cr_assert_eq(listing_encode(&l, buf, sizeof buf), 17);
+    /* flags, n, since LE, code BE (network order), expires LE, len, text */
+    const uint8_t want[] = { 1, 1, 0xd4, 0xc3, 0xb2, 0xa1, 127, 0, 0, 2, 0x44, 0x33, 0x22, 0x11, 2, 'a', 'b' };
+    cr_assert_arr_eq(buf, want, sizeof want);
+}
+
+Test(values, full_listing_fits_value_max)
+{
+    static char text[255];
+    uint8_t buf[STORE_VALUE_MAX];
+    struct listing l = { .nreasons = LISTING_MAX_REASONS }, back;
+    memset(text, 'x', sizeof text);
+    for (int i = 0; i < LISTING_MAX_REASONS; i++)
+        l.reasons[i] = (struct reason){ CODE(2 + i), 0, 255, text };
+    cr_assert_eq(listing_encode(&l, buf, sizeof buf), STORE_VALUE_MAX);
+    cr_assert_eq(listing_decode(buf, sizeof buf, &back), 0);
+    cr_assert_eq(back.nreasons, LISTING_MAX_REASONS);
+}
+
+Test(values, encode_refuses)
+{
+    uint8_t buf[STORE_VALUE_MAX];
+    struct listing l = sample();
+    cr_assert_eq(listing_encode(&l, buf, 5), -1);
+    cr_assert_eq(listing_encode(&l, buf, 6 + 14 + 9 + 264 - 1), -1, "one byte short");
+    cr_assert_eq(listing_encode(&l, buf, 6 + 14 + 9 + 264), 6 + 14 + 9 + 264);
+    l.nreasons = LISTING_MAX_REASONS + 1;
+    cr_assert_eq(listing_encode(&l, buf, sizeof buf), -1);
+}
+
+Test(values, every_truncation_fails)
+{
+    uint8_t buf[STORE_VALUE_MAX];
+    struct listing l = sample(), back;
+    int len = listing_encode(&l, buf, sizeof buf);
+    cr_assert_gt(len, 0);
+    for (int n = 0; n < len; n++) {
+        /* a copy of exactly n bytes, so that ASan sees any read past it */
+        uint8_t *copy = malloc(n ? (size_t)n : 1);
+        memcpy(copy, buf, (size_t)n);
+        cr_expect_eq(listing_decode(copy, (size_t)n, &back), -1, "truncated to %d of %d", n, len);
+        free(copy);
+    }
+}
+
+Test(values, overlong_and_bad_counts)
+{
+    uint8_t buf[STORE_VALUE_MAX + 1];
+    struct listing l = sample(), back;
+    int len = listing_encode(&l, buf, sizeof buf);
+    buf[len] = 0;
+    cr_assert_eq(listing_decode(buf, (size_t)len + 1, &back), -1, "a trailing byte");
+    buf[1] = LISTING_MAX_REASONS + 1;
+    cr_assert_eq(listing_decode(buf, (size_t)len, &back), -1, "too many reasons");
+    buf[1] = 2;
+    cr_assert_eq(listing_decode(buf, (size_t)len, &back), -1, "fewer reasons than bytes");
+    buf[1] = 3;
+    buf[6 + 8] = 200;     /* the first text's length now runs past the end */
+    cr_assert_eq(listing_decode(buf, (size_t)len, &back), -1);
+    const uint8_t empty[6] = { 0, 0, 1, 0, 0, 0 };
+    cr_assert_eq(listing_decode(empty, 6, &back), 0, "no reasons is well formed");
+    cr_assert_eq(back.nreasons, 0);
+}
+
+Test(values, garbage_never_crashes)
+{
+    uint64_t x = 88172645463325252ull;
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t)(round % 300);
+        uint8_t *p = malloc(len ? len : 1);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            p[i] = (uint8_t)x;
+        }
+        if (len > 1)
+            p[1] &= 7;      /* a plausible count, so that the reason parsing runs */
+        struct listing back;
+        if (listing_decode(p, len, &back) == 0) {
+            size_t total = 6;
+            for (int i = 0; i < back.nreasons; i++)
+                total += 9 + back.reasons[i].text_len;
+            cr_assert_eq(total, len, "an accepted value must be exactly its encoding");
+        }
+        free(p);
+    }
+}
+
+Test(values, live_and_expires)
+{
+    struct listing l = { .nreasons = 2 };
+    l.reasons[0].expires = NOW + 10;
+    l.reasons[1].expires = NOW + 50;
+    cr_assert(listing_live(&l, NOW));
+    cr_assert(listing_live(&l, NOW + 49));
+    cr_assert_not(listing_live(&l, NOW + 50), "expires is the first second it is gone");
+    cr_assert_eq(listing_expires(&l), NOW + 50);
+    l.reasons[0].expires = 0;
+    cr_assert(listing_live(&l, 0xffffffffu));
+    cr_assert_eq(listing_expires(&l), 0, "one reason never expires");
+    l.nreasons = 0;
+    cr_assert_not(listing_live(&l, NOW), "no reasons: nothing to answer");
+}
+
+Test(values, set_reason_replace_and_full)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "first");
+    struct reason r = { CODE(2), NOW + 5, 6, "second" };
+    cr_assert_eq(listing_set_reason(&l, &r), 0);
+    cr_assert_eq(l.nreasons, 1, "same code replaces");
+    cr_assert_eq(l.reasons[0].expires, NOW + 5);
+    cr_assert_eq(memcmp(l.reasons[0].text, "second", 6), 0);
+    for (uint32_t d = 3; d < 3 + LISTING_MAX_REASONS - 1; d++) {
+        struct reason x = { CODE(d), 0, 0, "" };
+        cr_assert_eq(listing_set_reason(&l, &x), 0);
+    }
+    cr_assert_eq(l.nreasons, LISTING_MAX_REASONS);
+    struct reason extra = { CODE(99), 0, 0, "" };
+    cr_assert_eq(listing_set_reason(&l, &extra), -1, "full");
+    cr_assert_eq(l.nreasons, LISTING_MAX_REASONS);
+    struct reason again = { CODE(5), 7, 1, "y" };
+    cr_assert_eq(listing_set_reason(&l, &again), 0, "replacing still works when full");
+    cr_assert_eq(l.reasons[3].expires, 7u);
+}
+
+/* ---- CIDR lookups ---- */
+
+TestSuite(ip, .init = setup, .fini = teardown);
+
+Test(ip, slash24_inside_and_outside)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "net");
+    put_net("192.0.2.0/24", &l);
+    uint32_t code;
+    struct ipnet m;
+    for (int i = 0; i < 256; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "192.0.2.%d", i);
+        cr_expect_eq(lookup_ip(a, NOW, &code, &m), 1, "%s", a);
+        cr_expect_eq(code, CODE(3));
+        cr_expect_eq(m.plen, 24);
+    }
+    const char *outside[] = { "192.0.1.255", "192.0.3.0", "193.0.2.1", "0.0.0.0", "255.255.255.255" };
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++)
+        cr_expect_eq(lookup_ip(outside[i], NOW, NULL, NULL), 0, "%s", outside[i]);
+}
+
+Test(ip, most_specific_wins)
+{
+    struct listing wide = one_reason(0, CODE(3), 0, "wide");
+    struct listing narrow = one_reason(0, CODE(2), 0, "narrow");
+    put_net("192.0.2.0/24", &wide);
+    put_net("192.0.2.7/32", &narrow);
+    uint32_t code;
+    struct ipnet m;
+    cr_assert_eq(lookup_ip("192.0.2.7", NOW, &code, &m), 1);
+    cr_assert_eq(code, CODE(2));
+    cr_assert_eq(m.plen, 32);
+    cr_assert_eq(lookup_ip("192.0.2.8", NOW, &code, &m), 1);
+    cr_assert_eq(code, CODE(3));
+    cr_assert_eq(m.plen, 24);
+}
+
+Test(ip, allow_punches_a_hole)
+{
+    struct listing wide = one_reason(0, CODE(3), 0, "wide");
+    struct listing allow = one_reason(LISTING_ALLOW, 0, 0, "");
+    put_net("192.0.2.0/24", &wide);
+    put_net("192.0.2.9/32", &allow);
+    struct listing l;
+    struct zone_meta m;
+    struct ipaddr ip = addr("192.0.2.9");
+    MDB_txn *t = rtxn();
+    store_read_meta(t, dbi, &m);
+    cr_assert_eq(store_lookup_ip(t, dbi, &m, &ip, NOW, &l, NULL), 0);
+    cr_assert(l.flags & LISTING_ALLOW, "the caller can tell an allow entry");
+    mdb_txn_abort(t);
+    cr_assert_eq(lookup_ip("192.0.2.10", NOW, NULL, NULL), 1);
+}
+
+Test(ip, expired_specific_falls_back)
+{
+    struct listing wide = one_reason(0, CODE(3), 0, "wide");
+    struct listing narrow = one_reason(0, CODE(2), NOW + 100, "narrow");
+    put_net("192.0.2.0/24", &wide);
+    put_net("192.0.2.7/32", &narrow);
+    uint32_t code;
+    cr_assert_eq(lookup_ip("192.0.2.7", NOW + 99, &code, NULL), 1);
+    cr_assert_eq(code, CODE(2));
+    cr_assert_eq(lookup_ip("192.0.2.7", NOW + 100, &code, NULL), 1);
+    cr_assert_eq(code, CODE(3), "the /32 has expired: the /24 answers");
+}
+
+Test(ip, expired_allow_no_longer_a_hole)
+{
+    struct listing wide = one_reason(0, CODE(3), 0, "wide");
+    struct listing allow = one_reason(LISTING_ALLOW, 0, NOW + 5, "");
+    put_net("192.0.2.0/24", &wide);
+    put_net("192.0.2.9/32", &allow);
+    cr_assert_eq(lookup_ip("192.0.2.9", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_ip("192.0.2.9", NOW + 5, NULL, NULL), 1);
+}
+
+Test(ip, expired_only_is_invisible)
+{
+    struct listing l = one_reason(0, CODE(3), NOW + 1, "x");
+    put_net("198.51.100.1", &l);
+    cr_assert_eq(lookup_ip("198.51.100.1", NOW, NULL, NULL), 1);
+    struct listing out;
+    struct zone_meta m;
+    struct ipaddr ip = addr("198.51.100.1");
+    MDB_txn *t = rtxn();
+    store_read_meta(t, dbi, &m);
+    cr_assert_eq(store_lookup_ip(t, dbi, &m, &ip, NOW + 1, &out, NULL), 0);
+    cr_assert_eq(out.nreasons, 0);
+    cr_assert_eq(out.flags, 0);
+    /* store_get still sees it */
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("198.51.100.1");
+    cr_assert_eq(store_get(t, dbi, key, store_key_net(&n, key), &out), 1);
+    mdb_txn_abort(t);
+}
+
+Test(ip, ipv6_64_and_128)
+{
+    struct listing l64 = one_reason(0, CODE(5), 0, "v6 net");
+    struct listing l128 = one_reason(0, CODE(4), 0, "v6 host");
+    put_net("2001:db8:1:2::/64", &l64);
+    put_net("2001:db8:1:2::99", &l128);
+    uint32_t code;
+    struct ipnet m;
+    cr_assert_eq(lookup_ip("2001:db8:1:2:ffff:ffff:ffff:ffff", NOW, &code, &m), 1);
+    cr_assert_eq(code, CODE(5));
+    cr_assert_eq(m.plen, 64);
+    cr_assert_eq(lookup_ip("2001:db8:1:2::99", NOW, &code, &m), 1);
+    cr_assert_eq(code, CODE(4));
+    cr_assert_eq(m.plen, 128);
+    cr_assert_eq(lookup_ip("2001:db8:1:3::", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_ip("2001:db8:1:1:ffff:ffff:ffff:ffff", NOW, NULL, NULL), 0);
+}
+
+Test(ip, families_do_not_mix)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_net("0.0.0.0/0", &l);
+    cr_assert_eq(lookup_ip("203.0.113.5", NOW, NULL, NULL), 1);
+    cr_assert_eq(lookup_ip("::ffff:203.0.113.5", NOW, NULL, NULL), 0, "the store does not unmap");
+    cr_assert_eq(lookup_ip("2001:db8::1", NOW, NULL, NULL), 0);
+}
+
+Test(ip, meta_masks)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    const char *nets[] = { "10.0.0.0/8", "192.0.2.0/24", "192.0.2.1", "2001:db8::/32", "2001:db8::/64",
+                           "2001:db8::1", "::/0" };
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    for (size_t i = 0; i < sizeof nets / sizeof *nets; i++) {
+        struct ipnet n = net(nets[i]);
+        cr_assert_eq(store_put(&w, dbi, key, store_key_net(&n, key), &l, 0), 0);
+    }
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    struct zone_meta m = meta();
+    cr_assert_eq(m.v4_plens, (1ull << 8) | (1ull << 24) | (1ull << 32));
+    cr_assert_eq(m.v6_plens[0], (1ull << 0) | (1ull << 32));
+    cr_assert_eq(m.v6_plens[1], 1ull << 0, "/64 is bit 0 of the second word");
+    cr_assert_eq(m.v6_plens[2], 1ull << 0, "/128 is bit 0 of the third word");
+    cr_assert_eq(lookup_ip("2001:db9::", NOW, NULL, NULL), 1, "::/0 covers it");
+}
+
+Test(ip, meta_masks_accumulate_and_domains_add_none)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_net("192.0.2.0/24", &l);
+    put_domain("example.com", &l);
+    put_net("198.51.100.0/25", &l);
+    struct zone_meta m = meta();
+    cr_assert_eq(m.v4_plens, (1ull << 24) | (1ull << 25));
+    cr_assert_eq(m.v6_plens[0] | m.v6_plens[1] | m.v6_plens[2], 0);
+}
+
+Test(ip, serial_increases)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("192.0.2.1");
+    size_t klen = store_key_net(&n, key);
+    cr_assert_eq(meta().serial, 0, "no meta yet");
+    uint32_t nows[] = { 1000, 1000, 1000, 5000, 10 };
+    uint32_t want[] = { 1000, 1001, 1002, 5000, 5001 };
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(store_write_begin(&st, &w), 0);
+        cr_assert_eq(store_put(&w, dbi, key, klen, &l, 0), 0);
+        cr_assert_eq(store_write_commit(&w, nows[i]), 0);
+        cr_expect_eq(meta().serial, want[i], "commit %d", i);
+    }
+}
+
+Test(ip, abort_changes_nothing)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_net("192.0.2.1", &l);
+    uint32_t serial = meta().serial;
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("192.0.2.2");
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_put(&w, dbi, key, store_key_net(&n, key), &l, 0), 0);
+    store_write_abort(&w);
+    cr_assert_eq(meta().serial, serial);
+    cr_assert_eq(lookup_ip("192.0.2.2", NOW, NULL, NULL), 0);
+}
+
+Test(ip, del_present_and_absent)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_net("192.0.2.1", &l);
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet present = net("192.0.2.1"), absent = net("192.0.2.2");
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_del(&w, dbi, key, store_key_net(&absent, key)), MDB_NOTFOUND);
+    cr_assert_eq(store_del(&w, dbi, key, store_key_domain("nope.example", 12, key)), MDB_NOTFOUND);
+    cr_assert_eq(store_del(&w, dbi, key, store_key_net(&present, key)), 0);
+    cr_assert_eq(store_del(&w, dbi, key, store_key_net(&present, key)), MDB_NOTFOUND, "already gone");
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    cr_assert_eq(lookup_ip("192.0.2.1", NOW, NULL, NULL), 0);
+}
+
+Test(ip, clear_zone_keeps_serial)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_net("192.0.2.0/24", &l);
+    put_net("192.0.2.1", &l);
+    uint32_t before = meta().serial;
+    cr_assert_geq(before, NOW);
+
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("203.0.113.0/26");
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_clear_zone(&w, dbi), 0);
+    cr_assert_eq(store_put(&w, dbi, key, store_key_net(&n, key), &l, 0), 0);
+    cr_assert_eq(store_write_commit(&w, 10), 0, "a clock behind the serial");
+    struct zone_meta m = meta();
+    cr_assert_eq(m.serial, before + 1, "the serial goes on from where it was");
+    cr_assert_eq(m.v4_plens, 1ull << 26, "only the new entries' prefix lengths");
+    cr_assert_eq(lookup_ip("192.0.2.1", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_ip("203.0.113.63", NOW, NULL, NULL), 1);
+}
+
+Test(ip, zones_are_separate)
+{
+    char err[256];
+    MDB_dbi other;
+    cr_assert_eq(store_zone_dbi(&st, "other.example", &other, err, sizeof err), 0, "%s", err);
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("192.0.2.1");
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_put(&w, other, key, store_key_net(&n, key), &l, 0), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    cr_assert_eq(lookup_ip("192.0.2.1", NOW, NULL, NULL), 0);
+    cr_assert_eq(meta().serial, 0, "the untouched zone's serial did not move");
+    struct zone_meta m;
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_read_meta(t, other, &m), 0);
+    mdb_txn_abort(t);
+    cr_assert_eq(m.serial, NOW);
+    cr_assert_eq(m.v4_plens, 1ull << 32);
+}
+
+/* ---- domain lookups ---- */
+
+TestSuite(domain, .init = setup, .fini = teardown);
+
+Test(domain, exact)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_domain("spam.example", &l);
+    uint32_t code;
+    size_t off = 99;
+    cr_assert_eq(lookup_domain("spam.example", NOW, &code, &off), 1);
+    cr_assert_eq(code, CODE(3));
+    cr_assert_eq(off, 0);
+    cr_assert_eq(lookup_domain("a.spam.example", NOW, NULL, NULL), 0, "no wildcard: subdomains clean");
+    cr_assert_eq(lookup_domain("example", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_domain("xspam.example", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_domain("pam.example", NOW, NULL, NULL), 0);
+}
+
+Test(domain, wildcard_matches_itself_and_below)
+{
+    struct listing l = one_reason(LISTING_WILDCARD, CODE(5), 0, "x");
+    put_domain("spam.example", &l);
+    size_t off;
+    cr_assert_eq(lookup_domain("spam.example", NOW, NULL, &off), 1);
+    cr_assert_eq(off, 0);
+    cr_assert_eq(lookup_domain("a.spam.example", NOW, NULL, &off), 1);
+    cr_assert_eq(off, 2);
+    cr_assert_eq(lookup_domain("x.y.z.spam.example", NOW, NULL, &off), 1);
+    cr_assert_eq(off, 6);
+    cr_assert_eq(lookup_domain("notspam.example", NOW, NULL, NULL), 0, "a suffix that is not a label");
+    cr_assert_eq(lookup_domain("example", NOW, NULL, NULL), 0);
+}
+
+Test(domain, subdomains_only)
+{
+    struct listing l = one_reason(LISTING_WILDCARD | LISTING_SUBDOMAINS, CODE(5), 0, "x");
+    put_domain("spam.example", &l);
+    cr_assert_eq(lookup_domain("spam.example", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_domain("www.spam.example", NOW, NULL, NULL), 1);
+    cr_assert_eq(lookup_domain("a.b.spam.example", NOW, NULL, NULL), 1);
+}
+
+Test(domain, allow_inside_wildcard)
+{
+    struct listing wild = one_reason(LISTING_WILDCARD, CODE(5), 0, "x");
+    struct listing allow = one_reason(LISTING_ALLOW, 0, 0, "");
+    put_domain("spam.example", &wild);
+    put_domain("good.spam.example", &allow);
+    cr_assert_eq(lookup_domain("good.spam.example", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_domain("bad.spam.example", NOW, NULL, NULL), 1);
+    /* a non-wildcard allow does not cover its subdomains */
+    cr_assert_eq(lookup_domain("x.good.spam.example", NOW, NULL, NULL), 1);
+}
+
+Test(domain, nearest_wildcard_wins)
+{
+    struct listing outer = one_reason(LISTING_WILDCARD, CODE(5), 0, "outer");
+    struct listing inner = one_reason(LISTING_WILDCARD, CODE(3), 0, "inner");
+    put_domain("example", &outer);
+    put_domain("b.example", &inner);
+    uint32_t code;
+    cr_assert_eq(lookup_domain("a.b.example", NOW, &code, NULL), 1);
+    cr_assert_eq(code, CODE(3));
+    cr_assert_eq(lookup_domain("c.example", NOW, &code, NULL), 1);
+    cr_assert_eq(code, CODE(5));
+}
+
+Test(domain, expired_invisible)
+{
+    struct listing dead = one_reason(LISTING_WILDCARD, CODE(5), NOW - 1, "x");
+    put_domain("old.example", &dead);
+    cr_assert_eq(lookup_domain("old.example", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_domain("a.old.example", NOW, NULL, NULL), 0);
+    cr_assert_eq(lookup_domain("old.example", NOW - 2, NULL, NULL), 1);
+}
+
+Test(domain, expired_exact_falls_back_to_wildcard)
+{
+    struct listing wild = one_reason(LISTING_WILDCARD, CODE(5), 0, "x");
+    struct listing dead = one_reason(0, CODE(3), NOW - 1, "x");
+    put_domain("example", &wild);
+    put_domain("a.example", &dead);
+    uint32_t code;
+    cr_assert_eq(lookup_domain("a.example", NOW, &code, NULL), 1);
+    cr_assert_eq(code, CODE(5));
+}
+
+Test(domain, bad_lengths)
+{
+    struct listing l;
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_lookup_domain(t, dbi, "", 0, NOW, &l, NULL), 0);
+    char big[300];
+    memset(big, 'a', sizeof big);
+    cr_assert_eq(store_lookup_domain(t, dbi, big, DOMAIN_MAX + 1, NOW, &l, NULL), 0);
+    mdb_txn_abort(t);
+}
+
+Test(domain, clear_zone)
+{
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_domain("a.example", &l);
+    uint32_t before = meta().serial;
+    struct store_txn w;
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_clear_zone(&w, dbi), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    cr_assert_gt(meta().serial, before);
+    cr_assert_eq(lookup_domain("a.example", NOW, NULL, NULL), 0);
+}
+
+/* ---- opening ---- */
+
+Test(ip, read_only_open)
+{
+    char err[256];
+    struct listing l = one_reason(0, CODE(3), 0, "x");
+    put_net("192.0.2.1", &l);
+    store_close(&st);
+
+    cr_assert_eq(store_open(&st, dir, STORE_READONLY, err, sizeof err), 0, "%s", err);
+    MDB_dbi ro;
+    cr_assert_eq(store_zone_dbi(&st, "bl.example", &ro, err, sizeof err), 0, "%s", err);
+    dbi = ro;
+    cr_assert_eq(lookup_ip("192.0.2.1", NOW, NULL, NULL), 1, "data written before is readable");
+    cr_assert_eq(store_zone_dbi(&st, "missing.example", &ro, err, sizeof err), -1,
+                 "a read-only store cannot create a zone");
+    cr_assert_not_null(strstr(err, "missing.example"), "%s", err);
+    struct store_txn w;
+    cr_assert_neq(store_write_begin(&st, &w), 0, "no writes to a read-only store");
+}
+
+Test(ip, open_fails_cleanly)
+{
+    char err[256], path[128];
+    struct store bad;
+    snprintf(path, sizeof path, "%s/data.mdb/sub", dir);    /* below a regular file */
+    cr_assert_eq(store_open(&bad, path, 0, err, sizeof err), -1);
+    cr_assert_null(bad.env);
+    cr_assert_not_null(strstr(err, path), "%s", err);
+}
