@@ -22,21 +22,27 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS_LMDB   = -llmdb
 LIBS_EVENT  = -levent_core -levent_pthreads -lpthread
 LIBS_LDNS   = -lldns
+LIBS_GEO    = -lmaxminddb
 
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/main.c
 CTL_SRC    = dnsbl-server/import.c dnsbl-server/dnsblctl.c
+FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
+             feeder/table.c feeder/window.c feeder/state.c feeder/geo.c feeder/correlate.c feeder/rules.c \
+             feeder/feeder.c feeder/source_file.c feeder/source_syslog.c
+FEEDER_SRC = $(FEEDER_LIB) feeder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIB_OBJ    = $(call obj,$(LIB_SRC))
 SERVER_OBJ = $(call obj,$(SERVER_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
+FEEDER_OBJ = $(call obj,$(FEEDER_SRC))
 # what unit tests may link: everything but the programs' main()
-UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c)
+UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl
+PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/feeder
 
 .PHONY: all test unit fuzz fuzz-run install clean bench
 all: $(PROGRAMS)
@@ -53,9 +59,13 @@ $(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
 
+$(BIN)/feeder: $(FEEDER_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO)
+
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
 
 unit: $(UNIT_BIN)
 
@@ -73,9 +83,9 @@ FUZZ_CC    = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Wno-unknown-warning-option $(INCLUDES)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
 fuzz: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 20
 fuzz-run: fuzz

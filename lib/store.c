@@ -41,7 +41,8 @@ int store_open(struct store *st, const char *dir, int flags, char *err, size_t e
         (rc = mdb_env_set_maxreaders(st->env, 256)) != 0)
         goto fail;
     /* NOTLS: reader slots belong to transactions, so a worker thread can reset and renew its own. */
-    unsigned env_flags = MDB_NOTLS | ((flags & STORE_READONLY) ? MDB_RDONLY : 0);
+    unsigned env_flags = MDB_NOTLS | ((flags & STORE_READONLY) ? MDB_RDONLY : 0) |
+                         ((flags & STORE_NOMETASYNC) ? MDB_NOMETASYNC : 0);
     if ((rc = mdb_env_open(st->env, dir, env_flags, 0644)) != 0)
         goto fail;
     return 0;

@@ -60,7 +60,10 @@ struct store {
     MDB_env *env;
 };
 
-enum store_open_flag { STORE_READONLY = 1 };
+enum store_open_flag {
+    STORE_READONLY = 1,
+    STORE_NOMETASYNC = 2,   /* one fsync per commit: a system crash may undo the last commit, never corrupt */
+};
 
 int store_open(struct store *st, const char *dir, int flags, char *err, size_t errlen);
 void store_close(struct store *st);

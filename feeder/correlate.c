@@ -1,0 +1,192 @@
+/* correlate.c - turns events into counters. Queue IDs join a message's lines per MTA host (the same
+ * ID on two hosts is two messages); ratings are kept per source across all hosts, so that a source
+ * spreading its attempts over many MX hosts still adds up. */
+#include <string.h>
+
+#include "feeder.h"
+#include "geo.h"
+
+static struct subject *ip_subject(struct feeder *f, const struct ipaddr *ip)
+{
+    uint8_t key[16];
+    return subject_get(&f->state, key, subject_key_ip(ip, key), 1);
+}
+
+static struct subject *name_subject(struct feeder *f, int kind, const char *name, size_t len)
+{
+    uint8_t key[1 + DOMAIN_MAX];
+    if (len == 0)
+        return NULL;
+    return subject_get(&f->state, key, subject_key_name(kind, name, len, key), 1);
+}
+
+static void count_ip(struct feeder *f, const struct ipaddr *ip, enum metric m, uint32_t n, uint32_t t,
+                     int rule)
+{
+    struct subject *sub = ip_subject(f, ip);
+    if (!sub)
+        return;
+    subject_count(&f->state, sub, m, t, n);
+    if (rule >= 0)
+        rules_eval(f, sub, (enum rule_kind)rule, t);
+}
+
+/* The sender's domain, lower case, or 0 if it has none we can rate. */
+static size_t sender_domain(const struct event *ev, char *out)
+{
+    const char *at = memrchr(ev->sender, '@', ev->sender_len);
+    if (!at)
+        return 0;
+    char raw[DOMAIN_MAX + 1];
+    size_t len = (size_t)(ev->sender + ev->sender_len - at - 1);
+    if (len == 0 || len > DOMAIN_MAX)
+        return 0;
+    memcpy(raw, at + 1, len);
+    raw[len] = '\0';
+    int n = domain_normalize(raw, out, DOMAIN_MAX + 1);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+static void account_failure(struct feeder *f, const struct event *ev, uint32_t t)
+{
+    struct subject *acct = name_subject(f, SUBJ_ACCOUNT, ev->user, ev->user_len);
+    struct account_state *a = acct ? subject_account(acct) : NULL;
+    if (!a)
+        return;
+    subject_count(&f->state, acct, M_AUTH_FAIL, t, ev->n1);
+    int i;
+    for (i = 0; i < a->nfail; i++)
+        if (!memcmp(&a->fail[i].ip, &ev->ip, sizeof ev->ip))
+            break;
+    if (i == a->nfail) {
+        if (a->nfail < ACCT_FAIL_IPS) {
+            a->nfail++;
+        } else {    /* replace the address that failed longest ago */
+            i = 0;
+            for (int j = 1; j < a->nfail; j++)
+                if (a->fail[j].last < a->fail[i].last)
+                    i = j;
+        }
+        a->fail[i].ip = ev->ip;
+    }
+    if (t > a->fail[i].last)
+        a->fail[i].last = t;
+    rules_eval(f, acct, RULE_AUTH, t);
+}
+
+static void account_login(struct feeder *f, const char *user, size_t ulen, const struct ipaddr *ip, uint32_t t)
+{
+    struct subject *acct = name_subject(f, SUBJ_ACCOUNT, user, ulen);
+    struct account_state *a = acct ? subject_account(acct) : NULL;
+    if (!a)
+        return;
+    if (a->nlogin == ACCT_LOGINS) {     /* drop the oldest */
+        memmove(a->login, a->login + 1, (ACCT_LOGINS - 1) * sizeof *a->login);
+        a->nlogin--;
+    }
+    int pos = a->nlogin;
+    while (pos > 0 && a->login[pos - 1].time > t)   /* keep them in time order */
+        pos--;
+    memmove(a->login + pos + 1, a->login + pos, (size_t)(a->nlogin - pos) * sizeof *a->login);
+    a->login[pos].time = t;
+    a->login[pos].ip = *ip;
+    geo_country(f->geo, ip, a->login[pos].cc);
+    a->nlogin++;
+    subject_touch(&f->state, acct);
+    rules_eval(f, acct, RULE_COMPROMISED, t);
+}
+
+static void queued(struct feeder *f, struct qentry *q, const struct event *ev, uint32_t t)
+{
+    char domain[DOMAIN_MAX + 1];
+    size_t dlen = ev->sender_len ? sender_domain(ev, domain) : 0;
+    if (q->counted)
+        return;
+    q->counted = 1;
+    q->null_sender = ev->sender_len == 0;
+    if (dlen) {
+        q->has_sender = 1;
+        q->domain_len = (uint8_t)dlen;
+        memcpy(q->domain, domain, dlen + 1);
+    }
+    queue_touch(&f->state, q);
+    if (q->has_ip) {
+        if (q->null_sender)
+            count_ip(f, &q->ip, M_NDR_IN, 1, t, RULE_BACKSCATTER);
+        count_ip(f, &q->ip, M_MSGS, 1, t, RULE_VOLUME);
+    }
+    struct subject *d = dlen ? name_subject(f, SUBJ_DOMAIN, domain, dlen) : NULL;
+    if (d) {
+        subject_count(&f->state, d, M_MSGS, t, 1);
+        rules_eval(f, d, RULE_VOLUME, t);
+    }
+}
+
+static void ndr_sent(struct feeder *f, struct qentry *q, uint32_t t)
+{
+    if (q->has_ip)
+        count_ip(f, &q->ip, M_NDR_OUT, 1, t, RULE_BACKSCATTER);
+    struct subject *d = q->has_sender ? name_subject(f, SUBJ_DOMAIN, q->domain, q->domain_len) : NULL;
+    if (d) {
+        subject_count(&f->state, d, M_NDR_OUT, t, 1);
+        rules_eval(f, d, RULE_BACKSCATTER, t);
+    }
+}
+
+void feed_event(struct feeder *f, const char *host, size_t hlen, const struct event *ev, uint32_t t)
+{
+    struct qentry *q = NULL;
+    if (t > f->state.latest)
+        f->state.latest = t;
+    if (ev->qid && ev->type != EV_RCPT_UNKNOWN && ev->type != EV_RCPT_REJECT && ev->type != EV_MAIL_REJECT)
+        q = queue_get(&f->state, host, hlen, ev->qid, ev->qid_len, ev->type == EV_CLIENT || ev->type == EV_QUEUED);
+    switch (ev->type) {
+    case EV_DISCONNECT:
+        if (ev->n2)
+            count_ip(f, &ev->ip, M_RCPT, ev->n2, t, RULE_DHA);
+        break;
+    case EV_RCPT_UNKNOWN:
+        count_ip(f, &ev->ip, M_UNKNOWN, 1, t, -1);      /* judged at disconnect, with the total */
+        break;
+    case EV_CLIENT:
+        if (q) {
+            q->has_ip = 1;
+            q->ip = ev->ip;
+            q->seen = t;
+            queue_touch(&f->state, q);
+        }
+        if (ev->user)
+            account_login(f, ev->user, ev->user_len, &ev->ip, t);
+        break;
+    case EV_QUEUED:
+        if (q) {
+            if (!q->seen)
+                q->seen = t;
+            queued(f, q, ev, t);
+        }
+        break;
+    case EV_NDR_SENT:
+        if (q)
+            ndr_sent(f, q, t);
+        break;
+    case EV_REMOVED:
+        if (q) {
+            q->removed = t;
+            queue_touch(&f->state, q);
+        }
+        break;
+    case EV_AUTH_FAIL:
+        count_ip(f, &ev->ip, M_AUTH_FAIL, ev->n1, t, RULE_AUTH);
+        if (ev->user)
+            account_failure(f, ev, t);
+        break;
+    case EV_LOGIN:
+        account_login(f, ev->user, ev->user_len, &ev->ip, t);
+        break;
+    case EV_LOST: case EV_TOO_MANY_ERRORS: case EV_PS_PREGREET: case EV_PS_HANGUP:
+        count_ip(f, &ev->ip, M_ABNORMAL, 1, t, -1);
+        break;
+    default:
+        break;
+    }
+}

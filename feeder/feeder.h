@@ -1,0 +1,61 @@
+/* feeder.h - the feeder's state: options, zones, store, counters, pending listings, statistics.
+ * A log line's path: source (file or syslog) -> logline_parse -> parse_event -> feed_event
+ * (correlate.c: joins and counters) -> rules_eval (rules.c: thresholds, listings) -> commit. */
+#ifndef FEEDER_FEEDER_H
+#define FEEDER_FEEDER_H
+
+#include <stdint.h>
+
+#include "event.h"
+#include "logline.h"
+#include "state.h"
+#include "store.h"
+#include "table.h"
+#include "zone.h"
+
+struct geo;
+
+struct pending {
+    struct hnode node;
+    int zone;
+    uint32_t code, expires, since;
+    uint8_t text_len;
+    char text[REASON_TEXT_MAX];
+    uint16_t keylen;
+    uint8_t key[1 + 4 + STORE_KEY_MAX];     /* zone index (4 bytes), code (4), store key */
+};
+
+struct feeder_stats {
+    uint64_t lines, unparsed, skipped, events[EV_TYPES];
+    uint64_t listings, manual_kept, allowed, commits;
+};
+
+struct feeder {
+    struct store store;
+    struct zoneset zones;
+    struct state state;
+    struct geo *geo;
+    struct logtime logtime;
+    struct table pending;
+    int64_t replay_offset;          /* seconds added to every event time (--replay) */
+    int replay, replay_set;
+    uint32_t repeat_memory;         /* the longest of the zones' */
+    uint32_t login_window;          /* the longest compromised-rule window */
+    struct feeder_stats stats;
+};
+
+int feeder_open(struct feeder *f, const char *db, const char *zones, const char *geoip, int replay,
+                char *err, size_t errlen);
+void feeder_close(struct feeder *f);
+/* One log line (no newline). */
+void feed_line(struct feeder *f, const char *line, size_t len);
+/* One transaction: pending listings, dirty state and (through the callback) the input positions. */
+int feeder_commit(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg);
+/* correlate.c */
+void feed_event(struct feeder *f, const char *host, size_t hlen, const struct event *ev, uint32_t t);
+/* rules.c */
+void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t);
+/* Writes the pending listings into w; the caller commits. */
+int listings_flush(struct feeder *f, struct store_txn *w);
+
+#endif

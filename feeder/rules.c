@@ -1,0 +1,323 @@
+/* rules.c - compare a subject's windows with the zones' rules and turn crossings into listings.
+ *
+ * A crossing at event time t lists the subject until t + duration, where the duration is the rule's
+ * `expire` doubled for every earlier listing within `repeat-memory` (up to `max-expire`); further
+ * crossings while listed push the end out again, never in. Listings wait in f->pending (one per zone,
+ * key and code) and reach the zone databases in the next commit, where a manual entry always wins. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "feeder.h"
+#include "geo.h"
+
+static int zone_rates(const struct zone *z, const struct subject *sub)
+{
+    switch (z->kind) {
+    case ZONE_IP: return sub->kind == SUBJ_IP;
+    case ZONE_DOMAIN: return sub->kind == SUBJ_DOMAIN;
+    case ZONE_ACCOUNT: return sub->kind == SUBJ_ACCOUNT;
+    }
+    return 0;
+}
+
+static int allowed(const struct zone *z, const struct subject *sub)
+{
+    struct ipnet net;
+    if (subject_net(sub, &net) == 0)
+        return zone_allows_ip(z, &net.addr);
+    char name[DOMAIN_MAX + 1];
+    snprintf(name, sizeof name, "%.*s", (int)sub->keylen - 1, (const char *)sub->key + 1);
+    return zone_allows_name(z, name);
+}
+
+/* The listing's end for a crossing at t, updating the subject's offence record. */
+static uint32_t offend(struct feeder *f, struct subject *sub, enum rule_kind k, const struct zone_rule *r, uint32_t t)
+{
+    struct offence *o = &sub->offence[k];
+    if (!(o->count && o->until >= t))       /* not listed now under this rule: a new listing */
+        o->count = o->count && o->until + f->repeat_memory >= t ? o->count + 1 : 1;
+    uint64_t d = r->expire;
+    for (uint32_t i = 1; i < o->count && d < r->max_expire; i++)
+        d *= 2;
+    if (d > r->max_expire)
+        d = r->max_expire;
+    uint32_t until = t + (uint32_t)d;
+    if (until > o->until)
+        o->until = until;
+    subject_touch(&f->state, sub);
+    return o->until;
+}
+
+static size_t store_key_for(const struct subject *sub, uint8_t *key)
+{
+    struct ipnet net;
+    if (subject_net(sub, &net) == 0)
+        return store_key_net(&net, key);
+    if (sub->kind == SUBJ_ACCOUNT) {
+        char label[ACCOUNT_LABEL_LEN + 1];
+        account_label((const char *)sub->key + 1, sub->keylen - 1u, label);
+        return store_key_domain(label, ACCOUNT_LABEL_LEN, key);
+    }
+    return store_key_domain((const char *)sub->key + 1, sub->keylen - 1u, key);
+}
+
+static void add_pending(struct feeder *f, int zi, uint32_t code, const uint8_t *skey, size_t sklen,
+                        uint32_t since, uint32_t until, const char *text)
+{
+    uint8_t key[sizeof ((struct pending *)0)->key];
+    uint32_t zone = (uint32_t)zi;
+    memcpy(key, &zone, 4);
+    memcpy(key + 4, &code, 4);
+    memcpy(key + 8, skey, sklen);
+    size_t klen = 8 + sklen;
+    uint64_t h = table_hash(key, klen);
+    struct pending *p = (struct pending *)table_get(&f->pending, key, klen, h);
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p)))
+            return;
+        memcpy(p->key, key, klen);
+        p->keylen = (uint16_t)klen;
+        p->node.hash = h;
+        p->node.key = p->key;
+        p->node.keylen = klen;
+        p->zone = zi;
+        p->code = code;
+        p->since = since;
+        if (table_put(&f->pending, &p->node) < 0) {
+            free(p);
+            return;
+        }
+    }
+    p->expires = until;
+    size_t n = strlen(text);
+    p->text_len = (uint8_t)(n > REASON_TEXT_MAX ? REASON_TEXT_MAX : n);
+    memcpy(p->text, text, p->text_len);
+}
+
+/* List sub in zone zi for rule k; why says what crossed the threshold. */
+static void list(struct feeder *f, int zi, enum rule_kind k, struct subject *sub, uint32_t t, const char *why)
+{
+    const struct zone *z = &f->zones.zones[zi];
+    const struct zone_rule *r = &z->rules[k];
+    if (allowed(z, sub)) {
+        f->stats.allowed++;
+        return;
+    }
+    uint32_t until = offend(f, sub, k, r, t);
+    char text[REASON_TEXT_MAX + 1], stamp[24];
+    time_t tt = until;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%MZ", &tm);
+    snprintf(text, sizeof text, "%s; listed until %s", why, stamp);
+    uint8_t skey[STORE_KEY_MAX];
+    add_pending(f, zi, z->codes[r->code].addr, skey, store_key_for(sub, skey), t, until, text);
+    f->stats.listings++;
+}
+
+static void eval_dha(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_DHA];
+    uint32_t unknown = subject_sum(sub, M_UNKNOWN, t, r->window), rcpt = subject_sum(sub, M_RCPT, t, r->window);
+    if (rcpt < unknown)
+        rcpt = unknown;
+    if (unknown < r->threshold || (uint64_t)unknown * 100 < (uint64_t)r->ratio * rcpt)
+        return;
+    char why[160];
+    snprintf(why, sizeof why, "unknown recipients %u/%u in %um", unknown, rcpt, r->window / 60);
+    list(f, zi, RULE_DHA, sub, t, why);
+}
+
+static void eval_backscatter(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_BACKSCATTER];
+    uint32_t in = subject_sum(sub, M_NDR_IN, t, r->window), out = subject_sum(sub, M_NDR_OUT, t, r->window);
+    if (in + out < r->threshold)
+        return;
+    char why[160];
+    snprintf(why, sizeof why, "NDRs %u in %um (%u received, %u sent)", in + out, r->window / 60, in, out);
+    list(f, zi, RULE_BACKSCATTER, sub, t, why);
+}
+
+static void eval_volume(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_VOLUME];
+    uint32_t msgs = subject_sum(sub, M_MSGS, t, r->window), limit = r->threshold;
+    char where[32] = "";
+    if (sub->kind == SUBJ_IP && f->geo && r->foreign_threshold) {
+        if (!sub->geo_done) {
+            struct ipnet net;
+            subject_net(sub, &net);
+            geo_country(f->geo, &net.addr, sub->cc);
+            sub->geo_done = 1;
+        }
+        if (sub->cc[0] != '-' && memcmp(sub->cc, r->home_country, 2) != 0) {
+            limit = r->foreign_threshold;
+            snprintf(where, sizeof where, ", client in %.2s", sub->cc);
+        }
+    }
+    if (msgs < limit)
+        return;
+    char why[160];
+    snprintf(why, sizeof why, "mass volume %u messages in %um (limit %u%s)", msgs, r->window / 60, limit, where);
+    list(f, zi, RULE_VOLUME, sub, t, why);
+}
+
+static void eval_auth(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone *z = &f->zones.zones[zi];
+    const struct zone_rule *r = &z->rules[RULE_AUTH];
+    char why[200];
+    if (zone_rates(z, sub)) {   /* an address in an IP zone, an account in an account zone */
+        uint32_t fails = subject_sum(sub, M_AUTH_FAIL, t, r->window);
+        if (fails >= r->threshold) {
+            snprintf(why, sizeof why, "authentication failures %u in %um", fails, r->window / 60);
+            list(f, zi, RULE_AUTH, sub, t, why);
+        }
+        return;
+    }
+    /* an account failing from many addresses lists those addresses (reverse brute force) */
+    const struct account_state *a = sub->acct;
+    if (z->kind != ZONE_IP || sub->kind != SUBJ_ACCOUNT || !r->account_ips || !a)
+        return;
+    uint32_t recent = 0;
+    for (int i = 0; i < a->nfail; i++)
+        recent += a->fail[i].last + r->window > t;
+    if (recent < r->account_ips)
+        return;
+    snprintf(why, sizeof why, "one of %u addresses failing logins for account %.*s in %um", recent,
+             (int)sub->keylen - 1 > 64 ? 64 : (int)sub->keylen - 1, (const char *)sub->key + 1, r->window / 60);
+    for (int i = 0; i < a->nfail; i++) {
+        if (a->fail[i].last + r->window <= t)
+            continue;
+        uint8_t key[16];
+        struct subject *ip = subject_get(&f->state, key, subject_key_ip(&a->fail[i].ip, key), 1);
+        if (ip)
+            list(f, zi, RULE_AUTH, ip, t, why);
+    }
+}
+
+/* Logins in the window: country runs (A, B, A is three) and distinct addresses. */
+static void login_spread(const struct account_state *a, uint32_t t, uint32_t window, uint32_t *runs,
+                         uint32_t *ips, char *trail, size_t cap)
+{
+    char last[2] = { 0, 0 };
+    size_t pos = 0;
+    *runs = *ips = 0;
+    for (int i = 0; i < a->nlogin; i++) {
+        const struct login *l = &a->login[i];
+        if (l->time + window <= t)
+            continue;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = a->login[j].time + window > t && !memcmp(&a->login[j].ip, &l->ip, sizeof l->ip);
+        *ips += !seen;
+        if (l->cc[0] == '-' || !memcmp(l->cc, last, 2))
+            continue;
+        memcpy(last, l->cc, 2);
+        (*runs)++;
+        if (pos + 4 < cap)
+            pos += (size_t)snprintf(trail + pos, cap - pos, "%s%.2s", pos ? " " : "", l->cc);
+    }
+    trail[pos] = '\0';
+}
+
+static void eval_compromised(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone *z = &f->zones.zones[zi];
+    const struct zone_rule *r = &z->rules[RULE_COMPROMISED];
+    const struct account_state *a = sub->acct;
+    if (sub->kind != SUBJ_ACCOUNT || !a)
+        return;
+    uint32_t runs, ips;
+    char trail[100], why[220];
+    login_spread(a, t, r->window, &runs, &ips, trail, sizeof trail);
+    int by_country = f->geo && runs >= r->threshold, by_ips = r->ips && ips >= r->ips;
+    if (!by_country && !by_ips)
+        return;
+    snprintf(why, sizeof why, "account %.*s logged in from %u countries (%s) and %u addresses in %uh",
+             (int)sub->keylen - 1 > 64 ? 64 : (int)sub->keylen - 1, (const char *)sub->key + 1, runs,
+             trail, ips, r->window / 3600);
+    if (z->kind == ZONE_ACCOUNT) {
+        list(f, zi, RULE_COMPROMISED, sub, t, why);
+        return;
+    }
+    for (int i = 0; i < a->nlogin; i++) {  /* IP zone: the account's clients abroad */
+        const struct login *l = &a->login[i];
+        if (l->time + r->window <= t || l->cc[0] == '-' || !memcmp(l->cc, r->home_country, 2))
+            continue;
+        uint8_t key[16];
+        struct subject *ip = subject_get(&f->state, key, subject_key_ip(&l->ip, key), 1);
+        if (ip)
+            list(f, zi, RULE_COMPROMISED, ip, t, why);
+    }
+}
+
+void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t)
+{
+    for (int zi = 0; zi < f->zones.n; zi++) {
+        const struct zone *z = &f->zones.zones[zi];
+        if (!z->rules[k].enabled)
+            continue;
+        switch (k) {
+        case RULE_DHA: if (zone_rates(z, sub)) eval_dha(f, zi, sub, t); break;
+        case RULE_BACKSCATTER: if (zone_rates(z, sub)) eval_backscatter(f, zi, sub, t); break;
+        case RULE_VOLUME: if (zone_rates(z, sub)) eval_volume(f, zi, sub, t); break;
+        case RULE_AUTH: eval_auth(f, zi, sub, t); break;
+        case RULE_COMPROMISED: eval_compromised(f, zi, sub, t); break;
+        default: break;
+        }
+    }
+}
+
+/* Writes one pending listing: merged with the feeder's earlier reasons, never over a manual entry. */
+static int flush_one(struct feeder *f, struct store_txn *w, const struct pending *p, uint32_t now)
+{
+    const struct zone *z = &f->zones.zones[p->zone];
+    const uint8_t *skey = p->key + 8;
+    size_t sklen = p->keylen - 8u;
+    struct listing old, l = { .since = p->since };
+    char texts[LISTING_MAX_REASONS][REASON_TEXT_MAX];
+    int found = store_get(w->txn, z->dbi, skey, sklen, &old);
+    if (found < 0)
+        return -1;
+    if (found && (old.flags & LISTING_MANUAL)) {
+        f->stats.manual_kept++;
+        return 0;
+    }
+    if (found && listing_live(&old, now)) {
+        l.since = old.since;
+        for (int i = 0; i < old.nreasons; i++) {    /* copy out of the map before writing */
+            const struct reason *r = &old.reasons[i];
+            if (r->code == p->code || (r->expires && r->expires <= now))
+                continue;
+            memcpy(texts[l.nreasons], r->text, r->text_len);
+            l.reasons[l.nreasons] = *r;
+            l.reasons[l.nreasons].text = texts[l.nreasons];
+            l.nreasons++;
+        }
+    }
+    struct reason r = { p->code, p->expires, p->text_len, p->text };
+    if (listing_set_reason(&l, &r) < 0)
+        return 0;
+    return store_put(w, z->dbi, skey, sklen, &l, 0) == 0 ? 0 : -1;
+}
+
+int listings_flush(struct feeder *f, struct store_txn *w)
+{
+    int rc = 0;
+    uint32_t now = f->state.latest;
+    for (size_t i = 0; i <= f->pending.mask; i++) {
+        for (struct hnode *n = f->pending.buckets[i], *next; n; n = next) {
+            next = n->next;
+            if (rc == 0 && flush_one(f, w, (struct pending *)n, now) < 0)
+                rc = -1;
+            free(n);
+        }
+        f->pending.buckets[i] = NULL;
+    }
+    f->pending.count = 0;
+    return rc;
+}
