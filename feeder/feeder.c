@@ -58,11 +58,10 @@ int feeder_open(struct feeder *f, const char *db, const char *zones, const char 
 
 void feeder_close(struct feeder *f)
 {
-    for (size_t i = 0; f->pending.buckets && i <= f->pending.mask; i++)
-        for (struct hnode *n = f->pending.buckets[i], *next; n; n = next) {
-            next = n->next;
-            free(n);
-        }
+    for (struct pending *p = f->pending_first, *next; p; p = next) {
+        next = p->next_in_order;
+        free(p);
+    }
     table_free(&f->pending);
     state_free(&f->state);
     geo_close(f->geo);

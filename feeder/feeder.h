@@ -15,14 +15,17 @@
 
 struct geo;
 
+/* A listing waiting for the next commit: one per zone, key, code and offence, flushed in the order
+ * they were made, so that the stored result never depends on when commits happen. */
 struct pending {
     struct hnode node;
+    struct pending *next_in_order;
     int zone;
     uint32_t code, expires, since;
     uint8_t text_len;
     char text[REASON_TEXT_MAX];
     uint16_t keylen;
-    uint8_t key[1 + 4 + STORE_KEY_MAX];     /* zone index (4 bytes), code (4), store key */
+    uint8_t key[12 + STORE_KEY_MAX];        /* zone index, code, offence number (4 bytes each), store key */
 };
 
 struct feeder_stats {
@@ -37,6 +40,7 @@ struct feeder {
     struct geo *geo;
     struct logtime logtime;
     struct table pending;
+    struct pending *pending_first, **pending_last;
     int64_t replay_offset;          /* seconds added to every event time (--replay) */
     int replay, replay_set;
     uint32_t repeat_memory;         /* the longest of the zones' */

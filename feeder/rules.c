@@ -36,7 +36,7 @@ static int allowed(const struct zone *z, const struct subject *sub)
 static uint32_t offend(struct feeder *f, struct subject *sub, enum rule_kind k, const struct zone_rule *r, uint32_t t)
 {
     struct offence *o = &sub->offence[k];
-    if (!(o->count && o->until >= t))       /* not listed now under this rule: a new listing */
+    if (!(o->count && o->until > t))        /* not listed now (a listing "until t" has ended at t) */
         o->count = o->count && o->until + f->repeat_memory >= t ? o->count + 1 : 1;
     uint64_t d = r->expire;
     for (uint32_t i = 1; i < o->count && d < r->max_expire; i++)
@@ -63,15 +63,16 @@ static size_t store_key_for(const struct subject *sub, uint8_t *key)
     return store_key_domain((const char *)sub->key + 1, sub->keylen - 1u, key);
 }
 
-static void add_pending(struct feeder *f, int zi, uint32_t code, const uint8_t *skey, size_t sklen,
-                        uint32_t since, uint32_t until, const char *text)
+static void add_pending(struct feeder *f, int zi, uint32_t code, uint32_t offence, const uint8_t *skey,
+                        size_t sklen, uint32_t since, uint32_t until, const char *text)
 {
     uint8_t key[sizeof ((struct pending *)0)->key];
     uint32_t zone = (uint32_t)zi;
     memcpy(key, &zone, 4);
     memcpy(key + 4, &code, 4);
-    memcpy(key + 8, skey, sklen);
-    size_t klen = 8 + sklen;
+    memcpy(key + 8, &offence, 4);
+    memcpy(key + 12, skey, sklen);
+    size_t klen = 12 + sklen;
     uint64_t h = table_hash(key, klen);
     struct pending *p = (struct pending *)table_get(&f->pending, key, klen, h);
     if (!p) {
@@ -89,6 +90,10 @@ static void add_pending(struct feeder *f, int zi, uint32_t code, const uint8_t *
             free(p);
             return;
         }
+        if (!f->pending_last)
+            f->pending_last = &f->pending_first;
+        *f->pending_last = p;
+        f->pending_last = &p->next_in_order;
     }
     p->expires = until;
     size_t n = strlen(text);
@@ -113,7 +118,8 @@ static void list(struct feeder *f, int zi, enum rule_kind k, struct subject *sub
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%MZ", &tm);
     snprintf(text, sizeof text, "%s; listed until %s", why, stamp);
     uint8_t skey[STORE_KEY_MAX];
-    add_pending(f, zi, z->codes[r->code].addr, skey, store_key_for(sub, skey), t, until, text);
+    add_pending(f, zi, z->codes[r->code].addr, sub->offence[k].count, skey, store_key_for(sub, skey), t, until,
+                text);
     f->stats.listings++;
 }
 
@@ -272,12 +278,13 @@ void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_
     }
 }
 
-/* Writes one pending listing: merged with the feeder's earlier reasons, never over a manual entry. */
-static int flush_one(struct feeder *f, struct store_txn *w, const struct pending *p, uint32_t now)
+/* Writes one pending listing: merged with the feeder's other reasons, never over a manual entry.
+ * Liveness is judged at the listing's own time (p->since), not at commit time. */
+static int flush_one(struct feeder *f, struct store_txn *w, const struct pending *p)
 {
     const struct zone *z = &f->zones.zones[p->zone];
-    const uint8_t *skey = p->key + 8;
-    size_t sklen = p->keylen - 8u;
+    const uint8_t *skey = p->key + 12;
+    size_t sklen = p->keylen - 12u;
     struct listing old, l = { .since = p->since };
     char texts[LISTING_MAX_REASONS][REASON_TEXT_MAX];
     int found = store_get(w->txn, z->dbi, skey, sklen, &old);
@@ -287,11 +294,11 @@ static int flush_one(struct feeder *f, struct store_txn *w, const struct pending
         f->stats.manual_kept++;
         return 0;
     }
-    if (found && listing_live(&old, now)) {
-        l.since = old.since;
+    if (found && listing_live(&old, p->since)) {
+        l.since = old.since < p->since ? old.since : p->since;
         for (int i = 0; i < old.nreasons; i++) {    /* copy out of the map before writing */
             const struct reason *r = &old.reasons[i];
-            if (r->code == p->code || (r->expires && r->expires <= now))
+            if (r->code == p->code || (r->expires && r->expires <= p->since))
                 continue;
             memcpy(texts[l.nreasons], r->text, r->text_len);
             l.reasons[l.nreasons] = *r;
@@ -308,16 +315,15 @@ static int flush_one(struct feeder *f, struct store_txn *w, const struct pending
 int listings_flush(struct feeder *f, struct store_txn *w)
 {
     int rc = 0;
-    uint32_t now = f->state.latest;
-    for (size_t i = 0; i <= f->pending.mask; i++) {
-        for (struct hnode *n = f->pending.buckets[i], *next; n; n = next) {
-            next = n->next;
-            if (rc == 0 && flush_one(f, w, (struct pending *)n, now) < 0)
-                rc = -1;
-            free(n);
-        }
-        f->pending.buckets[i] = NULL;
+    for (struct pending *p = f->pending_first, *next; p; p = next) {
+        next = p->next_in_order;
+        if (rc == 0 && flush_one(f, w, p) < 0)
+            rc = -1;
+        free(p);
     }
+    memset(f->pending.buckets, 0, (f->pending.mask + 1) * sizeof *f->pending.buckets);
     f->pending.count = 0;
+    f->pending_first = NULL;
+    f->pending_last = &f->pending_first;
     return rc;
 }

@@ -25,6 +25,16 @@ static void subject_free(struct subject *sub)
 
 void state_free(struct state *s)
 {
+    for (struct subject *sub = s->dirty_subjects, *next; sub; sub = next) {
+        next = sub->dirty_next;
+        if (sub->dead)
+            subject_free(sub);
+    }
+    for (struct qentry *q = s->dirty_queue, *next; q; q = next) {
+        next = q->dirty_next;
+        if (q->dead)
+            free(q);
+    }
     for (size_t i = 0; s->subjects.buckets && i <= s->subjects.mask; i++)
         for (struct hnode *n = s->subjects.buckets[i], *next; n; n = next) {
             next = n->next;
@@ -430,8 +440,21 @@ int state_save(struct state *s, MDB_txn *txn)
 {
     uint8_t buf[SUBJECT_VALUE_MAX];
     int rc = 0;
+    /* deletions first: a swept key may have been created again since, and that one must stay */
+    for (size_t i = 0; i < s->ndeleted; i++) {
+        MDB_val k = { s->deleted_lens[i], s->deleted_keys[i] };
+        int d = mdb_del(txn, s->deleted_db[i] == 's' ? s->subjects_dbi : s->queue_dbi, &k, NULL);
+        if (!rc && d && d != MDB_NOTFOUND)
+            rc = d;
+        free(s->deleted_keys[i]);
+    }
+    s->ndeleted = 0;
     for (struct subject *sub = s->dirty_subjects, *next; sub; sub = next) {
         next = sub->dirty_next;
+        if (sub->dead) {
+            subject_free(sub);
+            continue;
+        }
         struct buf b = { buf, 0, sizeof buf, 0 };
         encode_subject(sub, &b);
         MDB_val k = { sub->keylen, sub->key }, v = { b.len, buf };
@@ -444,6 +467,10 @@ int state_save(struct state *s, MDB_txn *txn)
     s->dirty_subjects = NULL;
     for (struct qentry *q = s->dirty_queue, *next; q; q = next) {
         next = q->dirty_next;
+        if (q->dead) {
+            free(q);
+            continue;
+        }
         struct buf b = { buf, 0, sizeof buf, 0 };
         encode_qentry(q, &b);
         MDB_val k = { q->keylen, q->key }, v = { b.len, buf };
@@ -454,14 +481,6 @@ int state_save(struct state *s, MDB_txn *txn)
         q->dirty_next = NULL;
     }
     s->dirty_queue = NULL;
-    for (size_t i = 0; i < s->ndeleted; i++) {
-        MDB_val k = { s->deleted_lens[i], s->deleted_keys[i] };
-        int d = mdb_del(txn, s->deleted_db[i] == 's' ? s->subjects_dbi : s->queue_dbi, &k, NULL);
-        if (!rc && d && d != MDB_NOTFOUND)
-            rc = d;
-        free(s->deleted_keys[i]);
-    }
-    s->ndeleted = 0;
     MDB_val k = { 5, "sweep" }, v = { 4, &s->last_sweep };
     if (!rc)
         rc = mdb_put(txn, s->meta_dbi, &k, &v, 0);
@@ -520,12 +539,15 @@ void state_sweep(struct state *s, uint32_t t, uint32_t repeat_memory, uint32_t l
         for (struct hnode *n = s->subjects.buckets[i], *next; n; n = next) {
             next = n->next;
             struct subject *sub = (struct subject *)n;
-            if (sub->dirty || !subject_stale(sub, t, repeat_memory, login_window))
+            if (!subject_stale(sub, t, repeat_memory, login_window))
                 continue;
             if (sub->stored)
                 remember_deletion(s, 's', sub->key, sub->keylen);
             table_del(&s->subjects, n);
-            subject_free(sub);
+            if (sub->dirty)
+                sub->dead = 1;  /* still on the dirty list: state_save frees it */
+            else
+                subject_free(sub);
         }
     }
     for (size_t i = 0; i <= s->queue.mask; i++) {
@@ -533,12 +555,15 @@ void state_sweep(struct state *s, uint32_t t, uint32_t repeat_memory, uint32_t l
             next = n->next;
             struct qentry *q = (struct qentry *)n;
             int old = (q->removed && q->removed + QUEUE_GRACE < t) || q->seen + QUEUE_MAX_AGE < t;
-            if (q->dirty || !old)
+            if (!old)
                 continue;
             if (q->stored)
                 remember_deletion(s, 'q', q->key, q->keylen);
             table_del(&s->queue, n);
-            free(q);
+            if (q->dirty)
+                q->dead = 1;
+            else
+                free(q);
         }
     }
 }

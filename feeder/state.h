@@ -52,6 +52,7 @@ struct subject {
     struct hnode node;
     struct subject *dirty_next;
     uint8_t dirty, stored, kind;
+    uint8_t dead;                       /* swept while dirty: freed at the next save */
     uint8_t geo_done;
     char cc[2];                         /* country (GeoIP cache, not stored); "--" unknown */
     struct ring *ring[METRICS];
@@ -64,7 +65,7 @@ struct subject {
 struct qentry {
     struct hnode node;
     struct qentry *dirty_next;
-    uint8_t dirty, stored, has_ip, null_sender, has_sender;
+    uint8_t dirty, stored, has_ip, null_sender, has_sender, dead;
     uint8_t counted;                    /* qmgr logs from= again on every retry: count once */
     struct ipaddr ip;
     uint32_t seen, removed;             /* event times; removed 0 = still queued */
