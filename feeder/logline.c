@@ -188,7 +188,7 @@ static int parse_rfc5424(const char *p, size_t len, struct logline *out, struct 
         pos += flen[i];
     }
     /* f: host, app, procid, msgid, structured data (only "-" or one bracketed element run) */
-    if (f[4][0] == '[') {
+    if (flen[4] && f[4][0] == '[') {
         const char *sd_end = f[4];
         while (sd_end < p + len && *sd_end == '[') {
             const char *close = sd_end;
