@@ -26,7 +26,8 @@ LIBS_GEO    = -lmaxminddb
 
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/main.c
-CTL_SRC    = dnsbl-server/import.c dnsbl-server/dnsblctl.c
+CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \
+             dnsbl-server/dnsblctl.c
 FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
              feeder/table.c feeder/window.c feeder/state.c feeder/geo.c feeder/correlate.c feeder/rules.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c
@@ -55,7 +56,7 @@ $(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS)
 
-$(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ)
+$(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
 

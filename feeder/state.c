@@ -640,3 +640,28 @@ int state_dump(MDB_env *env, FILE *out, char *err, size_t errlen)
     }
     return 0;
 }
+
+struct subject *state_read_subject(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len)
+{
+    MDB_val k = { len, (void *)key }, v;
+    if (mdb_get(txn, dbi, &k, &v) != 0)
+        return NULL;
+    struct subject *sub = calloc(1, sizeof *sub + len);
+    if (!sub)
+        return NULL;
+    memcpy(sub->key, key, len);
+    sub->keylen = (uint16_t)len;
+    sub->kind = key[0];
+    struct buf b = { v.mv_data, 0, v.mv_size, 0 };
+    if (decode_subject(sub, &b) < 0) {
+        subject_free(sub);
+        return NULL;
+    }
+    return sub;
+}
+
+void subject_release(struct subject *sub)
+{
+    if (sub)
+        subject_free(sub);
+}

@@ -113,6 +113,11 @@ void queue_touch(struct state *s, struct qentry *q);
 /* Drops what no window, rule or join can need any more, as of event time t. */
 void state_sweep(struct state *s, uint32_t t, uint32_t repeat_memory, uint32_t login_window);
 
+/* One stored subject, decoded into a fresh struct (free it with subject_release); NULL if absent or
+ * damaged. For readers such as dnsblctl that do not load the whole state. */
+struct subject *state_read_subject(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len);
+void subject_release(struct subject *sub);
+
 /* Text dump of the stored state, sorted: for comparing two runs (feeder --dump). */
 int state_dump(MDB_env *env, FILE *out, char *err, size_t errlen);
 
