@@ -20,12 +20,13 @@ INCLUDES = -Ilib -Idnsbl-server -Ifeeder
 ALL_CFLAGS  = $(WARN) $(INCLUDES) $(OPT) $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS_LMDB   = -llmdb
-LIBS_EVENT  = -levent_core -levent_pthreads -lpthread
+LIBS_EVENT  = -levent_core -levent_extra -levent_pthreads -lpthread
 LIBS_LDNS   = -lldns
 LIBS_GEO    = -lmaxminddb
 
-LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c
-SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/main.c
+LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c lib/metrics_http.c
+SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
+             dnsbl-server/main.c
 CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \
              dnsbl-server/dnsblctl.c
 FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
@@ -58,7 +59,7 @@ $(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_OBJ)
 
 $(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT)
 
 $(BIN)/feeder: $(FEEDER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -75,6 +75,10 @@ int server_open_sockets(struct server *srv, char *err, size_t errlen)
         struct worker *w = &srv->workers[t];
         w->srv = srv;
         w->index = t;
+        if (!(w->metrics = calloc(1, sizeof *w->metrics))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         for (int i = 0; i < srv->nlisten; i++) {
             w->udp_fd[i] = open_socket(&srv->listen[i], SOCK_DGRAM, err, errlen);
             if (w->udp_fd[i] < 0)
@@ -140,16 +144,46 @@ static void log_query(const struct sockaddr_storage *peer, const uint8_t *pkt, s
              info->rcode, info->listed ? " listed" : "");
 }
 
+static int qtype_bucket(uint16_t t)
+{
+    switch (t) {
+    case DNS_TYPE_A: return 0;
+    case DNS_TYPE_TXT: return 1;
+    case DNS_TYPE_ANY: return 2;
+    case DNS_TYPE_SOA: return 3;
+    case DNS_TYPE_NS: return 4;
+    case 28: return 5;              /* AAAA */
+    case 251: case 252: return 6;   /* IXFR, AXFR */
+    }
+    return 7;
+}
+
 static void count(struct worker *w, const struct answer_info *info, size_t len)
 {
-    w->stats.queries++;
+    struct worker_metrics *m = w->metrics;
     if (!len) {
-        w->stats.dropped++;
+        counter_add(&m->dropped, 1);
         return;
     }
-    w->stats.answers++;
-    w->stats.rcodes[info->rcode < 6 ? info->rcode : RCODE_FORMERR]++;
-    w->stats.listed += info->listed;
+    int slot = info->zone >= 0 ? w->actx.zones->zones[info->zone].slot : 0;
+    counter_add(&m->queries[slot][qtype_bucket(info->qtype)][info->rcode < 6 ? info->rcode : 6], 1);
+    if (info->listed)
+        counter_add(&m->listed, 1);
+}
+
+/* Receipt to send, per query: the server's own share of the latency. */
+static void observe_batch(struct worker *w, const struct timespec *t0, int n)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t ns = (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0->tv_nsec);
+    double s = (double)ns / 1e9;
+    int i = 0;
+    while (i < HIST_BUCKETS - 1 && s > histogram_bounds[i])
+        i++;
+    counter_add(&w->metrics->latency[i], (uint64_t)n);
+    counter_add(&w->metrics->latency_count, (uint64_t)n);
+    counter_add(&w->metrics->latency_ns, ns * (uint64_t)n);
 }
 
 static void udp_send(int fd, struct mmsghdr *tx, int n)
@@ -179,6 +213,8 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
         int n = recvmmsg(fd, w->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int nout = 0;
         batch_begin(w);
         for (int i = 0; i < n; i++) {
@@ -198,6 +234,7 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
         }
         batch_end(w);
         udp_send(fd, w->tx, nout);
+        observe_batch(w, &t0, n);
         if (n < UDP_BATCH)
             return;
     }
@@ -206,7 +243,7 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
 static void tcp_close(struct bufferevent *bev, struct worker *w)
 {
     bufferevent_free(bev);
-    w->tcp_conns--;
+    atomic_fetch_sub(&w->metrics->tcp_conns, 1);
 }
 
 static void tcp_readable(struct bufferevent *bev, void *arg)
@@ -268,8 +305,8 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     struct server *srv = w->srv;
     (void)l, (void)sa, (void)salen;
     int cap = (srv->tcp_max_conns + srv->nthreads - 1) / srv->nthreads;
-    if (w->tcp_conns >= cap) {
-        w->stats.tcp_refused++;
+    if (atomic_load(&w->metrics->tcp_conns) >= cap) {
+        counter_add(&w->metrics->tcp_refused, 1);
         evutil_closesocket(fd);
         return;
     }
@@ -282,7 +319,7 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     bufferevent_setcb(bev, tcp_readable, tcp_writable, tcp_event, w);
     bufferevent_set_timeouts(bev, &idle, &idle);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
-    w->tcp_conns++;
+    atomic_fetch_add(&w->metrics->tcp_conns, 1);
 }
 
 static int worker_init(struct worker *w, char *err, size_t errlen)
@@ -297,7 +334,7 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
     w->out = calloc(UDP_BATCH, sizeof *w->out);
     w->tcp_out = malloc(2 + 65535);
     w->base = event_base_new();
-    if (!w->rx || !w->tx || !w->rx_iov || !w->tx_iov || !w->peer || !w->in || !w->out || !w->tcp_out || !w->base) {
+    if (!w->metrics || !w->rx || !w->tx || !w->rx_iov || !w->tx_iov || !w->peer || !w->in || !w->out || !w->tcp_out || !w->base) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -362,6 +399,7 @@ static void worker_free(struct worker *w)
         event_base_free(w->base);
     free(w->rx), free(w->tx), free(w->rx_iov), free(w->tx_iov);
     free(w->peer), free(w->in), free(w->out), free(w->tcp_out);
+    free(w->metrics);
 }
 
 void server_stop_workers(struct server *srv)
@@ -376,11 +414,14 @@ void server_stop_workers(struct server *srv)
             pthread_join(srv->workers[t].thread, NULL);
     uint64_t q = 0, listed = 0, dropped = 0;
     for (int t = 0; t < srv->nthreads; t++) {
-        q += srv->workers[t].stats.queries;
-        listed += srv->workers[t].stats.listed;
-        dropped += srv->workers[t].stats.dropped;
+        struct worker_metrics *m = srv->workers[t].metrics;
+        if (!m)
+            continue;
+        q += m->latency_count;
+        listed += m->listed;
+        dropped += m->dropped;
     }
-    log_info("answered %llu queries (%llu listed, %llu dropped)", (unsigned long long)q,
+    log_info("answered %llu UDP queries (%llu listed, %llu dropped)", (unsigned long long)q,
              (unsigned long long)listed, (unsigned long long)dropped);
     for (int t = 0; t < srv->nthreads; t++)
         worker_free(&srv->workers[t]);

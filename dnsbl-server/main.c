@@ -37,6 +37,7 @@ static void usage(FILE *f)
 "  --query-log         log every query (slow; for debugging)\n"
 "  --tcp-max N         open TCP connections at most (default 256)\n"
 "  --tcp-idle SECONDS  close idle TCP connections after this (default 10)\n"
+"  --metrics ADDR:PORT Prometheus metrics over HTTP: GET /metrics\n"
 "  --verbose           debug messages\n"
 "  --help, --version\n"
 "\n"
@@ -73,13 +74,13 @@ static int parse_int(const char *s, int min, int max, int *out)
 static int parse_args(int argc, char **argv, struct server *srv)
 {
     enum { O_DB = 256, O_ZONES, O_LISTEN, O_THREADS, O_USER, O_FG, O_SYSLOG, O_PID, O_QLOG,
-           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION };
+           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION, O_METRICS };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "listen", 1, 0, O_LISTEN },
         { "threads", 1, 0, O_THREADS }, { "user", 1, 0, O_USER }, { "foreground", 0, 0, O_FG },
         { "syslog", 0, 0, O_SYSLOG }, { "pidfile", 1, 0, O_PID }, { "query-log", 0, 0, O_QLOG },
         { "tcp-max", 1, 0, O_TCPMAX }, { "tcp-idle", 1, 0, O_TCPIDLE }, { "verbose", 0, 0, O_VERBOSE },
-        { "help", 0, 0, O_HELP }, { "version", 0, 0, O_VERSION }, { 0, 0, 0, 0 },
+        { "help", 0, 0, O_HELP }, { "version", 0, 0, O_VERSION }, { "metrics", 1, 0, O_METRICS }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -97,6 +98,7 @@ static int parse_args(int argc, char **argv, struct server *srv)
         case O_TCPMAX: bad = parse_int(optarg, 1, 1000000, &srv->tcp_max_conns); break;
         case O_TCPIDLE: bad = parse_int(optarg, 1, 3600, &srv->tcp_idle_seconds); break;
         case O_VERBOSE: srv->verbose = 1; break;
+        case O_METRICS: srv->metrics_addr = optarg; break;
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION: printf("dnsbl-server %s\n", VERSION); exit(0);
         default: usage(stderr); return -1;
@@ -159,9 +161,12 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     (void)sig, (void)what;
     struct zoneset *fresh = load_zones(srv, err, sizeof err);
     if (!fresh) {
+        srv->reloads_failed++;
         log_err("reload failed, keeping the old configuration: %s", err);
         return;
     }
+    metrics_assign_slots(srv, fresh);
+    srv->reloads_ok++;
     struct zoneset *old = atomic_exchange(&srv->zones, fresh);
     server_quiesce(srv, old);
     zoneset_free(old);
@@ -189,6 +194,7 @@ static int run(struct server *srv)
         log_err("%s", err);
         return 1;
     }
+    metrics_assign_slots(srv, zs);
     atomic_store(&srv->zones, zs);
     if (server_open_sockets(srv, err, sizeof err) < 0) {
         log_err("listen: %s", err);
@@ -217,6 +223,11 @@ static int run(struct server *srv)
         log_err("start: %s", srv->base ? err : "cannot create the event base");
         return 1;
     }
+    if (srv->metrics_addr &&
+        !(srv->metrics = metrics_http_start(srv->base, srv->metrics_addr, metrics_render, srv, err, sizeof err))) {
+        log_err("%s", err);
+        return 1;
+    }
     struct event *hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
     struct event *term = evsignal_new(srv->base, SIGTERM, on_stop, srv);
     struct event *intr = evsignal_new(srv->base, SIGINT, on_stop, srv);
@@ -225,6 +236,8 @@ static int run(struct server *srv)
              srv->nthreads > 1 ? "s" : "");
     event_base_dispatch(srv->base);
     event_free(hup), event_free(term), event_free(intr);
+    metrics_http_stop(srv->metrics);
+    srv->metrics = NULL;
     return 0;
 }
 

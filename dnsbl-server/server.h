@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "answer.h"
+#include "metrics_http.h"
 #include "store.h"
 #include "zone.h"
 
@@ -17,11 +18,24 @@
 #define UDP_BATCH 64
 #define UDP_RECV_MAX 4096
 
-struct worker_stats {
-    uint64_t queries, answers, dropped, tcp_refused;
-    uint64_t rcodes[6];     /* NOERROR .. REFUSED; BADVERS counts as FORMERR */
-    uint64_t listed;
+/* Counters a worker writes and the main thread reads for /metrics. Each has one writer, so an
+ * increment is a relaxed load and store: no lock prefix on the hot path. */
+#define METRIC_ZONES (ZONESET_MAX + 1)  /* slot 0: out of every zone */
+#define METRIC_QTYPES 8                 /* A TXT ANY SOA NS AAAA AXFR/IXFR other */
+#define METRIC_RCODES 7                 /* NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED other */
+typedef _Atomic uint64_t counter_t;
+
+struct worker_metrics {
+    counter_t queries[METRIC_ZONES][METRIC_QTYPES][METRIC_RCODES];
+    counter_t dropped, tcp_refused, listed;
+    counter_t latency[HIST_BUCKETS], latency_count, latency_ns;
+    _Atomic int tcp_conns;
 };
+
+static inline void counter_add(counter_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
 
 struct worker {
     struct server *srv;
@@ -32,11 +46,10 @@ struct worker {
     int tcp_fd[SERVER_MAX_LISTEN];
     struct event *udp_ev[SERVER_MAX_LISTEN];
     struct evconnlistener *tcp_listener[SERVER_MAX_LISTEN];
-    int tcp_conns;
     MDB_txn *txn;                           /* reset between batches, renewed at the next */
     struct answer_ctx actx;
     _Atomic(struct zoneset *) in_use;       /* the zone set of the batch in progress, or NULL */
-    struct worker_stats stats;
+    struct worker_metrics *metrics;
     /* batch buffers for recvmmsg/sendmmsg: no allocation on the hot path */
     struct mmsghdr *rx, *tx;
     struct iovec *rx_iov, *tx_iov;
@@ -55,11 +68,16 @@ struct server {
     int foreground, use_syslog, query_log, verbose;
     int tcp_max_conns;                      /* per server, shared out among workers */
     int tcp_idle_seconds;
+    const char *metrics_addr;               /* --metrics ADDR:PORT */
     /* state */
     struct store store;
     _Atomic(struct zoneset *) zones;
     struct worker *workers;
-    struct event_base *base;                /* the main thread: signals */
+    struct event_base *base;                /* the main thread: signals, reload, /metrics */
+    struct metrics_http *metrics;
+    char metric_zone[METRIC_ZONES][DOMAIN_MAX + 1];    /* slot -> zone name; slot 0 is "" */
+    int metric_zones;
+    uint64_t reloads_ok, reloads_failed;
 };
 
 /* listen.c */
@@ -68,5 +86,9 @@ int server_start_workers(struct server *srv, char *err, size_t errlen);
 void server_stop_workers(struct server *srv);
 /* Waits until no worker still answers from old; after that old may be freed. */
 void server_quiesce(struct server *srv, struct zoneset *old);
+
+/* metrics.c */
+void metrics_assign_slots(struct server *srv, struct zoneset *zs);
+void metrics_render(struct evbuffer *out, void *srv);
 
 #endif

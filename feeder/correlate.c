@@ -80,8 +80,23 @@ static void account_login(struct feeder *f, const char *user, size_t ulen, const
     struct account_state *a = acct ? subject_account(acct) : NULL;
     if (!a)
         return;
-    if (a->nlogin == ACCT_LOGINS) {     /* drop the oldest */
-        memmove(a->login, a->login + 1, (ACCT_LOGINS - 1) * sizeof *a->login);
+    char cc[2];
+    geo_country(f->geo, ip, cc);
+    struct login *last = a->nlogin ? &a->login[a->nlogin - 1] : NULL;
+    if (last && last->time <= t && !memcmp(&last->ip, ip, sizeof *ip)) {
+        last->time = t;     /* the same client again: one entry, the latest time */
+        subject_touch(&f->state, acct);
+        rules_eval(f, acct, RULE_COMPROMISED, t);
+        return;
+    }
+    if (a->nlogin == ACCT_LOGINS) {
+        /* full: drop the oldest login that repeats its predecessor's country, so that the country
+         * changes the rule counts survive; only if there is none, the oldest of all */
+        int drop = 0;
+        for (int i = 1; i < a->nlogin && !drop; i++)
+            if (!memcmp(a->login[i].cc, a->login[i - 1].cc, 2))
+                drop = i;
+        memmove(a->login + drop, a->login + drop + 1, (size_t)(ACCT_LOGINS - 1 - drop) * sizeof *a->login);
         a->nlogin--;
     }
     int pos = a->nlogin;
@@ -90,7 +105,7 @@ static void account_login(struct feeder *f, const char *user, size_t ulen, const
     memmove(a->login + pos + 1, a->login + pos, (size_t)(a->nlogin - pos) * sizeof *a->login);
     a->login[pos].time = t;
     a->login[pos].ip = *ip;
-    geo_country(f->geo, ip, a->login[pos].cc);
+    memcpy(a->login[pos].cc, cc, 2);
     a->nlogin++;
     subject_touch(&f->state, acct);
     rules_eval(f, acct, RULE_COMPROMISED, t);

@@ -73,7 +73,10 @@ void feed_line(struct feeder *f, const char *line, size_t len)
 {
     struct logline l;
     struct event ev;
+    struct timespec ts;
     f->stats.lines++;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);     /* RFC 3164 years are judged against it */
+    f->logtime.now = ts.tv_sec;
     if (logline_parse(line, len, &l, &f->logtime) < 0) {
         f->stats.unparsed++;
         return;

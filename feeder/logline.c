@@ -106,8 +106,12 @@ static int parse_rfc3164(const char *p, size_t len, int64_t *out, struct logtime
     tm.tm_sec = s;
     tm.tm_isdst = -1;
     time_t t = mktime(&tm);
-    if (t > lt->now + 86400) {      /* December's lines read in January */
+    if (t > lt->now + 86400) {              /* December's lines read in January */
         tm.tm_year--;
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+    } else if (t < lt->now - 300 * 86400) { /* January's lines read on New Year's Eve (clock skew) */
+        tm.tm_year++;
         tm.tm_isdst = -1;
         t = mktime(&tm);
     }

@@ -54,7 +54,8 @@ static enum event_type reject(const char *p, size_t n, struct event *ev)
 {
     /* reject: RCPT from NAME[IP]: 550 5.1.1 <x>: Recipient address rejected: User unknown ... */
     const char *from = find(p, n, " from ");
-    const char *colon = from ? memchr(from, ':', (size_t)(p + n - from)) : NULL;
+    const char *close = from ? memchr(from, ']', (size_t)(p + n - from)) : NULL;   /* IPv6 has colons */
+    const char *colon = close ? memchr(close, ':', (size_t)(p + n - close)) : NULL;
     if (!from || parse_bracket_ip(from, (size_t)(p + n - from), &ev->ip) < 0)
         return EV_NONE;
     ev->has_ip = 1;

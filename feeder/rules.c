@@ -26,7 +26,7 @@ static int allowed(const struct zone *z, const struct subject *sub)
 {
     struct ipnet net;
     if (subject_net(sub, &net) == 0)
-        return zone_allows_ip(z, &net.addr);
+        return zone_allows_net(z, &net);   /* an IPv6 /64 with one allowed address in it */
     char name[DOMAIN_MAX + 1];
     snprintf(name, sizeof name, "%.*s", (int)sub->keylen - 1, (const char *)sub->key + 1);
     return zone_allows_name(z, name);

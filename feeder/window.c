@@ -38,12 +38,5 @@ uint32_t ring_sum(const struct ring *r, uint32_t minute, uint32_t window_minutes
 
 int ring_empty(const struct ring *r, uint32_t minute)
 {
-    if (!r)
-        return 1;
-    if (minute >= r->last + RING_MINUTES)
-        return 1;
-    for (int i = 0; i < RING_MINUTES; i++)
-        if (r->slot[i])
-            return 0;
-    return 1;
+    return ring_sum(r, minute, RING_MINUTES) == 0;
 }

@@ -83,6 +83,7 @@ struct zone {
     uint32_t repeat_memory;     /* an offence is remembered this long after its listing ends */
     char file[512];             /* where it came from, for messages */
     MDB_dbi dbi;                /* set by zoneset_bind */
+    int slot;                   /* the program's own index for this zone (dnsbl-server: metrics) */
 };
 
 #define ZONESET_MAX 64          /* zones one server answers for */
@@ -115,6 +116,8 @@ void rules_defaults(struct zone *z);
 void rules_release(struct zone *z);
 /* Is the address, domain (or a parent) or account on the zone's allowlist? */
 int zone_allows_ip(const struct zone *z, const struct ipaddr *a);
+/* Does an allowlisted network overlap net (so that listing net would list something allowed)? */
+int zone_allows_net(const struct zone *z, const struct ipnet *net);
 int zone_allows_name(const struct zone *z, const char *name);
 
 #endif

@@ -255,6 +255,16 @@ int zone_allows_ip(const struct zone *z, const struct ipaddr *a)
     return 0;
 }
 
+int zone_allows_net(const struct zone *z, const struct ipnet *net)
+{
+    for (int i = 0; i < z->allow.nnets; i++) {
+        const struct ipnet *a = &z->allow.nets[i];
+        if (net_contains(a, &net->addr) || (a->plen >= net->plen && net_contains(net, &a->addr)))
+            return 1;
+    }
+    return 0;
+}
+
 int zone_allows_name(const struct zone *z, const char *name)
 {
     size_t len = strlen(name);

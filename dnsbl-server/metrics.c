@@ -1,0 +1,153 @@
+/* metrics.c - dnsbl-server's /metrics (Prometheus text format), rendered in the main thread from the
+ * workers' counters and from the store. README.md, "Metrics", documents every series. */
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "server.h"
+
+static const char *const qtype_names[METRIC_QTYPES] = { "A", "TXT", "ANY", "SOA", "NS", "AAAA", "XFR", "other" };
+static const char *const rcode_names[METRIC_RCODES] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+                                                        "REFUSED", "other" };
+
+/* Zones keep their metric slot (and so their counters) across reloads, by name. */
+void metrics_assign_slots(struct server *srv, struct zoneset *zs)
+{
+    if (srv->metric_zones == 0)
+        srv->metric_zones = 1;     /* slot 0: out of zone */
+    for (int i = 0; i < zs->n; i++) {
+        struct zone *z = &zs->zones[i];
+        z->slot = 0;
+        for (int s = 1; s < srv->metric_zones && !z->slot; s++)
+            if (!strcmp(srv->metric_zone[s], z->name))
+                z->slot = s;
+        if (!z->slot && srv->metric_zones < METRIC_ZONES) {
+            z->slot = srv->metric_zones++;
+            strcpy(srv->metric_zone[z->slot], z->name);
+        }
+    }
+}
+
+static uint64_t sum(const struct server *srv, size_t offset)
+{
+    uint64_t total = 0;
+    for (int t = 0; t < srv->nthreads; t++)
+        total += atomic_load_explicit((counter_t *)((char *)srv->workers[t].metrics + offset), memory_order_relaxed);
+    return total;
+}
+
+#define SUM(srv, field) sum((srv), offsetof(struct worker_metrics, field))
+
+static void render_queries(struct evbuffer *out, const struct server *srv)
+{
+    metric_head(out, "dnsbl_queries_total", "counter", "DNS queries answered, by zone, query type and response code");
+    for (int z = 0; z < srv->metric_zones; z++)
+        for (int q = 0; q < METRIC_QTYPES; q++)
+            for (int r = 0; r < METRIC_RCODES; r++) {
+                uint64_t n = SUM(srv, queries[z][q][r]);
+                if (!n)
+                    continue;
+                evbuffer_add_printf(out, "dnsbl_queries_total{zone=\"");
+                metric_label_value(out, z ? srv->metric_zone[z] : "");
+                evbuffer_add_printf(out, "\",type=\"%s\",rcode=\"%s\"} %llu\n", qtype_names[q], rcode_names[r],
+                                    (unsigned long long)n);
+            }
+    metric_head(out, "dnsbl_listed_answers_total", "counter", "answers that said listed");
+    evbuffer_add_printf(out, "dnsbl_listed_answers_total %llu\n", (unsigned long long)SUM(srv, listed));
+    metric_head(out, "dnsbl_dropped_total", "counter", "packets not answered (too short, or responses)");
+    evbuffer_add_printf(out, "dnsbl_dropped_total %llu\n", (unsigned long long)SUM(srv, dropped));
+    metric_head(out, "dnsbl_answer_latency_seconds", "histogram",
+                "UDP: from the batch's receipt to its send, per query");
+    struct histogram h = { .count = SUM(srv, latency_count), .sum = (double)SUM(srv, latency_ns) / 1e9 };
+    for (int i = 0; i < HIST_BUCKETS; i++)
+        h.le[i] = SUM(srv, latency[i]);
+    histogram_render(out, "dnsbl_answer_latency_seconds", "", &h);
+    int conns = 0;
+    for (int t = 0; t < srv->nthreads; t++)
+        conns += atomic_load(&srv->workers[t].metrics->tcp_conns);
+    metric_head(out, "dnsbl_tcp_connections", "gauge", "open TCP connections");
+    evbuffer_add_printf(out, "dnsbl_tcp_connections %d\n", conns);
+    metric_head(out, "dnsbl_tcp_refused_total", "counter", "TCP connections closed at once: over --tcp-max");
+    evbuffer_add_printf(out, "dnsbl_tcp_refused_total %llu\n", (unsigned long long)SUM(srv, tcp_refused));
+}
+
+/* Live listings per zone and reason code: a scan of each zone, in one read transaction. */
+static void render_listings(struct evbuffer *out, struct server *srv, MDB_txn *txn, const struct zoneset *zs)
+{
+    uint32_t now = (uint32_t)time(NULL);
+    metric_head(out, "dnsbl_listings", "gauge", "live listings by zone and reason code (allow entries: reason=\"allow\")");
+    for (int i = 0; i < zs->n; i++) {
+        const struct zone *z = &zs->zones[i];
+        uint64_t per_code[ZONE_MAX_CODES + 2] = { 0 };     /* + other, + allow */
+        MDB_cursor *cur;
+        MDB_val k, v;
+        if (mdb_cursor_open(txn, z->dbi, &cur) != 0)
+            continue;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            struct listing l;
+            if (((const uint8_t *)k.mv_data)[0] == 0 || listing_decode(v.mv_data, v.mv_size, &l) < 0 ||
+                !listing_live(&l, now))
+                continue;
+            if (l.flags & LISTING_ALLOW) {
+                per_code[ZONE_MAX_CODES + 1]++;
+                continue;
+            }
+            for (int r = 0; r < l.nreasons; r++) {
+                const struct zone_code *c = zone_code_by_addr(z, l.reasons[r].code);
+                if (l.reasons[r].expires == 0 || l.reasons[r].expires > now)
+                    per_code[c ? c - z->codes : ZONE_MAX_CODES]++;
+            }
+        }
+        mdb_cursor_close(cur);
+        for (int c = 0; c < ZONE_MAX_CODES + 2; c++) {
+            if (c < ZONE_MAX_CODES && c >= z->ncodes)
+                continue;
+            evbuffer_add_printf(out, "dnsbl_listings{zone=\"");
+            metric_label_value(out, z->name);
+            evbuffer_add_printf(out, "\",reason=\"");
+            metric_label_value(out, c < ZONE_MAX_CODES ? (z->codes[c].name[0] ? z->codes[c].name : "unnamed")
+                                    : c == ZONE_MAX_CODES ? "other" : "allow");
+            evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)per_code[c]);
+        }
+    }
+    (void)srv;
+}
+
+static int count_reader(const char *msg, void *ctx)
+{
+    (void)msg;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void render_store(struct evbuffer *out, struct server *srv)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int readers = 0;
+    mdb_env_info(srv->store.env, &info);
+    mdb_env_stat(srv->store.env, &st);
+    mdb_reader_list(srv->store.env, count_reader, &readers);
+    metric_head(out, "dnsbl_lmdb_used_bytes", "gauge", "pages in use in the LMDB file");
+    evbuffer_add_printf(out, "dnsbl_lmdb_used_bytes %llu\n", (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
+    metric_head(out, "dnsbl_lmdb_readers", "gauge", "LMDB reader slots in use (all processes)");
+    evbuffer_add_printf(out, "dnsbl_lmdb_readers %d\n", readers > 0 ? readers - 1 : 0);
+    metric_head(out, "dnsbl_lmdb_last_txn", "counter", "the store's last committed transaction");
+    evbuffer_add_printf(out, "dnsbl_lmdb_last_txn %zu\n", info.me_last_txnid);
+    metric_head(out, "dnsbl_reloads_total", "counter", "SIGHUP reloads of the zones directory, by result");
+    evbuffer_add_printf(out, "dnsbl_reloads_total{result=\"ok\"} %llu\ndnsbl_reloads_total{result=\"failed\"} %llu\n",
+                        (unsigned long long)srv->reloads_ok, (unsigned long long)srv->reloads_failed);
+}
+
+void metrics_render(struct evbuffer *out, void *arg)
+{
+    struct server *srv = arg;
+    struct zoneset *zs = atomic_load(&srv->zones);
+    MDB_txn *txn;
+    render_queries(out, srv);
+    if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+        render_listings(out, srv, txn, zs);
+        mdb_txn_abort(txn);
+    }
+    render_store(out, srv);
+}

@@ -1,0 +1,838 @@
+/* test_feeder_rules.c - the rules end to end through the real feeder: feeder_open on a temporary
+ * store with the repository's zones/ (tests run from the repository root), synthetic log lines with
+ * time stamps the test controls (feed_line), feeder_commit, then the zone databases read back.
+ *
+ * The zones (zones/NAME.conf): bl.example (IP) dha 127.0.0.2, backscatter .3, auth .4, volume .5,
+ * compromised .6; dbl.example (domains) backscatter 127.0.1.3, volume 127.0.1.5; acct.example
+ * (accounts) auth 127.0.2.4, compromised 127.0.2.6. Every rule: window 10m (compromised 24h),
+ * expire 1h, max-expire 24h, repeat-memory 7d; thresholds dha 10 at 50%, backscatter 20, auth 10
+ * (account-ips 5), volume 300, compromised 4 countries, home country JP. */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "feeder.h"
+#include "store.h"
+#include "zone.h"
+
+#define T0 1795359875u          /* 2026-11-22T15:04:35Z */
+#define HOUR 3600u
+#define DAY 86400u
+#define CODE(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+
+static char tmp[64];
+static struct feeder f;
+static int opened;
+
+static void setup(void)
+{
+    strcpy(tmp, "/tmp/test_feeder_rules.XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp));
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    if (opened)
+        feeder_close(&f);
+    opened = 0;
+    nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(rules, .init = setup, .fini = teardown);
+
+static void open_feeder(const char *zones, const char *geoip)
+{
+    char db[128], err[512];
+    snprintf(db, sizeof db, "%s/db", tmp);
+    cr_assert_eq(feeder_open(&f, db, zones, geoip, 0, err, sizeof err), 0, "feeder_open: %s", err);
+    opened = 1;
+}
+
+/* One log line of host mx1 at time t: "2026-11-22T15:04:35Z mx1 " + the formatted rest. */
+__attribute__((format(printf, 2, 3))) static void line(uint32_t t, const char *fmt, ...)
+{
+    char buf[1024];
+    struct tm tm;
+    time_t tt = t;
+    gmtime_r(&tt, &tm);
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ mx1 ", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, sizeof buf - n, fmt, ap);
+    va_end(ap);
+    feed_line(&f, buf, strlen(buf));
+}
+
+static void commit(void)
+{
+    cr_assert_eq(feeder_commit(&f, NULL, NULL), 0);
+}
+
+/* ---- reading the zones back ---- */
+
+struct entry {
+    int found;
+    uint8_t flags, nreasons;
+    uint32_t since, code, expires;      /* of the first reason */
+    char text[REASON_TEXT_MAX + 1];
+};
+
+static MDB_dbi zone_dbi(const char *zone)
+{
+    struct zone *z = zoneset_find(&f.zones, zone);
+    cr_assert_not_null(z, "no zone %s", zone);
+    return z->dbi;
+}
+
+static struct entry get_key(const char *zone, const uint8_t *key, size_t klen)
+{
+    MDB_dbi dbi = zone_dbi(zone);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(f.store.env, NULL, MDB_RDONLY, &txn), 0);
+    struct listing l;
+    struct entry e;
+    memset(&e, 0, sizeof e);
+    e.found = store_get(txn, dbi, key, klen, &l);
+    cr_assert_geq(e.found, 0);
+    if (e.found) {
+        e.flags = l.flags;
+        e.nreasons = l.nreasons;
+        e.since = l.since;
+        if (l.nreasons) {
+            e.code = l.reasons[0].code;
+            e.expires = l.reasons[0].expires;
+            memcpy(e.text, l.reasons[0].text, l.reasons[0].text_len);
+            e.text[l.reasons[0].text_len] = '\0';
+        }
+    }
+    mdb_txn_abort(txn);
+    return e;
+}
+
+static void ip_key(const char *ip, uint8_t *key, size_t *klen)
+{
+    struct ipnet net;
+    cr_assert_eq(net_parse(ip, &net), 0, "%s", ip);
+    *klen = store_key_net(&net, key);
+}
+
+static struct entry get_ip(const char *zone, const char *ip)
+{
+    uint8_t key[STORE_KEY_MAX];
+    size_t klen;
+    ip_key(ip, key, &klen);
+    return get_key(zone, key, klen);
+}
+
+static struct entry get_domain(const char *name)
+{
+    uint8_t key[STORE_KEY_MAX];
+    return get_key("dbl.example", key, store_key_domain(name, strlen(name), key));
+}
+
+static struct entry get_account(const char *name)
+{
+    char label[ACCOUNT_LABEL_LEN + 1];
+    uint8_t key[STORE_KEY_MAX];
+    account_label(name, strlen(name), label);
+    return get_key("acct.example", key, store_key_domain(label, ACCOUNT_LABEL_LEN, key));
+}
+
+/* What a DNS query would see at time now. */
+static int listed_ip(const char *zone, const char *ip, uint32_t now)
+{
+    MDB_dbi dbi = zone_dbi(zone);
+    MDB_txn *txn;
+    struct zone_meta meta;
+    struct listing l;
+    struct ipaddr a;
+    cr_assert_eq(addr_parse(ip, &a), 0);
+    cr_assert_eq(mdb_txn_begin(f.store.env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_geq(store_read_meta(txn, dbi, &meta), 0);
+    int rc = store_lookup_ip(txn, dbi, &meta, &a, now, &l, NULL);
+    mdb_txn_abort(txn);
+    cr_assert_geq(rc, 0);
+    return rc;
+}
+
+#define assert_listed(e, want_code, want_expires)                                                   \
+    do {                                                                                            \
+        struct entry e_ = (e);                                                                      \
+        cr_assert(e_.found, "not listed");                                                          \
+        cr_assert_eq(e_.nreasons, 1);                                                               \
+        cr_assert_eq(e_.code, (want_code), "code %08x, want %08x", e_.code, (uint32_t)(want_code)); \
+        cr_assert_eq(e_.expires, (want_expires), "expires T0%+ld, want T0%+ld", (long)e_.expires - (long)T0, \
+                     (long)(want_expires) - (long)T0);                                              \
+    } while (0)
+
+#define assert_not_listed(e) cr_assert_not((e).found, "listed: %s", (e).text)
+
+/* ---- log lines ---- */
+
+/* A session with `unknown` RCPTs rejected as unknown users out of `total`; returns the time of its
+ * disconnect line (one line a second from t). */
+static uint32_t dha_session(uint32_t t, const char *ip, int unknown, int total)
+{
+    for (int i = 0; i < unknown; i++)
+        line(t++, "postfix/smtpd[100]: NOQUEUE: reject: RCPT from unknown[%s]: 550 5.1.1 <nobody%d@example.jp>: "
+                  "Recipient address rejected: User unknown in local recipient table; from=<x@sender.example> "
+                  "to=<nobody%d@example.jp> proto=ESMTP helo=<client.example.net>", ip, i, i);
+    line(t, "postfix/smtpd[100]: disconnect from unknown[%s] ehlo=1 mail=1 rcpt=%d/%d data=1 quit=1 commands=%d/%d",
+         ip, total - unknown, total, 4 + total - unknown, 4 + total);
+    return t;
+}
+
+/* n SMTP AUTH failures, one a second from t; returns the time of the last. */
+static uint32_t auth_fails(uint32_t t, const char *ip, int n)
+{
+    for (int i = 0; i < n; i++)
+        line(t + (uint32_t)i, "postfix/smtpd[100]: warning: unknown[%s]: SASL LOGIN authentication failed: UGFzc3dvcmQ6", ip);
+    return t + (uint32_t)n - 1;
+}
+
+static void auth_fail_user(uint32_t t, const char *ip, const char *user)
+{
+    line(t, "postfix/smtpd[100]: warning: unknown[%s]: SASL LOGIN authentication failed: (reason unavailable), "
+            "sasl_username=%s", ip, user);
+}
+
+static void message(uint32_t t, const char *qid, const char *ip, const char *sender)
+{
+    line(t, "postfix/smtpd[100]: %s: client=unknown[%s]", qid, ip);
+    line(t, "postfix/qmgr[200]: %s: from=<%s>, size=1000, nrcpt=1 (queue active)", qid, sender);
+}
+
+static void imap_login(uint32_t t, const char *user, const char *ip)
+{
+    line(t, "dovecot: imap-login: Login: user=<%s>, method=PLAIN, rip=%s, lip=192.0.2.1, mpid=1, session=<s>", user, ip);
+}
+
+/* ---- DHA ---- */
+
+Test(rules, dha_10_unknown_of_12_is_listed)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = dha_session(T0, "203.0.113.20", 10, 12);
+    cr_assert_eq(t, T0 + 10);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.20");
+    assert_listed(e, CODE(127, 0, 0, 2), T0 + 10 + HOUR);
+    cr_assert_eq(e.since, T0 + 10);
+    cr_assert_eq(e.flags & LISTING_MANUAL, 0);
+    cr_assert_str_eq(e.text, "unknown recipients 10/12 in 10m; listed until 2026-11-22T16:04Z");
+    cr_assert(listed_ip("bl.example", "203.0.113.20", T0 + 11));
+}
+
+Test(rules, dha_9_unknown_is_not_listed)
+{
+    open_feeder("zones", NULL);
+    dha_session(T0, "203.0.113.21", 9, 12);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.21"));
+}
+
+Test(rules, dha_10_unknown_of_30_is_below_the_ratio)
+{
+    open_feeder("zones", NULL);
+    dha_session(T0, "203.0.113.22", 10, 30);    /* 33% < 50% */
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.22"));
+}
+
+Test(rules, dha_adds_up_over_sessions_in_the_window)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = dha_session(T0, "203.0.113.23", 5, 6);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.23"));
+    t = dha_session(t + 60, "203.0.113.23", 5, 6);     /* 10/12 within 10 minutes */
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.23"), CODE(127, 0, 0, 2), t + HOUR);
+}
+
+/* ---- authentication failures ---- */
+
+Test(rules, auth_10_failures_are_listed)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = auth_fails(T0, "203.0.113.40", 10);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.40");
+    assert_listed(e, CODE(127, 0, 0, 4), t + HOUR);
+    cr_assert_str_eq(e.text, "authentication failures 10 in 10m; listed until 2026-11-22T16:04Z");
+}
+
+Test(rules, auth_9_failures_are_not)
+{
+    open_feeder("zones", NULL);
+    auth_fails(T0, "203.0.113.41", 9);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.41"));
+}
+
+Test(rules, auth_failures_outside_the_window_do_not_add_up)
+{
+    open_feeder("zones", NULL);
+    auth_fails(T0, "203.0.113.42", 5);
+    auth_fails(T0 + 11 * 60, "203.0.113.42", 5);   /* the first five are 11 minutes old */
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.42"));
+}
+
+Test(rules, auth_server_connection_lost_is_not_counted)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = auth_fails(T0, "203.0.113.43", 9);
+    for (int i = 1; i <= 20; i++)
+        line(t + (uint32_t)i, "postfix/smtpd[100]: warning: unknown[203.0.113.43]: SASL PLAIN authentication failed: "
+                              "Connection lost to authentication server, sasl_username=(unavailable)");
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.43"));
+}
+
+/* Dovecot's "auth failed, 3 attempts" weighs 3, for the address and for the account. */
+Test(rules, dovecot_attempts_are_weighted)
+{
+    open_feeder("zones", NULL);
+    for (uint32_t i = 0; i < 4; i++)
+        line(T0 + i, "dovecot: pop3-login: Disconnected: Connection closed (auth failed, 3 attempts in 6 secs): "
+                     "user=<bob>, method=PLAIN, rip=203.0.113.44, lip=192.0.2.1, session=<s>");
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.44"), CODE(127, 0, 0, 4), T0 + 3 + HOUR);
+    struct entry e = get_account("bob");
+    assert_listed(e, CODE(127, 0, 2, 4), T0 + 3 + HOUR);
+    cr_assert_str_eq(e.text, "authentication failures 12 in 10m; listed until 2026-11-22T16:04Z");
+}
+
+/* ---- reverse brute force: one account, one failure from each of many addresses ---- */
+
+Test(rules, reverse_brute_force_5_addresses_are_listed)
+{
+    open_feeder("zones", NULL);
+    static const char *const ips[] = { "203.0.113.51", "203.0.113.52", "203.0.113.53", "203.0.113.54", "203.0.113.55" };
+    for (uint32_t i = 0; i < 5; i++)
+        auth_fail_user(T0 + i, ips[i], "alice");
+    commit();
+    for (int i = 0; i < 5; i++) {
+        struct entry e = get_ip("bl.example", ips[i]);
+        assert_listed(e, CODE(127, 0, 0, 4), T0 + 4 + HOUR);
+        cr_assert_str_eq(e.text, "one of 5 addresses failing logins for account alice in 10m; listed until "
+                                 "2026-11-22T16:04Z");
+    }
+    assert_not_listed(get_account("alice"));    /* 5 failures < 10 for the account itself */
+}
+
+Test(rules, reverse_brute_force_4_addresses_are_not)
+{
+    open_feeder("zones", NULL);
+    static const char *const ips[] = { "203.0.113.51", "203.0.113.52", "203.0.113.53", "203.0.113.54" };
+    for (uint32_t i = 0; i < 4; i++) {
+        auth_fail_user(T0 + i, ips[i], "alice");
+        auth_fail_user(T0 + 10 + i, ips[i], "alice");  /* failing twice from one address is still one */
+    }
+    commit();
+    for (int i = 0; i < 4; i++)
+        assert_not_listed(get_ip("bl.example", ips[i]));
+}
+
+Test(rules, account_with_10_failures_is_listed)
+{
+    open_feeder("zones", NULL);
+    for (uint32_t i = 0; i < 10; i++)
+        auth_fail_user(T0 + i, "203.0.113.56", "Mallory");
+    commit();
+    struct entry e = get_account("mallory");    /* the label is of the lower-cased name */
+    assert_listed(e, CODE(127, 0, 2, 4), T0 + 9 + HOUR);
+    assert_listed(get_ip("bl.example", "203.0.113.56"), CODE(127, 0, 0, 4), T0 + 9 + HOUR);
+}
+
+/* ---- mass volume ---- */
+
+static void messages(uint32_t t, const char *ip, const char *sender, int n)
+{
+    char qid[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(qid, sizeof qid, "%08X", 0xA0000 + (unsigned)i);
+        message(t + (uint32_t)i, qid, ip, sender);
+    }
+}
+
+Test(rules, volume_300_messages_are_listed)
+{
+    open_feeder("zones", NULL);
+    messages(T0, "203.0.113.70", "promo@bulk.example", 300);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.70");
+    assert_listed(e, CODE(127, 0, 0, 5), T0 + 299 + HOUR);
+    cr_assert_str_eq(e.text, "mass volume 300 messages in 10m (limit 300); listed until 2026-11-22T16:09Z");
+    assert_listed(get_domain("bulk.example"), CODE(127, 0, 1, 5), T0 + 299 + HOUR);
+}
+
+Test(rules, volume_299_messages_are_not)
+{
+    open_feeder("zones", NULL);
+    messages(T0, "203.0.113.71", "promo@bulk.example", 299);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.71"));
+    assert_not_listed(get_domain("bulk.example"));
+}
+
+/* qmgr logs from= again when it retries a deferred message: the message counts once */
+Test(rules, volume_counts_a_queue_id_once)
+{
+    open_feeder("zones", NULL);
+    messages(T0, "203.0.113.72", "promo@bulk.example", 299);
+    line(T0 + 300, "postfix/qmgr[200]: %08X: from=<promo@bulk.example>, size=1000, nrcpt=1 (queue active)", 0xA0000);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.72"));
+    assert_not_listed(get_domain("bulk.example"));
+    line(T0 + 302, "postfix/smtpd[100]: B0000000: client=unknown[203.0.113.72]");
+    line(T0 + 302, "postfix/qmgr[200]: B0000000: from=<promo@bulk.example>, size=1000, nrcpt=1 (queue active)");
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.72"), CODE(127, 0, 0, 5), T0 + 302 + HOUR);
+}
+
+/* the same queue ID on another host is another message */
+Test(rules, volume_queue_ids_are_per_host)
+{
+    open_feeder("zones", NULL);
+    messages(T0, "203.0.113.73", "promo@bulk.example", 150);
+    char buf[256];
+    for (int i = 0; i < 150; i++) {
+        int n = snprintf(buf, sizeof buf, "2026-11-22T15:10:00Z mx2 postfix/smtpd[1]: %08X: client=unknown[203.0.113.73]",
+                         0xA0000 + (unsigned)i);
+        feed_line(&f, buf, (size_t)n);
+        n = snprintf(buf, sizeof buf, "2026-11-22T15:10:00Z mx2 postfix/qmgr[2]: %08X: from=<promo@bulk.example>, "
+                     "size=1, nrcpt=1 (queue active)", 0xA0000 + (unsigned)i);
+        feed_line(&f, buf, (size_t)n);
+    }
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.73"), CODE(127, 0, 0, 5), T0 + 325 + HOUR);   /* 15:10:00 */
+}
+
+/* ---- backscatter ---- */
+
+/* n messages from ip with a forged sender, each bounced with a non-delivery notification */
+static void backscatter(uint32_t t, const char *ip, const char *sender, int n)
+{
+    char qid[16], ndr[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(qid, sizeof qid, "%08X", 0xC0000 + (unsigned)i);
+        snprintf(ndr, sizeof ndr, "%08X", 0xD0000 + (unsigned)i);
+        uint32_t ti = t + (uint32_t)i;
+        message(ti, qid, ip, sender);
+        line(ti, "postfix/local[300]: %s: to=<gone@example.jp>, relay=local, delay=0.02, delays=0/0/0/0.02, "
+                 "dsn=5.3.0, status=bounced (Command died with status 1: \"/bin/false\")", qid);
+        line(ti, "postfix/bounce[400]: %s: sender non-delivery notification: %s", qid, ndr);
+        line(ti, "postfix/qmgr[200]: %s: from=<>, size=2000, nrcpt=1 (queue active)", ndr);
+        line(ti, "postfix/qmgr[200]: %s: removed", qid);
+    }
+}
+
+Test(rules, backscatter_20_ndrs_are_listed)
+{
+    open_feeder("zones", NULL);
+    backscatter(T0, "203.0.113.80", "forged@victim.example", 20);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.80");
+    assert_listed(e, CODE(127, 0, 0, 3), T0 + 19 + HOUR);
+    cr_assert_str_eq(e.text, "NDRs 20 in 10m (0 received, 20 sent); listed until 2026-11-22T16:04Z");
+    assert_listed(get_domain("victim.example"), CODE(127, 0, 1, 3), T0 + 19 + HOUR);
+}
+
+Test(rules, backscatter_19_ndrs_are_not)
+{
+    open_feeder("zones", NULL);
+    backscatter(T0, "203.0.113.81", "forged@victim.example", 19);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.81"));
+    assert_not_listed(get_domain("victim.example"));
+}
+
+/* NDRs received (null sender) from a client add up with those it made this MTA send */
+Test(rules, backscatter_received_ndrs_count)
+{
+    open_feeder("zones", NULL);
+    messages(T0, "203.0.113.82", "", 20);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.82");
+    assert_listed(e, CODE(127, 0, 0, 3), T0 + 19 + HOUR);
+    cr_assert_str_eq(e.text, "NDRs 20 in 10m (20 received, 0 sent); listed until 2026-11-22T16:04Z");
+}
+
+/* ---- expiry and escalation ---- */
+
+Test(rules, listing_expires_an_hour_after_the_last_offence)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = auth_fails(T0, "203.0.113.90", 10);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.90"), CODE(127, 0, 0, 4), t + HOUR);
+    cr_assert(listed_ip("bl.example", "203.0.113.90", t + HOUR - 1));
+    cr_assert_not(listed_ip("bl.example", "203.0.113.90", t + HOUR));
+    /* two more failures within the window push the end out, since stays */
+    auth_fails(T0 + 120, "203.0.113.90", 1);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.90");
+    assert_listed(e, CODE(127, 0, 0, 4), T0 + 120 + HOUR);
+    cr_assert_eq(e.since, t);
+    auth_fails(T0 + 300, "203.0.113.90", 1);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.90"), CODE(127, 0, 0, 4), T0 + 300 + HOUR);
+    cr_assert(listed_ip("bl.example", "203.0.113.90", T0 + 300 + HOUR - 1));
+}
+
+Test(rules, repeat_offenders_are_listed_twice_as_long_up_to_max_expire)
+{
+    open_feeder("zones", NULL);
+    static const uint32_t hours[] = { 1, 2, 4, 8, 16, 24, 24 };
+    uint32_t t = T0, until = 0;
+    for (size_t k = 0; k < sizeof hours / sizeof *hours; k++) {
+        if (k)
+            t = until + 600;    /* ten minutes after the last listing ended */
+        uint32_t last = auth_fails(t, "203.0.113.91", 10);
+        commit();
+        struct entry e = get_ip("bl.example", "203.0.113.91");
+        assert_listed(e, CODE(127, 0, 0, 4), last + hours[k] * HOUR);
+        cr_assert_eq(e.since, last, "listing %zu: a new listing starts anew", k + 1);
+        until = e.expires;
+    }
+    /* repeat-memory (7 days) after the last listing ended, the offence is forgotten */
+    uint32_t last = auth_fails(until + 7 * DAY + 60, "203.0.113.91", 10);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.91"), CODE(127, 0, 0, 4), last + HOUR);
+}
+
+/* README: "an expiry is never shortened". A reordered line from before the latest crossing (two
+ * hosts' clocks) crosses again with an earlier end; the listing keeps the later one. */
+Test(rules, expiry_is_never_shortened)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = auth_fails(T0 + 100, "203.0.113.92", 10);
+    auth_fails(T0 + 50, "203.0.113.92", 1);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.92"), CODE(127, 0, 0, 4), t + HOUR);
+}
+
+/* Counters live in the store: a feeder restarted between two halves of an attack still adds up. */
+Test(rules, counters_survive_a_restart)
+{
+    open_feeder("zones", NULL);
+    auth_fails(T0, "203.0.113.93", 5);
+    dha_session(T0, "203.0.113.94", 5, 6);
+    commit();
+    feeder_close(&f);
+    opened = 0;
+    open_feeder("zones", NULL);
+    uint32_t t = auth_fails(T0 + 60, "203.0.113.93", 5);
+    uint32_t t2 = dha_session(T0 + 60, "203.0.113.94", 5, 6);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.93"), CODE(127, 0, 0, 4), t + HOUR);
+    assert_listed(get_ip("bl.example", "203.0.113.94"), CODE(127, 0, 0, 2), t2 + HOUR);
+}
+
+/* RFC 3164 lines end to end, read on the day they were written. */
+Test(rules, rfc3164_lines_are_dated_this_year)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    open_feeder("zones", NULL);
+    char buf[256], stamp[32];
+    time_t t = time(NULL) - 60;
+    struct tm tm;
+    for (int i = 0; i < 10; i++) {
+        time_t ti = t + i;
+        localtime_r(&ti, &tm);
+        strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+        int n = snprintf(buf, sizeof buf, "%s mx1 postfix/smtpd[1]: warning: unknown[203.0.113.95]: SASL LOGIN "
+                         "authentication failed: UGFzc3dvcmQ6", stamp);
+        feed_line(&f, buf, (size_t)n);
+    }
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.95"), CODE(127, 0, 0, 4), (uint32_t)t + 9 + HOUR);
+}
+
+/* Regression (found by this test, fixed): feeder.c sets f->logtime.now (the reference for the year of RFC 3164 stamps) once, in
+ * feeder_open, and nothing advances it. A feeder that has been running for a while (simulated here:
+ * logtime as feeder_open would have set it 150 days ago) dates today's RFC 3164 lines relative to its
+ * start: more than a day ahead of it, so last year's. 10 auth failures stamped now are counted a
+ * year back, and the listing (if any) expires a year ago. Expected: listed until now + 1 h. */
+Test(rules, rfc3164_year_follows_the_clock_in_a_long_running_feeder)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    open_feeder("zones", NULL);
+    time_t t = time(NULL) - 60;
+    logtime_init(&f.logtime, t - 150 * (time_t)DAY);    /* started 150 days ago */
+    char buf[256], stamp[32];
+    struct tm tm;
+    for (int i = 0; i < 10; i++) {
+        time_t ti = t + i;
+        localtime_r(&ti, &tm);
+        strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+        int n = snprintf(buf, sizeof buf, "%s mx1 postfix/smtpd[1]: warning: unknown[203.0.113.96]: SASL LOGIN "
+                         "authentication failed: UGFzc3dvcmQ6", stamp);
+        feed_line(&f, buf, (size_t)n);
+    }
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.96"), CODE(127, 0, 0, 4), (uint32_t)t + 9 + HOUR);
+}
+
+/* An IPv6 client is rated, and listed, as its /64. */
+Test(rules, ipv6_clients_add_up_per_64)
+{
+    open_feeder("zones", NULL);
+    char ip[64];
+    for (uint32_t i = 0; i < 10; i++) {
+        snprintf(ip, sizeof ip, "2001:db8:1:2::%x", i + 1);
+        auth_fails(T0 + i, ip, 1);
+    }
+    auth_fails(T0, "2001:db8:1:3::1", 9);      /* another /64 */
+    commit();
+    assert_listed(get_ip("bl.example", "2001:db8:1:2::/64"), CODE(127, 0, 0, 4), T0 + 9 + HOUR);
+    cr_assert(listed_ip("bl.example", "2001:db8:1:2:ffff::1", T0 + 60));
+    cr_assert_not(listed_ip("bl.example", "2001:db8:1:3::1", T0 + 60));
+}
+
+/* ---- what the feeder must not list, or not overwrite ---- */
+
+static void copy_file(const char *from, const char *to, const char *append)
+{
+    FILE *in = fopen(from, "r"), *out = fopen(to, "w");
+    cr_assert_not_null(in, "%s", from);
+    cr_assert_not_null(out, "%s", to);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    if (append)
+        fputs(append, out);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+}
+
+Test(rules, allowlisted_network_is_never_listed)
+{
+    char zones[128], conf[160];
+    snprintf(zones, sizeof zones, "%s/zones", tmp);
+    cr_assert_eq(mkdir(zones, 0700), 0);
+    snprintf(conf, sizeof conf, "%s/bl.example.conf", zones);
+    copy_file("zones/bl.example.conf", conf, "\n[allow]\nnet = 192.0.2.0/24\n");
+    open_feeder(zones, NULL);
+    cr_assert_eq(f.zones.n, 1);
+    auth_fails(T0, "192.0.2.44", 10);
+    auth_fails(T0, "203.0.113.44", 10);
+    dha_session(T0, "192.0.2.45", 20, 20);
+    messages(T0, "192.0.2.46", "promo@bulk.example", 300);
+    /* reverse brute force from five addresses, one of them allowed */
+    static const char *const ips[] = { "192.0.2.50", "203.0.113.51", "203.0.113.52", "203.0.113.53", "203.0.113.54" };
+    for (uint32_t i = 0; i < 5; i++)
+        auth_fail_user(T0 + i, ips[i], "alice");
+    commit();
+    assert_not_listed(get_ip("bl.example", "192.0.2.44"));
+    assert_not_listed(get_ip("bl.example", "192.0.2.45"));
+    assert_not_listed(get_ip("bl.example", "192.0.2.46"));
+    assert_not_listed(get_ip("bl.example", "192.0.2.50"));
+    cr_assert_not(listed_ip("bl.example", "192.0.2.44", T0 + 60));
+    assert_listed(get_ip("bl.example", "203.0.113.44"), CODE(127, 0, 0, 4), T0 + 9 + HOUR);
+    for (int i = 1; i < 5; i++)
+        assert_listed(get_ip("bl.example", ips[i]), CODE(127, 0, 0, 4), T0 + 4 + HOUR);
+    cr_assert_gt(f.stats.allowed, 0);
+}
+
+/* Regression (found by this test, fixed): rules.c allowed() checks only the base address of an IPv6 subject's /64 against the zone's
+ * [allow] nets, and the listing covers the whole /64. With "net = 2001:db8:5:6::25/128" in [allow],
+ * 10 auth failures from 2001:db8:5:6::25 list 2001:db8:5:6::/64 (127.0.0.4), so the allowlisted
+ * address itself is answered as listed. Expected (README: "Sources on the zone's [allow] list are
+ * never listed"): 2001:db8:5:6::25 not listed. */
+Test(rules, allowlisted_ipv6_host_is_never_listed)
+{
+    char zones[128], conf[160];
+    snprintf(zones, sizeof zones, "%s/zones", tmp);
+    cr_assert_eq(mkdir(zones, 0700), 0);
+    snprintf(conf, sizeof conf, "%s/bl.example.conf", zones);
+    copy_file("zones/bl.example.conf", conf, "\n[allow]\nnet = 2001:db8:5:6::25/128\n");
+    open_feeder(zones, NULL);
+    auth_fails(T0, "2001:db8:5:6::25", 10);
+    commit();
+    cr_assert_not(listed_ip("bl.example", "2001:db8:5:6::25", T0 + 60));
+}
+
+Test(rules, manual_entry_is_not_overwritten)
+{
+    open_feeder("zones", NULL);
+    uint8_t key[STORE_KEY_MAX];
+    size_t klen;
+    ip_key("203.0.113.99", key, &klen);
+    struct listing l = { .flags = LISTING_MANUAL, .nreasons = 1, .since = T0 - DAY };
+    l.reasons[0] = (struct reason){ CODE(127, 0, 0, 10), 0, 8, "operator" };
+    struct store_txn w;
+    cr_assert_eq(store_write_begin(&f.store, &w), 0);
+    cr_assert_eq(store_put(&w, zone_dbi("bl.example"), key, klen, &l, 0), 0);
+    cr_assert_eq(store_write_commit(&w, T0 - DAY), 0);
+
+    auth_fails(T0, "203.0.113.99", 10);
+    dha_session(T0 + 20, "203.0.113.99", 12, 12);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.99");
+    cr_assert(e.found);
+    cr_assert_eq(e.flags, LISTING_MANUAL);
+    cr_assert_eq(e.nreasons, 1);
+    cr_assert_eq(e.code, CODE(127, 0, 0, 10));
+    cr_assert_eq(e.expires, 0);
+    cr_assert_eq(e.since, T0 - DAY);
+    cr_assert_str_eq(e.text, "operator");
+    cr_assert_eq(f.stats.manual_kept, 2);
+}
+
+/* Two rules listing one address: both reasons are kept, each with its own code and expiry. */
+Test(rules, two_rules_give_two_reasons)
+{
+    open_feeder("zones", NULL);
+    uint32_t t1 = auth_fails(T0, "203.0.113.98", 10);
+    commit();
+    uint32_t t2 = dha_session(T0 + 60, "203.0.113.98", 10, 10);
+    commit();
+    uint8_t key[STORE_KEY_MAX];
+    size_t klen;
+    ip_key("203.0.113.98", key, &klen);
+    MDB_txn *txn;
+    struct listing l;
+    cr_assert_eq(mdb_txn_begin(f.store.env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(store_get(txn, zone_dbi("bl.example"), key, klen, &l), 1);
+    cr_assert_eq(l.nreasons, 2);
+    int auth = l.reasons[0].code == CODE(127, 0, 0, 4) ? 0 : 1;
+    cr_assert_eq(l.reasons[auth].code, CODE(127, 0, 0, 4));
+    cr_assert_eq(l.reasons[auth].expires, t1 + HOUR);
+    cr_assert_eq(l.reasons[1 - auth].code, CODE(127, 0, 0, 2));
+    cr_assert_eq(l.reasons[1 - auth].expires, t2 + HOUR);
+    cr_assert_eq(l.since, t1);
+    mdb_txn_abort(txn);
+}
+
+/* ---- compromised accounts: logins from many countries (needs --geoip) ---- */
+
+/* 198.51.100.1 JP, .2 US, .3 FR, .4 AE, .5 JP, .6 DE (tests/make-mmdb.pl) */
+static void open_with_geoip(void)
+{
+    char mmdb[128], cmd[300];
+    snprintf(mmdb, sizeof mmdb, "%s/test.mmdb", tmp);
+    snprintf(cmd, sizeof cmd, "perl tests/make-mmdb.pl '%s' 198.51.100.1=JP 198.51.100.2=US 198.51.100.3=FR 198.51.100.4=AE 198.51.100.5=JP 198.51.100.6=DE", mmdb);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    open_feeder("zones", mmdb);
+}
+
+Test(rules, compromised_four_country_runs_are_listed)
+{
+    open_with_geoip();
+    imap_login(T0, "carol", "198.51.100.1");                /* JP */
+    imap_login(T0 + HOUR, "carol", "198.51.100.2");         /* US */
+    imap_login(T0 + 2 * HOUR, "carol", "198.51.100.5");     /* JP again: a third run */
+    commit();
+    assert_not_listed(get_account("carol"));
+    assert_not_listed(get_ip("bl.example", "198.51.100.2"));
+    uint32_t t = T0 + 3 * HOUR;
+    imap_login(t, "carol", "198.51.100.3");                 /* FR: four */
+    commit();
+    struct entry e = get_account("carol");
+    assert_listed(e, CODE(127, 0, 2, 6), t + HOUR);
+    cr_assert_str_eq(e.text, "account carol logged in from 4 countries (JP US JP FR) and 4 addresses in 24h; "
+                             "listed until 2026-11-22T19:04Z");
+    /* in the IP zone: the account's clients outside the home country */
+    assert_listed(get_ip("bl.example", "198.51.100.2"), CODE(127, 0, 0, 6), t + HOUR);
+    assert_listed(get_ip("bl.example", "198.51.100.3"), CODE(127, 0, 0, 6), t + HOUR);
+    assert_not_listed(get_ip("bl.example", "198.51.100.1"));
+    assert_not_listed(get_ip("bl.example", "198.51.100.5"));
+}
+
+Test(rules, compromised_via_smtp_auth)
+{
+    open_with_geoip();
+    static const char *const ips[] = { "198.51.100.1", "198.51.100.6", "198.51.100.1", "198.51.100.6" };
+    for (uint32_t i = 0; i < 4; i++)
+        line(T0 + i * HOUR, "postfix/submission/smtpd[1]: %08X: client=unknown[%s], sasl_method=PLAIN, "
+                            "sasl_username=dave", 0xE0000 + i, ips[i]);
+    commit();
+    assert_listed(get_account("dave"), CODE(127, 0, 2, 6), T0 + 3 * HOUR + HOUR);
+    assert_listed(get_ip("bl.example", "198.51.100.6"), CODE(127, 0, 0, 6), T0 + 3 * HOUR + HOUR);
+    assert_not_listed(get_ip("bl.example", "198.51.100.1"));
+}
+
+Test(rules, compromised_traveller_is_not_listed)
+{
+    open_with_geoip();
+    imap_login(T0, "erin", "198.51.100.1");                 /* home, JP */
+    imap_login(T0 + 4 * HOUR, "erin", "198.51.100.4");      /* transit, AE */
+    imap_login(T0 + 16 * HOUR, "erin", "198.51.100.3");     /* destination, FR */
+    imap_login(T0 + 17 * HOUR, "erin", "198.51.100.3");
+    commit();
+    assert_not_listed(get_account("erin"));
+    assert_not_listed(get_ip("bl.example", "198.51.100.4"));
+    assert_not_listed(get_ip("bl.example", "198.51.100.3"));
+}
+
+Test(rules, compromised_all_at_home_is_not_listed)
+{
+    open_with_geoip();
+    for (uint32_t i = 0; i < 8; i++)
+        imap_login(T0 + i * 600, "frank", i % 2 ? "198.51.100.1" : "198.51.100.5");
+    commit();
+    assert_not_listed(get_account("frank"));
+}
+
+/* Four runs, but not within 24 hours of each other. */
+Test(rules, compromised_runs_outside_the_window_do_not_count)
+{
+    open_with_geoip();
+    imap_login(T0, "gina", "198.51.100.1");                 /* JP, falls out of the window */
+    imap_login(T0 + HOUR, "gina", "198.51.100.2");          /* US */
+    imap_login(T0 + 2 * HOUR, "gina", "198.51.100.1");      /* JP */
+    imap_login(T0 + DAY, "gina", "198.51.100.3");           /* FR: US JP FR within the day */
+    commit();
+    assert_not_listed(get_account("gina"));
+    assert_not_listed(get_ip("bl.example", "198.51.100.3"));
+}
+
+Test(rules, compromised_without_geoip_is_never_listed)
+{
+    open_feeder("zones", NULL);
+    static const char *const ips[] = { "198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4",
+                                       "198.51.100.5", "198.51.100.6" };
+    for (uint32_t i = 0; i < 12; i++)
+        imap_login(T0 + i * 60, "hank", ips[i % 6]);
+    commit();
+    assert_not_listed(get_account("hank"));
+    for (int i = 0; i < 6; i++)
+        assert_not_listed(get_ip("bl.example", ips[i]));
+}
+
+/* Regression (found by this test, fixed): correlate.c account_login() keeps the last ACCT_LOGINS (32) logins, and every SMTP submission
+ * (client= with sasl_username) is one: JP, US, then 40 messages submitted from one JP address, then
+ * FR, all within 3 hours, leaves JP x31 + FR in the history, so the account counts 2 country runs
+ * instead of JP US JP FR = 4 and is not listed. A busy sender from one place hides an earlier
+ * login abroad. Expected: dave listed 127.0.2.6 in acct.example. */
+Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
+{
+    open_with_geoip();
+    line(T0, "postfix/submission/smtpd[1]: 000F0000: client=unknown[198.51.100.1], sasl_method=PLAIN, sasl_username=dave");
+    line(T0 + 60, "postfix/submission/smtpd[1]: 000F0001: client=unknown[198.51.100.2], sasl_method=PLAIN, sasl_username=dave");
+    for (uint32_t i = 0; i < 40; i++)
+        line(T0 + HOUR + i, "postfix/submission/smtpd[1]: %08X: client=unknown[198.51.100.5], sasl_method=PLAIN, "
+                            "sasl_username=dave", 0xF0010 + i);
+    line(T0 + 2 * HOUR, "postfix/submission/smtpd[1]: 000F1000: client=unknown[198.51.100.3], sasl_method=PLAIN, "
+                        "sasl_username=dave");
+    commit();
+    assert_listed(get_account("dave"), CODE(127, 0, 2, 6), T0 + 2 * HOUR + HOUR);
+}
