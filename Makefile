@@ -31,7 +31,7 @@ CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c 
              dnsbl-server/dnsblctl.c
 FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
              feeder/table.c feeder/window.c feeder/state.c feeder/geo.c feeder/correlate.c feeder/rules.c \
-             feeder/feeder.c feeder/source_file.c feeder/source_syslog.c
+             feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
 FEEDER_SRC = $(FEEDER_LIB) feeder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 

@@ -34,7 +34,7 @@ int feeder_open(struct feeder *f, const char *db, const char *zones, const char 
     memset(f, 0, sizeof *f);
     f->replay = replay;
     logtime_init(&f->logtime, time(NULL));
-    if (state_init(&f->state) < 0 || table_init(&f->pending, 1024) < 0) {
+    if (state_init(&f->state) < 0 || table_init(&f->pending, 1024) < 0 || table_init(&f->stats.hosts, 64) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -63,6 +63,7 @@ void feeder_close(struct feeder *f)
         free(p);
     }
     table_free(&f->pending);
+    feeder_metrics_free(f);
     state_free(&f->state);
     geo_close(f->geo);
     zoneset_free(&f->zones);
@@ -83,6 +84,7 @@ void feed_line(struct feeder *f, const char *line, size_t len)
     }
     enum event_type type = parse_event(&l, &ev);
     f->stats.events[type]++;
+    count_host_event(f, l.host, l.host_len, type);
     if (type == EV_NONE) {
         f->stats.skipped++;
         return;
@@ -99,7 +101,21 @@ void feed_line(struct feeder *f, const char *line, size_t len)
     feed_event(f, l.host, l.host_len, &ev, (uint32_t)t);
 }
 
+static int commit_txn(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg);
+
 int feeder_commit(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = commit_txn(f, save_positions, arg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    histogram_observe(&f->stats.commit_seconds, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (rc < 0)
+        f->stats.commit_failures++;
+    return rc;
+}
+
+static int commit_txn(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg)
 {
     struct store_txn w;
     int rc = store_write_begin(&f->store, &w);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "metrics_http.h"
 #include "logline.h"
 #include "state.h"
 #include "store.h"
@@ -28,9 +29,21 @@ struct pending {
     uint8_t key[12 + STORE_KEY_MAX];        /* zone index, code, offence number (4 bytes each), store key */
 };
 
+#define FEEDER_MAX_HOSTS 1024     /* per-host event counters; more hosts count as "other" */
+
+struct host_stats {
+    struct hnode node;
+    uint64_t events[EV_TYPES];
+    char name[];
+};
+
 struct feeder_stats {
     uint64_t lines, unparsed, skipped, events[EV_TYPES];
-    uint64_t listings, manual_kept, allowed, commits;
+    uint64_t listings, manual_kept, allowed, commits, commit_failures;
+    uint64_t listings_by[ZONESET_MAX][RULE_KINDS];
+    struct table hosts;             /* host name -> struct host_stats */
+    struct host_stats *other_hosts;
+    struct histogram commit_seconds;
 };
 
 struct feeder {
@@ -55,6 +68,16 @@ void feeder_close(struct feeder *f);
 void feed_line(struct feeder *f, const char *line, size_t len);
 /* One transaction: pending listings, dirty state and (through the callback) the input positions. */
 int feeder_commit(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg);
+/* metrics.c: per-host counting on the line path, and /metrics */
+void count_host_event(struct feeder *f, const char *host, size_t hlen, enum event_type type);
+void feeder_metrics_free(struct feeder *f);
+struct syslog_source;
+struct feeder_metrics_view {
+    struct feeder *f;
+    const struct syslog_source *syslog;
+    int commit_ms;
+};
+void feeder_metrics_render(struct evbuffer *out, void *view);
 /* correlate.c */
 void feed_event(struct feeder *f, const char *host, size_t hlen, const struct event *ev, uint32_t t);
 /* rules.c */

@@ -25,6 +25,7 @@ struct options {
     int nallow;
     int once, replay, dump, verbose;
     int commit_ms;
+    const char *metrics;
 };
 
 struct run {
@@ -55,6 +56,7 @@ static void usage(FILE *out)
 "  --syslog-tcp ADDR:PORT   ... over TCP (RFC 6587 octet counting or one per line)\n"
 "  --allow-from CIDR     syslog senders to accept (repeatable; default 127.0.0.0/8 and ::1)\n"
 "  --commit-interval MS  at most this long between an event and its commit (default 100)\n"
+"  --metrics ADDR:PORT   Prometheus metrics over HTTP (GET /metrics), in the following mode\n"
 "  --dump                print the stored counters and state, sorted, and exit\n"
 "  --verbose, --help\n"
 "\n"
@@ -64,12 +66,13 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_DB = 256, O_ZONES, O_GEO, O_ONCE, O_FOLLOW, O_REPLAY, O_UDP, O_TCP, O_ALLOW, O_COMMIT,
-           O_DUMP, O_VERBOSE, O_HELP };
+           O_DUMP, O_VERBOSE, O_HELP, O_METRICS };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "geoip", 1, 0, O_GEO }, { "once", 0, 0, O_ONCE },
         { "follow", 0, 0, O_FOLLOW }, { "replay", 0, 0, O_REPLAY }, { "syslog-udp", 1, 0, O_UDP },
         { "syslog-tcp", 1, 0, O_TCP }, { "allow-from", 1, 0, O_ALLOW }, { "commit-interval", 1, 0, O_COMMIT },
-        { "dump", 0, 0, O_DUMP }, { "verbose", 0, 0, O_VERBOSE }, { "help", 0, 0, O_HELP }, { 0, 0, 0, 0 },
+        { "dump", 0, 0, O_DUMP }, { "verbose", 0, 0, O_VERBOSE }, { "help", 0, 0, O_HELP },
+        { "metrics", 1, 0, O_METRICS }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -94,6 +97,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         }
         case O_DUMP: o->dump = 1; break;
+        case O_METRICS: o->metrics = optarg; break;
         case O_VERBOSE: o->verbose = 1; break;
         case 'h': case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -104,8 +108,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             goto many;
         o->files[o->nfiles++] = argv[i];
     }
-    if (o->once && (o->nudp || o->ntcp)) {
-        fprintf(stderr, "feeder: --once reads files; syslog listeners need the following mode\n");
+    if (o->once && (o->nudp || o->ntcp || o->metrics)) {
+        fprintf(stderr, "feeder: --once reads files and exits; syslog listeners and --metrics need the following mode\n");
         return -1;
     }
     if (!o->dump && !o->nfiles && !o->nudp && !o->ntcp) {
@@ -232,6 +236,10 @@ static int run_follow(struct run *r)
     for (int i = 0; i < r->o->ntcp; i++)
         if (syslog_listen_tcp(&r->syslog, r->o->tcp[i], err, sizeof err) < 0)
             goto fail;
+    struct feeder_metrics_view view = { &r->f, &r->syslog, r->o->commit_ms };
+    struct metrics_http *metrics = NULL;
+    if (r->o->metrics && !(metrics = metrics_http_start(r->base, r->o->metrics, feeder_metrics_render, &view, err, sizeof err)))
+        goto fail;
     struct timeval tv = { 0, POLL_MS * 1000 };
     tick = event_new(r->base, -1, EV_PERSIST, on_tick, r);
     event_add(tick, &tv);
@@ -245,6 +253,7 @@ static int run_follow(struct run *r)
     event_free(tick);
     for (int i = 0; i < 3; i++)
         event_free(sig[i]);
+    metrics_http_stop(metrics);
     syslog_close(&r->syslog);
     event_base_free(r->base);
     return r->failed;

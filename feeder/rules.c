@@ -121,6 +121,7 @@ static void list(struct feeder *f, int zi, enum rule_kind k, struct subject *sub
     add_pending(f, zi, z->codes[r->code].addr, sub->offence[k].count, skey, store_key_for(sub, skey), t, until,
                 text);
     f->stats.listings++;
+    f->stats.listings_by[zi][k]++;
 }
 
 static void eval_dha(struct feeder *f, int zi, struct subject *sub, uint32_t t)
