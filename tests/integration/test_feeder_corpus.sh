@@ -39,7 +39,7 @@ syslog_run() {
     local name=$1 proto=$2 family=$3 file=$4 port host
     port=$(free_port)
     host=$([ "$family" = 6 ] && echo "[::1]" || echo 127.0.0.1)
-    "$BIN/feeder" --db "$T/db$name" --zones "$ROOT/zones" --replay "--syslog-$proto" "$host:$port" \
+    "$BIN/feeder" --db "$T/db$name" --zones "$ROOT/zones" --replay "--syslog-${proto%fwd}" "$host:$port" \
         2>"$T/feeder-$name.log" &
     local pid=$!
     PIDS+=("$pid")
@@ -56,6 +56,10 @@ if mode == "udp":
         s.sendto(b"<22>" + l, (host, port))
         if i % 100 == 99:
             time.sleep(0.005)           # stay within the socket buffer on a loaded machine
+elif mode == "tcpfwd":                  # rsyslog's RSYSLOG_ForwardFormat, octet counted
+    s = socket.create_connection((host, port))
+    s.sendall(b"".join(str(len(m)).encode() + b" " + m for m in (b"<22>" + l for l in lines)))
+    s.close()
 else:
     s = socket.create_connection((host, port))
     out = bytearray()
@@ -80,6 +84,9 @@ out=$(truth "$T/dbudp4"); check "syslog UDP (RFC 3164) matches truth.json" "0" "
 check "syslog TCP over IPv6: every message received" "syslog $n received" \
       "$(syslog_run tcp6 tcp 6 "$CORPUS/mail.log")"
 out=$(truth "$T/dbtcp6"); check "syslog TCP (RFC 5424, octet counting) matches truth.json" "0" "$?"
+check "syslog TCP in rsyslog's forward format: every message received" "syslog $n received" \
+      "$(syslog_run fwd4 tcpfwd 4 "$CORPUS/mail.log")"
+out=$(truth "$T/dbfwd4"); check "syslog TCP (RSYSLOG_ForwardFormat) matches truth.json" "0" "$?"
 [ "$FAIL" -gt 0 ] && echo "$out" | head
 
 # 6. senders outside --allow-from are dropped and counted
