@@ -6,6 +6,11 @@
 #   make install       PREFIX=/usr/local DESTDIR=
 #   make bench         scripts/bench-dns (needs scripts/install-deps --bench)
 
+# make V=1 shows the compiler command lines
+V       ?= 0
+Q        = $(if $(filter 0,$(V)),@)
+say      = $(if $(Q),@echo "  $(1)	$(2)")
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
@@ -51,23 +56,28 @@ all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS)
 
 $(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT)
 
 $(BIN)/feeder: $(FEEDER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
 
 unit: $(UNIT_BIN)
 
@@ -76,8 +86,8 @@ TEST_BUILD = build/asan
 TEST_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TEST_FUZZ_SECONDS ?= 15
 test:
-	$(MAKE) BUILD=$(TEST_BUILD) BIN=$(TEST_BUILD)/bin OPT="-O1 -g" SAN="$(TEST_SAN)" all unit
-	$(MAKE) fuzz-run FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) BIN=$(TEST_BUILD)/bin OPT="-O1 -g" SAN="$(TEST_SAN)" all unit
+	$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	tests/run $(TEST_BUILD)
 
 # libFuzzer targets: every parser that reads bytes from the network or from logs.
@@ -87,7 +97,8 @@ FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
+	$(call say,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
 fuzz: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 20
 fuzz-run: fuzz
