@@ -35,6 +35,7 @@ struct run {
     struct syslog_source syslog;
     struct event_base *base;
     int dirty, stdin_done;
+    uint64_t syslog_seen;       /* syslog messages counted at the previous tick */
     int64_t last_commit_ms;
     int failed;
 };
@@ -167,13 +168,18 @@ static int poll_files(struct run *r, size_t budget)
     return any;
 }
 
+/* Commits come at most every commit interval while lines keep coming, and at once (next tick) when
+ * the input goes quiet: a lone event reaches DNS in a tick plus a commit, a flood in batches. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct run *r = arg;
     (void)fd, (void)what;
+    int read_any = 0;
     while (poll_files(r, 4 << 20) && now_ms() - r->last_commit_ms < r->o->commit_ms)
-        ;
-    if (r->dirty && now_ms() - r->last_commit_ms >= r->o->commit_ms)
+        read_any = 1;
+    int quiet = !read_any && r->syslog.received == r->syslog_seen;
+    r->syslog_seen = r->syslog.received;
+    if (r->dirty && (quiet || now_ms() - r->last_commit_ms >= r->o->commit_ms))
         commit(r);
     if (r->failed || (r->stdin_done && r->o->nfiles == 1 && !r->syslog.nudp && !r->syslog.ntcp))
         event_base_loopbreak(r->base);
