@@ -9,7 +9,7 @@
 #include "geo.h"
 #include "log.h"
 
-#define SWEEP_EVERY 60      /* seconds of event time between sweeps of stale state */
+#define SWEEP_EVERY 600     /* seconds of event time between sweeps of stale state (windows are <= 64 min) */
 
 static int load_replay_offset(struct feeder *f, char *err, size_t errlen)
 {
