@@ -29,11 +29,13 @@ LIBS_EVENT  = -levent_core -levent_extra -levent_pthreads -lpthread
 LIBS_LDNS   = -lldns
 LIBS_GEO    = -lmaxminddb
 
-LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c lib/metrics_http.c
+LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c lib/metrics_http.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
-             dnsbl-server/main.c
+             dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c
 CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \
-             dnsbl-server/dnsblctl.c
+             dnsbl-server/dnsblctl.c dnsbl-server/ctl_export.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
+# zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl
+XFR_SRC    = dnsbl-server/xfr_records.c
 FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
              feeder/table.c feeder/window.c feeder/state.c feeder/geo.c feeder/correlate.c feeder/rules.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
@@ -46,7 +48,7 @@ SERVER_OBJ = $(call obj,$(SERVER_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
 FEEDER_OBJ = $(call obj,$(FEEDER_SRC))
 # what unit tests may link: everything but the programs' main()
-UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB))
+UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(XFR_SRC) $(FEEDER_LIB))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/feeder

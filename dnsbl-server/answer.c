@@ -396,6 +396,7 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
     else if (st == QUERY_NOTIMP) r.rcode = RCODE_NOTIMP;
     else if (st == QUERY_BADVERS) r.rcode = RCODE_BADVERS;
     else if (q.qclass != DNS_CLASS_IN && q.qclass != DNS_CLASS_ANY) r.rcode = RCODE_REFUSED;
+    else if (!tcp && (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)) r.full = 1; /* TCP only */
     else if ((info->zone = find_zone(ctx->zones, &q)) < 0) r.rcode = RCODE_REFUSED;
     else resolve(ctx, info->zone, &q, &r);
     int tc = r.full;
@@ -412,4 +413,15 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
     info->listed = r.rcode == RCODE_NOERROR && r.an > 0 && q.nlabels > 0 && info->zone >= 0 &&
                    q.nlabels > ctx->zones->zones[info->zone].nlabels;
     return r.len;
+}
+
+size_t answer_txt(const struct zone *z, const struct listing *l, uint32_t now, const char *subject,
+                  char *out, size_t cap)
+{
+    return expand_txt(z, l, now, subject, out, cap);
+}
+
+uint32_t answer_ttl(const struct zone *z, const struct listing *l, uint32_t now)
+{
+    return listing_ttl(z, l, now);
 }

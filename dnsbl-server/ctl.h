@@ -17,6 +17,7 @@ struct ctl {
     const char *db_dir, *zones_dir;
     const char *code, *reason, *why, *who;
     const char *reason_filter;      /* list --reason */
+    const char *format;             /* export --format */
     uint32_t since_filter;          /* list --since: absolute time */
     uint32_t expires_in;            /* seconds from now, 0 = never */
     int allow, all, replace, json, limit;
@@ -53,5 +54,8 @@ int cmd_show(struct ctl *c, const char *entry);
 int cmd_top(struct ctl *c);
 int cmd_stats(struct ctl *c);
 int cmd_history(struct ctl *c, const char *entry);
+
+/* ctl_export.c */
+int cmd_export(struct ctl *c, const char *zone, const char *file);
 
 #endif

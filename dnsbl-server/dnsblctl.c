@@ -34,6 +34,9 @@ static void usage(FILE *f)
 "  delist ZONE ENTRY     remove the entry\n"
 "  import ZONE FILE|- [--replace] [--expires DURATION]   rbldnsd ip4set/ip6tset/dnset data\n"
 "  purge [ZONE]          delete expired entries\n"
+"Exporting (the live entries of one snapshot; FILE is replaced atomically):\n"
+"  export ZONE [--format rbldnsd|zone] [FILE|-]   rbldnsd data (import reads it back) or an\n"
+"                        RFC 1035 zone file with the records a zone transfer gives\n"
 "\n"
 "ENTRY: an IPv4 or IPv6 address, a CIDR network, a domain (*.example.com: subdomains,\n"
 ".example.com: the domain and its subdomains) or an account name (account zones).\n"
@@ -163,12 +166,13 @@ static const char *default_who(void)
 static int parse_args(int argc, char **argv, struct ctl *c)
 {
     enum { O_DB = 256, O_ZONES, O_CODE, O_REASON, O_EXPIRES, O_ALLOW, O_ALL, O_REPLACE, O_JSON, O_WHY,
-           O_WHO, O_SINCE, O_LIMIT, O_HELP };
+           O_WHO, O_SINCE, O_LIMIT, O_HELP, O_FORMAT };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "code", 1, 0, O_CODE }, { "reason", 1, 0, O_REASON },
         { "expires", 1, 0, O_EXPIRES }, { "allow", 0, 0, O_ALLOW }, { "all", 0, 0, O_ALL },
         { "replace", 0, 0, O_REPLACE }, { "json", 0, 0, O_JSON }, { "why", 1, 0, O_WHY }, { "who", 1, 0, O_WHO },
-        { "since", 1, 0, O_SINCE }, { "limit", 1, 0, O_LIMIT }, { "help", 0, 0, O_HELP }, { 0, 0, 0, 0 },
+        { "since", 1, 0, O_SINCE }, { "limit", 1, 0, O_LIMIT }, { "help", 0, 0, O_HELP },
+        { "format", 1, 0, O_FORMAT }, { 0, 0, 0, 0 },
     };
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -195,6 +199,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
                 return -1;
             }
             break;
+        case O_FORMAT: c->format = optarg; break;
         case O_LIMIT: {
             uint32_t v;
             if (conf_uint(optarg, 100000, &v) < 0 || v == 0) {
@@ -232,6 +237,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
     if (!strcmp(cmd, "history") && n <= 1) return cmd_history(c, n ? argv[1] : NULL);
     if (!strcmp(cmd, "import") && n == 2) return cmd_import(c, argv[1], argv[2]);
     if (!strcmp(cmd, "purge") && n <= 1) return cmd_purge(c, n ? argv[1] : NULL);
+    if (!strcmp(cmd, "export") && (n == 1 || n == 2)) return cmd_export(c, argv[1], n == 2 ? argv[2] : "-");
     fprintf(stderr, "dnsblctl: bad command or arguments: %s (see --help)\n", cmd);
     return EXIT_USAGE;
 }

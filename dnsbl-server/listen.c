@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "query.h"
+#include "xfr.h"
 
 #define UDP_ROUNDS 8                /* batches per wake-up before yielding to other events */
 #define TCP_OUTPUT_HIGH (256 * 1024) /* stop reading a pipelining client whose answers pile up */
@@ -260,6 +261,10 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
         if (evbuffer_get_length(in) < 2 + msglen)
             break;
         const uint8_t *msg = evbuffer_pullup(in, (ev_ssize_t)(2 + msglen)) + 2;
+        if (xfr_tcp(w->actx.zones, w->txn, w->actx.now, bufferevent_getfd(bev), msg, msglen, out)) {
+            evbuffer_drain(in, 2 + msglen);     /* a zone transfer: xfr.c answered it */
+            continue;
+        }
         struct answer_info info;
         size_t len = answer_query(&w->actx, msg, msglen, w->tcp_out + 2, 65535, 1, &info);
         count(w, &info, len);

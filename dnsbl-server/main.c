@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 #define VERSION "0.1"
@@ -232,10 +233,14 @@ static int run(struct server *srv)
     struct event *term = evsignal_new(srv->base, SIGTERM, on_stop, srv);
     struct event *intr = evsignal_new(srv->base, SIGINT, on_stop, srv);
     evsignal_add(hup, NULL), evsignal_add(term, NULL), evsignal_add(intr, NULL);
+    struct notifier *notifier = notify_start(srv, err, sizeof err);     /* zone transfers: notify.c */
+    if (!notifier)
+        log_warn("notify: %s", err);
     log_info("serving %d zones from %s with %d thread%s", zs->n, srv->db_dir, srv->nthreads,
              srv->nthreads > 1 ? "s" : "");
     event_base_dispatch(srv->base);
     event_free(hup), event_free(term), event_free(intr);
+    notify_stop(notifier);
     metrics_http_stop(srv->metrics);
     srv->metrics = NULL;
     return 0;

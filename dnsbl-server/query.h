@@ -14,6 +14,8 @@
 #define DNS_TYPE_SOA 6
 #define DNS_TYPE_TXT 16
 #define DNS_TYPE_OPT 41
+#define DNS_TYPE_IXFR 251
+#define DNS_TYPE_AXFR 252
 #define DNS_TYPE_ANY 255
 #define DNS_CLASS_IN 1
 #define DNS_CLASS_ANY 255

@@ -346,6 +346,11 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
     return mdb_put(w->txn, dbi, &k, &v, 0);
 }
 
+int store_touch(struct store_txn *w, MDB_dbi dbi)
+{
+    return touch_zone(w, dbi) ? 0 : EINVAL;
+}
+
 int store_write_commit(struct store_txn *w, uint32_t now)
 {
     for (int i = 0; i < w->nzones; i++) {

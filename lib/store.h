@@ -115,6 +115,9 @@ int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
 int store_del(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen);
 /* Deletes every entry of a zone; its serial goes on from where it was. */
 int store_clear_zone(struct store_txn *w, MDB_dbi dbi);
+/* Marks a zone changed without writing an entry: its serial goes up at commit. dnsbl-server does
+ * this when a listing expires, so that secondaries transfer the zone again. */
+int store_touch(struct store_txn *w, MDB_dbi dbi);
 int store_write_commit(struct store_txn *w, uint32_t now);
 void store_write_abort(struct store_txn *w);
 

@@ -129,6 +129,9 @@ static int zone_key(struct zone_parse *ps, const char *key, const char *value, c
             return -1;
         }
     } else {
+        int rc;
+        if (zone_xfr_key(z, key, value, &rc, err, errlen))
+            return rc;
         snprintf(err, errlen, "unknown key '%s' in [zone]", key);
         return -1;
     }

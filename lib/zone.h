@@ -62,6 +62,24 @@ struct zone_allow {
     int nnames;
 };
 
+/* Zone transfers (README "Zone transfers"): who may AXFR/IXFR the zone, and whom to NOTIFY. */
+#define ZONE_MAX_XFR_ACL 32
+#define ZONE_MAX_NOTIFY 8
+#define ZONE_NOTIFY_INTERVAL 5      /* seconds, when notify-interval is not set */
+
+struct zone_notify_target {
+    struct ipaddr addr;
+    uint16_t port;
+};
+
+struct zone_xfr {
+    struct ipnet acl[ZONE_MAX_XFR_ACL];     /* allow-transfer; empty: nobody */
+    int nacl;
+    struct zone_notify_target notify[ZONE_MAX_NOTIFY];
+    int nnotify;
+    uint32_t notify_interval;               /* seconds; 0: ZONE_NOTIFY_INTERVAL */
+};
+
 struct zone {
     char name[DOMAIN_MAX + 1];  /* lower case, no trailing dot */
     uint8_t wire[256];
@@ -83,6 +101,7 @@ struct zone {
     uint32_t repeat_memory;     /* an offence is remembered this long after its listing ends */
     char file[512];             /* where it came from, for messages */
     MDB_dbi dbi;                /* set by zoneset_bind */
+    struct zone_xfr xfr;        /* zone transfers and NOTIFY (zone_xfr.c) */
     int slot;                   /* the program's own index for this zone (dnsbl-server: metrics) */
 };
 
@@ -119,5 +138,14 @@ int zone_allows_ip(const struct zone *z, const struct ipaddr *a);
 /* Does an allowlisted network overlap net (so that listing net would list something allowed)? */
 int zone_allows_net(const struct zone *z, const struct ipnet *net);
 int zone_allows_name(const struct zone *z, const char *name);
+
+/* zone_xfr.c: the [zone] keys allow-transfer, notify and notify-interval. Returns 0 when key is
+ * none of them; otherwise 1 with *rc set to 0, or to -1 and a reason in err. */
+int zone_xfr_key(struct zone *z, const char *key, const char *value, int *rc, char *err, size_t errlen);
+/* May this address transfer the zone? */
+int zone_xfr_allowed(const struct zone *z, const struct ipaddr *a);
+/* Does the zone take part in transfers at all (an ACL or NOTIFY targets)? */
+int zone_xfr_enabled(const struct zone *z);
+uint32_t zone_notify_interval(const struct zone *z);
 
 #endif

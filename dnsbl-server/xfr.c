@@ -1,0 +1,273 @@
+/* xfr.c - see xfr.h. A transfer is the zone's SOA, every record xfr_records() gives, and the SOA
+ * again, packed into messages of up to 64 KiB; owner names point at the zone name written once per
+ * message. The messages are built into a buffer of their own and handed to the connection only
+ * when the whole transfer succeeded; otherwise the client gets a SERVFAIL. */
+#include "xfr.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+#include "query.h"
+#include "xfr_records.h"
+
+#define MSG_MAX 65535
+
+struct msg {
+    struct evbuffer *out;
+    const struct zone *z;
+    const uint8_t *question;    /* copied into the first message */
+    size_t qlen;
+    uint16_t id;
+    uint8_t rd, rcode, aa;
+    size_t len;                 /* of the message being built, in buf + 2 */
+    uint16_t an;
+    size_t apex;                /* offset of the zone name in the message, 0 if not written yet */
+    size_t count;               /* messages finished */
+    uint8_t buf[2 + MSG_MAX];
+};
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v); }
+
+static void msg_begin(struct msg *m)
+{
+    uint8_t *h = m->buf + 2;
+    int first = m->count == 0;
+    put16(h, m->id);
+    h[2] = (uint8_t)(0x80 | (m->aa ? 0x04 : 0) | m->rd);
+    h[3] = m->rcode;
+    memset(h + 4, 0, 8);
+    h[5] = (uint8_t)first;                      /* QDCOUNT: the question in the first message only */
+    m->len = 12;
+    m->an = 0;
+    m->apex = 0;
+    if (first) {
+        memcpy(h + 12, m->question, m->qlen);
+        m->len += m->qlen;
+        m->apex = 12;                           /* the question's name is the zone */
+    }
+}
+
+static int msg_finish(struct msg *m)
+{
+    put16(m->buf, (uint16_t)m->len);
+    put16(m->buf + 2 + 6, m->an);
+    m->count++;
+    return evbuffer_add(m->out, m->buf, m->len + 2);
+}
+
+static int msg_rr(void *ud, const struct xfr_rr *rr)
+{
+    struct msg *m = ud;
+    size_t owner = rr->rel_len + (m->apex ? 2 : m->z->wire_len);
+    if (m->len + owner + 10 + rr->rdlen > MSG_MAX) {
+        if (m->an == 0 || msg_finish(m) < 0)
+            return -1;
+        msg_begin(m);
+        owner = rr->rel_len + m->z->wire_len;
+    }
+    uint8_t *p = m->buf + 2 + m->len;
+    memcpy(p, rr->rel, rr->rel_len);
+    p += rr->rel_len;
+    if (m->apex) {
+        put16(p, (uint16_t)(0xc000 | m->apex));
+        p += 2;
+    } else {
+        m->apex = m->len + rr->rel_len;
+        memcpy(p, m->z->wire, m->z->wire_len);
+        p += m->z->wire_len;
+    }
+    put16(p, rr->type), put16(p + 2, DNS_CLASS_IN), put32(p + 4, rr->ttl), put16(p + 8, rr->rdlen);
+    memcpy(p + 10, rr->rdata, rr->rdlen);
+    m->len += owner + 10 + rr->rdlen;
+    m->an++;
+    return 0;
+}
+
+static struct msg *msg_new(const struct zone *z, const struct dns_query *q, const uint8_t *pkt, uint8_t rcode)
+{
+    struct msg *m = malloc(sizeof *m);
+    if (!m || !(m->out = evbuffer_new())) {
+        free(m);
+        return NULL;
+    }
+    m->z = z;
+    m->question = pkt + DNS_HEADER_LEN;
+    m->qlen = q->question_end - DNS_HEADER_LEN;
+    m->id = q->id;
+    m->rd = q->rd;
+    m->rcode = rcode;
+    m->aa = rcode == RCODE_NOERROR;
+    m->count = 0;
+    msg_begin(m);
+    return m;
+}
+
+static void msg_free(struct msg *m)
+{
+    evbuffer_free(m->out);
+    free(m);
+}
+
+/* A response with no records: REFUSED, SERVFAIL. */
+static void reply_rcode(const struct dns_query *q, const uint8_t *pkt, uint8_t rcode, struct evbuffer *out)
+{
+    struct msg *m = msg_new(NULL, q, pkt, rcode);
+    if (!m)
+        return;
+    if (msg_finish(m) == 0)
+        evbuffer_add_buffer(out, m->out);
+    msg_free(m);
+}
+
+/* SOA, records, SOA; or the SOA alone (an IXFR client that is up to date). 0, or -1. */
+static int transfer(const struct zone *z, MDB_txn *txn, uint32_t now, const struct dns_query *q,
+                    const uint8_t *pkt, int soa_only, struct evbuffer *out, struct xfr_stats *st,
+                    size_t *messages)
+{
+    uint8_t soa_buf[XFR_SOA_MAX];
+    struct xfr_rr soa;
+    struct msg *m = msg_new(z, q, pkt, RCODE_NOERROR);
+    if (!m)
+        return -1;
+    xfr_soa(z, xfr_serial(z, txn), soa_buf, &soa);
+    memset(st, 0, sizeof *st);
+    int rc = msg_rr(m, &soa);
+    if (rc == 0 && !soa_only)
+        rc = xfr_records(z, txn, now, msg_rr, m, st);
+    if (rc == 0 && !soa_only)
+        rc = msg_rr(m, &soa);
+    if (rc == 0)
+        rc = msg_finish(m);
+    if (rc == 0)
+        rc = evbuffer_add_buffer(out, m->out);
+    *messages = m->count;
+    msg_free(m);
+    return rc;
+}
+
+/* The serial of the SOA in an IXFR query's authority section (RFC 1995 3), 0 if there is none. */
+static int ixfr_client_serial(const uint8_t *pkt, size_t len, size_t pos, uint32_t *serial)
+{
+    if (len < DNS_HEADER_LEN || (pkt[8] << 8 | pkt[9]) != 1)
+        return 0;
+    for (int guard = 0; guard < 128 && pos < len; guard++) {     /* the owner name */
+        if ((pkt[pos] & 0xc0) == 0xc0) {
+            pos += 2;
+            break;
+        }
+        if (pkt[pos] == 0 || (pkt[pos] & 0xc0)) {
+            pos += 1;
+            break;
+        }
+        pos += 1u + pkt[pos];
+    }
+    if (pos + 10 > len || (pkt[pos] << 8 | pkt[pos + 1]) != DNS_TYPE_SOA)
+        return 0;
+    size_t rdlen = (size_t)(pkt[pos + 8] << 8 | pkt[pos + 9]);
+    if (rdlen < 22 || pos + 10 + rdlen > len)
+        return 0;
+    const uint8_t *s = pkt + pos + 10 + rdlen - 20;
+    *serial = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
+    return 1;
+}
+
+static int peer_addr(int fd, struct ipaddr *a, char *text, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(a, 0, sizeof *a);
+    snprintf(text, cap, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET) {
+        a->family = ADDR_V4;
+        memcpy(a->bytes, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        a->family = ADDR_V6;
+        memcpy(a->bytes, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+        addr_unmap_v4(a);
+    } else {
+        return -1;
+    }
+    addr_format(a, text, cap);
+    return 0;
+}
+
+/* The zone whose apex the question names, or NULL. */
+static const struct zone *apex_zone(const struct zoneset *zs, const struct dns_query *q)
+{
+    for (int i = 0; i < zs->n; i++)
+        if (zs->zones[i].wire_len == q->name_len && !memcmp(zs->zones[i].wire, q->name, q->name_len))
+            return &zs->zones[i];
+    return NULL;
+}
+
+static void log_transfer(const struct zone *z, const char *kind, const char *peer, uint32_t serial,
+                         const struct xfr_stats *st, size_t messages, const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+    log_info("%s %s to %s: serial %u, %zu entries, %zu names, %zu records in %zu message%s, %.1f ms", kind,
+             z->name, peer, serial, st->entries, st->names, st->rrs + 2, messages, messages == 1 ? "" : "s", ms);
+    if (st->holes)
+        log_info("%s %s: %zu allow entr%s inside listed networks cannot be expressed in a zone: secondaries "
+                 "answer them as listed", kind, z->name, st->holes, st->holes == 1 ? "y" : "ies");
+    if (st->ambiguous)
+        log_info("%s %s: %zu IPv4 wildcard%s also match IPv6 names on secondaries (see README)", kind, z->name,
+                 st->ambiguous, st->ambiguous == 1 ? "" : "s");
+    if (st->skipped)
+        log_warn("%s %s: %zu entr%s skipped (too many names, name too long, or unreadable)", kind, z->name,
+                 st->skipped, st->skipped == 1 ? "y" : "ies");
+}
+
+static void serve(const struct zone *z, MDB_txn *txn, uint32_t now, const struct dns_query *q,
+                  const uint8_t *pkt, size_t len, const char *peer, struct evbuffer *out)
+{
+    const char *kind = q->qtype == DNS_TYPE_AXFR ? "AXFR" : "IXFR";
+    uint32_t serial = xfr_serial(z, txn), theirs;
+    int soa_only = q->qtype == DNS_TYPE_IXFR && ixfr_client_serial(pkt, len, q->question_end, &theirs) &&
+                   (int32_t)(theirs - serial) >= 0;    /* RFC 1982: theirs is this one or newer */
+    struct xfr_stats st;
+    struct timespec t0;
+    size_t messages = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (transfer(z, txn, now, q, pkt, soa_only, out, &st, &messages) < 0) {
+        log_err("%s %s to %s: failed (store or memory)", kind, z->name, peer);
+        reply_rcode(q, pkt, RCODE_SERVFAIL, out);
+    } else if (soa_only) {
+        log_info("%s %s to %s: serial %u, up to date", kind, z->name, peer, serial);
+    } else {
+        log_transfer(z, kind, peer, serial, &st, messages, &t0);
+    }
+}
+
+int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const uint8_t *msg,
+            size_t len, struct evbuffer *out)
+{
+    struct dns_query q;
+    enum query_status st = query_parse(msg, len, &q);
+    if (!q.question_end || q.opcode != 0 || (q.qtype != DNS_TYPE_AXFR && q.qtype != DNS_TYPE_IXFR))
+        return 0;
+    if (st != QUERY_OK && !(st == QUERY_FORMERR && q.qtype == DNS_TYPE_IXFR))
+        return 0;                               /* FORMERR, BADVERS: answer_query says so */
+    struct ipaddr peer;
+    char peer_text[INET6_ADDRSTRLEN];
+    const struct zone *z = q.qclass == DNS_CLASS_IN ? apex_zone(zs, &q) : NULL;
+    if (peer_addr(fd, &peer, peer_text, sizeof peer_text) < 0 || !z || !zone_xfr_allowed(z, &peer)) {
+        if (z)
+            log_info("%s %s to %s: refused (not in allow-transfer)",
+                     q.qtype == DNS_TYPE_AXFR ? "AXFR" : "IXFR", z->name, peer_text);
+        reply_rcode(&q, msg, RCODE_REFUSED, out);
+        return 1;
+    }
+    serve(z, txn, now, &q, msg, len, peer_text, out);
+    return 1;
+}

@@ -1,0 +1,22 @@
+/* xfr.h - zone transfers over TCP: AXFR (RFC 5936) of a zone's live listings, and IXFR (RFC 1995)
+ * answered with the full zone (section 4 allows it) or, when the client is up to date, with the SOA
+ * alone. Who may transfer a zone is its allow-transfer list; anyone else gets REFUSED. The whole
+ * transfer comes from the worker's read transaction: one consistent snapshot. Over UDP the server
+ * answers AXFR and IXFR with TC set (answer.c), which sends the client to TCP. */
+#ifndef DNSBL_XFR_H
+#define DNSBL_XFR_H
+
+#include <event2/buffer.h>
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone.h"
+
+/* If msg (one DNS message of a TCP stream from socket fd) is an AXFR or IXFR query, writes the
+ * response messages, each with its two-byte length, to out and returns 1. Returns 0 for anything
+ * else: answer_query answers it. */
+int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const uint8_t *msg,
+            size_t len, struct evbuffer *out);
+
+#endif

@@ -1,0 +1,496 @@
+/* xfr_records.c - see xfr_records.h.
+ *
+ * Every live entry becomes one or more "units": a node of the zone's name tree (its path: the labels
+ * from the zone down, each ending in a NUL) and whether the unit answers for the node itself or for
+ * the names below it (a wildcard). The server's rule is that the most specific entry wins; in the
+ * tree that is the deepest unit on a name's path (the prefix lengths that map to one depth never
+ * overlap), and at one node the one with the longest prefix. Units are sorted so that a node comes
+ * before everything below it, then walked depth first: at each node that exists in the zone, the
+ * node's own units give its records, and where a node lacks a unit, the deepest wildcard above it
+ * (the "cover") is repeated there, because DNS wildcards stop at any existing name. IPv4, IPv6 and
+ * domain names are walked as separate trees. */
+#include "xfr_records.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer.h"
+#include "query.h"
+#include "store.h"
+
+#define FAMILY_DOMAIN 'D'
+#define MAX_LABELS 128
+
+struct unit {
+    uint32_t path;              /* offset in the arena */
+    uint16_t path_len;
+    uint8_t family;             /* ADDR_V4, ADDR_V6 or FAMILY_DOMAIN: the tree */
+    uint8_t wild;               /* 0: the node itself, 1: the names below it */
+    uint8_t prio;               /* prefix length of the entry; test points 255 */
+    uint8_t allow;              /* an exclusion: answers "not listed" */
+    uint8_t test;               /* an RFC 5782 test point */
+    const void *val;            /* the entry's value, in the snapshot */
+    size_t val_len;
+};
+
+struct gen {
+    const struct zone *z;
+    uint32_t now;
+    struct unit *u;
+    size_t n, cap;
+    char *arena;
+    size_t alen, acap;
+    size_t *emitting;           /* emitting[i]: units before i that give a name records */
+    int families;               /* bit 0: IPv4 entries, bit 1: IPv6 entries */
+    xfr_rr_fn fn;
+    void *ud;
+    struct xfr_stats *st;
+};
+
+uint32_t xfr_serial(const struct zone *z, MDB_txn *txn)
+{
+    struct zone_meta meta;
+    if (store_read_meta(txn, z->dbi, &meta) < 0)
+        meta.serial = 0;
+    return meta.serial ? meta.serial : 1;
+}
+
+void xfr_soa(const struct zone *z, uint32_t serial, uint8_t *buf, struct xfr_rr *rr)
+{
+    const struct zone_rr *soa = &z->rrs[z->soa];
+    memcpy(buf, soa->rdata, soa->rdlen);
+    uint8_t *s = buf + soa->rdlen - 20;
+    s[0] = (uint8_t)(serial >> 24), s[1] = (uint8_t)(serial >> 16), s[2] = (uint8_t)(serial >> 8), s[3] = (uint8_t)serial;
+    *rr = (struct xfr_rr){ .rel = buf, .rel_len = 0, .type = DNS_TYPE_SOA, .ttl = soa->ttl, .rdata = buf,
+                           .rdlen = soa->rdlen };
+}
+
+/* ---- collecting units ---- */
+
+static int add_unit(struct gen *g, const struct unit *proto, const char *path, size_t len)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 1024;
+        struct unit *grown = realloc(g->u, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        g->u = grown, g->cap = cap;
+    }
+    if (g->alen + len > g->acap) {
+        size_t cap = g->acap ? g->acap * 2 : 1 << 16;
+        while (cap < g->alen + len)
+            cap *= 2;
+        char *grown = cap <= UINT32_MAX ? realloc(g->arena, cap) : NULL;  /* offsets are 32 bits */
+        if (!grown)
+            return -1;
+        g->arena = grown, g->acap = cap;
+    }
+    memcpy(g->arena + g->alen, path, len);
+    g->u[g->n] = *proto;
+    g->u[g->n].path = (uint32_t)g->alen;
+    g->u[g->n].path_len = (uint16_t)len;
+    g->alen += len;
+    g->n++;
+    return 0;
+}
+
+/* The path of the first `labels` octets (IPv4) or nibbles (IPv6) of an address. */
+static size_t ip_path(const struct ipaddr *a, int labels, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t pos = 0;
+    for (int i = 0; i < labels; i++) {
+        if (a->family == ADDR_V4) {
+            pos += (size_t)sprintf(out + pos, "%u", a->bytes[i]) + 1;
+        } else {
+            out[pos++] = hex[(a->bytes[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+            out[pos++] = '\0';
+        }
+    }
+    return pos;
+}
+
+static int ip_unit(struct gen *g, const struct ipaddr *a, int bits, struct unit *proto)
+{
+    char path[MAX_LABELS * 4];
+    int step = a->family == ADDR_V4 ? 8 : 4;
+    proto->family = a->family;
+    proto->wild = bits < addr_bits(a->family);
+    return add_unit(g, proto, path, ip_path(a, bits / step, path));
+}
+
+static void set_bit(uint8_t *bytes, int pos, int v)
+{
+    uint8_t mask = (uint8_t)(0x80u >> (pos % 8));
+    bytes[pos / 8] = (uint8_t)(v ? bytes[pos / 8] | mask : bytes[pos / 8] & ~mask);
+}
+
+static int is_mapped_v4(const struct ipnet *net)
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    return net->addr.family == ADDR_V6 && net->plen >= 96 && !memcmp(net->addr.bytes, mapped, 12);
+}
+
+/* A network as names at the next octet (IPv4) or nibble (IPv6) boundary: /24 is one wildcard, /20
+ * sixteen, /26 sixty-four names. */
+static int net_units(struct gen *g, const struct ipnet *net, struct unit *proto)
+{
+    int full = addr_bits(net->addr.family), step = net->addr.family == ADDR_V4 ? 8 : 4;
+    int b = (net->plen + step - 1) / step * step;
+    if (b == 0)
+        b = step;                               /* not a wildcard at the apex: one per top label */
+    if (is_mapped_v4(net))
+        return 0;                               /* ::ffff:a.b.c.d is answered from the IPv4 entries */
+    if (b - net->plen >= 17 || (1UL << (b - net->plen)) > XFR_EXPAND_MAX) {
+        g->st->skipped++;
+        return 0;
+    }
+    proto->prio = net->plen;
+    for (unsigned long k = 0; k < 1UL << (b - net->plen); k++) {
+        struct ipaddr a = net->addr;
+        for (int j = net->plen; j < b; j++)
+            set_bit(a.bytes, j, (int)(k >> (b - 1 - j)) & 1);
+        if (ip_unit(g, &a, b < full ? b : full, proto) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A domain (or account label): the name itself unless subdomains-only, the wildcard if wildcard. */
+static int name_units(struct gen *g, const char *name, uint8_t flags, struct unit *proto)
+{
+    char path[DOMAIN_MAX + 2];
+    size_t len = strlen(name), pos = 0;
+    for (size_t end = len; end > 0;) {          /* labels from the last to the first */
+        size_t start = end;
+        while (start > 0 && name[start - 1] != '.')
+            start--;
+        memcpy(path + pos, name + start, end - start);
+        pos += end - start;
+        path[pos++] = '\0';
+        end = start ? start - 1 : 0;
+    }
+    proto->family = FAMILY_DOMAIN;
+    proto->prio = 0;
+    proto->wild = 0;
+    if (!(flags & LISTING_SUBDOMAINS) && add_unit(g, proto, path, pos) < 0)
+        return -1;
+    proto->wild = 1;
+    return (flags & LISTING_WILDCARD) ? add_unit(g, proto, path, pos) : 0;
+}
+
+static int entry_units(struct gen *g, const MDB_val *k, const MDB_val *v)
+{
+    struct listing l;
+    struct ipnet net;
+    char name[DOMAIN_MAX + 1];
+    int kind = store_key_decode(k->mv_data, k->mv_size, &net, name, sizeof name);
+    if (!kind)
+        return 0;                               /* the meta record */
+    if (listing_decode(v->mv_data, v->mv_size, &l) < 0) {
+        g->st->skipped++;
+        return 0;
+    }
+    if (!listing_live(&l, g->now))
+        return 0;
+    g->st->entries++;
+    struct unit proto = { .allow = (l.flags & LISTING_ALLOW) != 0, .val = v->mv_data, .val_len = v->mv_size };
+    if (kind == 'd')
+        return g->z->kind == ZONE_IP ? 0 : name_units(g, name, l.flags, &proto);
+    if (g->z->kind != ZONE_IP)
+        return 0;
+    g->families |= net.addr.family == ADDR_V4 ? 1 : 2;
+    return net_units(g, &net, &proto);
+}
+
+static int collect(struct gen *g, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, g->z->dbi, &cur) != 0)
+        return -1;
+    int rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (entry_units(g, &k, &v) < 0)
+            break;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/* 127.0.0.2 (and ::ffff:7f00:2) or TEST listed, 127.0.0.1 or INVALID not: they win over the store. */
+static int test_points(struct gen *g)
+{
+    if (!g->z->test_points)
+        return 0;
+    struct unit proto = { .prio = 255 };
+    if (g->z->kind != ZONE_IP) {
+        proto.test = 1;
+        if (name_units(g, "test", 0, &proto) < 0)
+            return -1;
+        proto.test = 0, proto.allow = 1;
+        return name_units(g, "invalid", 0, &proto);
+    }
+    for (int host = 1; host <= 2; host++) {
+        struct ipaddr v4 = { .family = ADDR_V4, .bytes = { 127, 0, 0, (uint8_t)host } };
+        struct ipaddr v6 = { .family = ADDR_V6, .bytes = { [10] = 0xff, 0xff, 127, 0, 0, (uint8_t)host } };
+        proto.test = host == 2, proto.allow = host == 1;
+        if (ip_unit(g, &v4, 32, &proto) < 0 || ip_unit(g, &v6, 128, &proto) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- ordering ---- */
+
+static int unit_cmp(const void *a, const void *b, void *arena)
+{
+    const struct unit *x = a, *y = b;
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
+    int c = memcmp((const char *)arena + x->path, (const char *)arena + y->path, n);
+    if (c)
+        return c;
+    if (x->path_len != y->path_len)             /* a node before the names below it */
+        return x->path_len < y->path_len ? -1 : 1;
+    if (x->wild != y->wild)
+        return x->wild - y->wild;
+    return (int)y->prio - (int)x->prio;         /* the most specific first */
+}
+
+/* Sorts, keeps the most specific unit of each node and kind, counts the units that give records. */
+static int order(struct gen *g)
+{
+    if (g->n)
+        qsort_r(g->u, g->n, sizeof *g->u, unit_cmp, g->arena);
+    size_t kept = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct unit *p = kept ? &g->u[kept - 1] : NULL, *c = &g->u[i];
+        if (p && p->family == c->family && p->path_len == c->path_len && p->wild == c->wild &&
+            !memcmp(g->arena + p->path, g->arena + c->path, c->path_len))
+            continue;
+        g->u[kept++] = *c;
+    }
+    g->n = kept;
+    g->emitting = malloc((g->n + 1) * sizeof *g->emitting);
+    if (!g->emitting)
+        return -1;
+    g->emitting[0] = 0;
+    for (size_t i = 0; i < g->n; i++)
+        g->emitting[i + 1] = g->emitting[i] + !g->u[i].allow;
+    return 0;
+}
+
+/* ---- records ---- */
+
+/* The owner of a node (or of the wildcard below it) below the zone, in wire form. */
+static size_t owner_rel(const char *path, size_t off, int wild, uint8_t *out)
+{
+    size_t starts[MAX_LABELS], n = 0, pos = 0;
+    for (size_t i = 0; i < off && n < MAX_LABELS; i += strlen(path + i) + 1)
+        starts[n++] = i;
+    if (wild)
+        out[pos++] = 1, out[pos++] = '*';
+    while (n-- > 0) {
+        size_t len = strlen(path + starts[n]);
+        if (pos + 1 + len > 255)
+            return 256;
+        out[pos++] = (uint8_t)len;
+        memcpy(out + pos, path + starts[n], len);
+        pos += len;
+    }
+    return pos;
+}
+
+/* What {addr} stands for: the address, the network, or the domain of the node. */
+static void node_subject(int family, const char *path, size_t off, char *out, size_t cap)
+{
+    size_t starts[MAX_LABELS], n = 0, pos = 0;
+    for (size_t i = 0; i < off && n < MAX_LABELS; i += strlen(path + i) + 1)
+        starts[n++] = i;
+    if (family == FAMILY_DOMAIN) {
+        out[0] = '\0';
+        while (n-- > 0 && pos < cap)
+            pos += (size_t)snprintf(out + pos, cap - pos, "%s%s", path + starts[n], n ? "." : "");
+        return;
+    }
+    struct ipnet net = { .addr.family = (uint8_t)family };
+    int step = family == ADDR_V4 ? 8 : 4;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = (unsigned)strtoul(path + starts[i], NULL, family == ADDR_V4 ? 10 : 16);
+        if (family == ADDR_V4)
+            net.addr.bytes[i] = (uint8_t)v;
+        else
+            net.addr.bytes[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+    }
+    net.plen = (uint8_t)(n * (size_t)step);
+    if (net.plen == addr_bits(family))
+        addr_unmap_v4(&net.addr);
+    net_format(&net, out, cap);
+}
+
+static int single_digits(const char *path, size_t off)
+{
+    for (size_t i = 0; i < off; i += strlen(path + i) + 1)
+        if (strlen(path + i) != 1)
+            return 0;
+    return 1;
+}
+
+/* An owner the zone's apex records already use: those win, as in the server. */
+static int static_owner(const struct zone *z, const uint8_t *rel, size_t rel_len)
+{
+    for (int i = 0; i < z->nrrs; i++)
+        if (z->rrs[i].owner_len == rel_len + z->wire_len && !memcmp(z->rrs[i].owner, rel, rel_len))
+            return 1;
+    return 0;
+}
+
+static void test_listing(const struct zone *z, struct listing *l)
+{
+    static const char text[] = "RFC 5782 test point";      /* as answer.c says it */
+    memset(l, 0, sizeof *l);
+    l->nreasons = 1;
+    l->reasons[0] = (struct reason){ z->codes[z->default_code].addr, 0, sizeof text - 1, text };
+}
+
+static int live(const struct reason *r, uint32_t now)
+{
+    return r->code != 0 && (r->expires == 0 || r->expires > now);
+}
+
+static int put_records(struct gen *g, const uint8_t *rel, size_t rel_len, const struct listing *l,
+                       const char *subject)
+{
+    uint32_t ttl = answer_ttl(g->z, l, g->now);
+    struct xfr_rr rr = { .rel = rel, .rel_len = rel_len, .type = DNS_TYPE_A, .ttl = ttl };
+    for (int i = 0; i < l->nreasons; i++) {
+        const struct reason *r = &l->reasons[i];
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= l->reasons[j].code == r->code && live(&l->reasons[j], g->now);
+        if (dup || !live(r, g->now))
+            continue;
+        uint8_t a[4] = { (uint8_t)(r->code >> 24), (uint8_t)(r->code >> 16), (uint8_t)(r->code >> 8), (uint8_t)r->code };
+        rr.rdata = a, rr.rdlen = 4;
+        if (g->fn(g->ud, &rr))
+            return -1;
+        g->st->rrs++;
+    }
+    char text[1024];
+    uint8_t rdata[sizeof text + sizeof text / 255 + 1];
+    size_t n = answer_txt(g->z, l, g->now, subject, text, sizeof text), len = 0;
+    for (size_t off = 0; off < n || len == 0; off += 255) {     /* strings of 255 at most */
+        size_t piece = n - off > 255 ? 255 : n - off;
+        rdata[len++] = (uint8_t)piece;
+        memcpy(rdata + len, text + off, piece);
+        len += piece;
+    }
+    rr.type = DNS_TYPE_TXT, rr.rdata = rdata, rr.rdlen = (uint16_t)len;
+    if (g->fn(g->ud, &rr))
+        return -1;
+    g->st->rrs++;
+    return 0;
+}
+
+/* The records of a node (wild: of the wildcard below it), with the answer of unit d. */
+static int emit_node(struct gen *g, const struct unit *ref, size_t off, int wild, const struct unit *d)
+{
+    uint8_t rel[258];
+    const char *path = g->arena + ref->path;
+    size_t rel_len = owner_rel(path, off, wild, rel);
+    struct listing l;
+    if (rel_len + g->z->wire_len > 255 || (!d->test && listing_decode(d->val, d->val_len, &l) < 0)) {
+        g->st->skipped++;
+        return 0;
+    }
+    if (static_owner(g->z, rel, rel_len))
+        return 0;
+    if (d->test)
+        test_listing(g->z, &l);
+    char subject[DOMAIN_MAX + 1];
+    node_subject(ref->family, path, off, subject, sizeof subject);
+    if (ref->family == ADDR_V4 && wild && g->families == 3 && single_digits(path, off))
+        g->st->ambiguous++;
+    g->st->names++;
+    return put_records(g, rel, rel_len, &l, subject);
+}
+
+static size_t seg_len(const struct gen *g, const struct unit *u, size_t off)
+{
+    return strlen(g->arena + u->path + off) + 1;
+}
+
+/* The node at depth (path length off) shared by units [lo, hi); cover: the deepest wildcard unit
+ * above it. Only nodes with records somewhere below them exist in the zone; elsewhere the cover
+ * answers, as it does in the server, unless an allow entry there says otherwise (a hole). */
+static int walk(struct gen *g, size_t lo, size_t hi, int depth, size_t off, const struct unit *cover)
+{
+    const struct unit *exact = NULL, *wild = NULL;
+    size_t i = lo;
+    for (; i < hi && g->u[i].path_len == off; i++)
+        *(g->u[i].wild ? &wild : &exact) = &g->u[i];
+    int listed_cover = cover && !cover->allow;
+    if (g->emitting[hi] == g->emitting[lo]) {
+        g->st->holes += listed_cover ? hi - lo : 0;
+        return 0;
+    }
+    int full = g->u[lo].family == ADDR_V4 ? 4 : g->u[lo].family == ADDR_V6 ? 32 : MAX_LABELS;
+    if (depth > 0) {
+        const struct unit *e = exact ? exact : g->z->kind != ZONE_IP && listed_cover ? cover : NULL;
+        const struct unit *w = wild ? wild : depth < full && listed_cover ? cover : NULL;
+        g->st->fills += (e && e == cover) + (w && w == cover);
+        if ((e && !e->allow && emit_node(g, &g->u[lo], off, 0, e) < 0) ||
+            (w && !w->allow && emit_node(g, &g->u[lo], off, 1, w) < 0))
+            return -1;
+    }
+    while (i < hi) {
+        size_t seg = seg_len(g, &g->u[i], off), j = i + 1;
+        while (j < hi && seg_len(g, &g->u[j], off) == seg &&
+               !memcmp(g->arena + g->u[j].path + off, g->arena + g->u[i].path + off, seg))
+            j++;
+        if (walk(g, i, j, depth + 1, off + seg, wild ? wild : cover) < 0)
+            return -1;
+        i = j;
+    }
+    return 0;
+}
+
+static int emit_apex(struct gen *g)
+{
+    const struct zone *z = g->z;
+    for (int i = 0; i < z->nrrs; i++) {
+        const struct zone_rr *r = &z->rrs[i];
+        struct xfr_rr rr = { r->owner, (size_t)(r->owner_len - z->wire_len), r->type, r->ttl, r->rdata, r->rdlen };
+        if (i == z->soa)
+            continue;
+        if (g->fn(g->ud, &rr))
+            return -1;
+        g->st->rrs++;
+    }
+    return 0;
+}
+
+int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, void *ud,
+                struct xfr_stats *st)
+{
+    struct gen g = { .z = z, .now = now, .fn = fn, .ud = ud, .st = st };
+    memset(st, 0, sizeof *st);
+    int rc = emit_apex(&g);
+    if (rc == 0)
+        rc = collect(&g, txn);
+    if (rc == 0)
+        rc = test_points(&g);
+    if (rc == 0)
+        rc = order(&g);
+    for (size_t lo = 0, hi; rc == 0 && lo < g.n; lo = hi) {    /* one tree per family */
+        for (hi = lo; hi < g.n && g.u[hi].family == g.u[lo].family; hi++)
+            ;
+        rc = walk(&g, lo, hi, 0, 0, NULL);
+    }
+    free(g.u);
+    free(g.arena);
+    free(g.emitting);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/* xfr_records.h - a zone's listings as the records of a plain DNS zone, for zone transfers (xfr.c)
+ * and for `dnsblctl export --format zone`: one generator, so both always say the same.
+ *
+ * A secondary (Knot, NSD, BIND) answers from these records with the ordinary DNS rules: an exact
+ * name, else the wildcard of the closest existing ancestor. The generator emits what makes those
+ * rules give the server's own answer: IPv4 /32 and IPv6 /128 listings as names, networks as
+ * wildcards at octet (IPv4) or nibble (IPv6) boundaries, other prefix lengths expanded to the next
+ * boundary, domain listings as names and wildcards, and "fill-in" wildcards (and, in domain zones,
+ * names) wherever a more specific listing would otherwise hide a covering network's wildcard. Each
+ * listed name gets one A record per live code and one TXT, the TTL the server would give now. */
+#ifndef DNSBL_XFR_RECORDS_H
+#define DNSBL_XFR_RECORDS_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone.h"
+
+#define XFR_EXPAND_MAX 65536    /* names one entry may expand to; a larger one is skipped */
+#define XFR_SOA_MAX 600         /* SOA rdata: two names and five numbers */
+
+struct xfr_rr {
+    const uint8_t *rel;         /* owner below the zone in wire form, without the zone; empty: apex */
+    size_t rel_len;
+    uint16_t type;
+    uint32_t ttl;
+    const uint8_t *rdata;
+    uint16_t rdlen;
+};
+
+struct xfr_stats {
+    size_t entries;             /* live store entries read */
+    size_t names;               /* owner names given records */
+    size_t rrs;                 /* records, the SOA not counted */
+    size_t fills;               /* names and wildcards added for a covering network or wildcard */
+    size_t holes;               /* allow entries inside a listed network that a zone cannot express */
+    size_t skipped;             /* entries not expressible: too many names, too long, unreadable */
+    size_t ambiguous;           /* IPv4 wildcards whose reversed names IPv6 queries share */
+};
+
+/* Returns 0 to go on, anything else to stop the generation. */
+typedef int (*xfr_rr_fn)(void *ud, const struct xfr_rr *rr);
+
+/* The zone's serial in this snapshot (as its SOA says: never 0). */
+uint32_t xfr_serial(const struct zone *z, MDB_txn *txn);
+/* The SOA record with that serial; rr->rdata points into buf (XFR_SOA_MAX bytes). */
+void xfr_soa(const struct zone *z, uint32_t serial, uint8_t *buf, struct xfr_rr *rr);
+/* Every record of the zone but the SOA, from one snapshot: the apex records first, then the listed
+ * names. Returns 0, or -1 when the store or memory failed or fn stopped it. */
+int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, void *ud,
+                struct xfr_stats *st);
+
+#endif
