@@ -160,9 +160,16 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
         if (ev->n2)
             count_ip(f, &ev->ip, M_RCPT, ev->n2, t, RULE_DHA);
         break;
-    case EV_RCPT_UNKNOWN:
-        count_ip(f, &ev->ip, M_UNKNOWN, 1, t, -1);      /* judged at disconnect, with the total */
+    case EV_RCPT_UNKNOWN: {
+        uint8_t key[16];
+        struct subject *sub = subject_get(&f->state, key, subject_key_ip(&ev->ip, key), 1);
+        if (sub) {     /* judged at disconnect, with the total; listed from this time on */
+            subject_count(&f->state, sub, M_UNKNOWN, t, 1);
+            if (t > sub->last_unknown)
+                sub->last_unknown = t;
+        }
         break;
+    }
     case EV_CLIENT:
         if (q) {
             q->has_ip = 1;

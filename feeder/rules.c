@@ -32,10 +32,15 @@ static int allowed(const struct zone *z, const struct subject *sub)
     return zone_allows_name(z, name);
 }
 
-/* The listing's end for a crossing at t, updating the subject's offence record. */
+/* The listing's end for an offending event at t, updating the subject's offence record; 0 when the
+ * event is not newer than the one that set the listing (a dha session without unknown recipients
+ * re-judges the window at its disconnect: that alone must neither extend nor renew a listing). */
 static uint32_t offend(struct feeder *f, struct subject *sub, enum rule_kind k, const struct zone_rule *r, uint32_t t)
 {
     struct offence *o = &sub->offence[k];
+    if (o->count && t <= o->last)
+        return 0;
+    o->last = t;
     if (!(o->count && o->until > t))        /* not listed now (a listing "until t" has ended at t) */
         o->count = o->count && o->until + f->repeat_memory >= t ? o->count + 1 : 1;
     uint64_t d = r->expire;
@@ -101,7 +106,7 @@ static void add_pending(struct feeder *f, int zi, uint32_t code, uint32_t offenc
     memcpy(p->text, text, p->text_len);
 }
 
-/* List sub in zone zi for rule k; why says what crossed the threshold. */
+/* List sub in zone zi for rule k; t is the offending event's time, why says what crossed the threshold. */
 static void list(struct feeder *f, int zi, enum rule_kind k, struct subject *sub, uint32_t t, const char *why)
 {
     const struct zone *z = &f->zones.zones[zi];
@@ -111,8 +116,10 @@ static void list(struct feeder *f, int zi, enum rule_kind k, struct subject *sub
         return;
     }
     uint32_t until = offend(f, sub, k, r, t);
+    if (!until)
+        return;
     char text[REASON_TEXT_MAX + 1], stamp[24];
-    time_t tt = until;
+    time_t tt = until + 59;     /* the minute it is over by: never earlier than the real end */
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%MZ", &tm);
@@ -134,7 +141,7 @@ static void eval_dha(struct feeder *f, int zi, struct subject *sub, uint32_t t)
         return;
     char why[160];
     snprintf(why, sizeof why, "unknown recipients %u/%u in %um", unknown, rcpt, r->window / 60);
-    list(f, zi, RULE_DHA, sub, t, why);
+    list(f, zi, RULE_DHA, sub, sub->last_unknown ? sub->last_unknown : t, why);
 }
 
 static void eval_backscatter(struct feeder *f, int zi, struct subject *sub, uint32_t t)

@@ -222,10 +222,11 @@ static uint8_t get8(struct buf *b) { uint8_t v; get(b, &v, 1); return v; }
 static uint32_t get32(struct buf *b) { uint32_t v; get(b, &v, 4); return v; }
 static void get_ip(struct buf *b, struct ipaddr *a) { a->family = get8(b); get(b, a->bytes, 16); }
 
-/* version 1; rings: metric, last, then (slot, count) for non-zero slots; offences; account state */
+/* version 2; rings: metric, last, then (slot, count) for non-zero slots; offences (rule, until, count,
+ * last); account state; the last unknown RCPT. Version 1 (no offence last, no last unknown) still reads. */
 static void encode_subject(const struct subject *sub, struct buf *b)
 {
-    put8(b, 1);
+    put8(b, 2);
     uint8_t nrings = 0, noff = 0;
     for (int m = 0; m < METRICS; m++)
         nrings += sub->ring[m] != NULL;
@@ -256,8 +257,10 @@ static void encode_subject(const struct subject *sub, struct buf *b)
         put8(b, (uint8_t)k);
         put32(b, sub->offence[k].until);
         put32(b, sub->offence[k].count);
+        put32(b, sub->offence[k].last);
     }
     const struct account_state *a = sub->acct;
+    put32(b, sub->last_unknown);
     put8(b, a != NULL);
     if (!a)
         return;
@@ -276,7 +279,8 @@ static void encode_subject(const struct subject *sub, struct buf *b)
 
 static int decode_subject(struct subject *sub, struct buf *b)
 {
-    if (get8(b) != 1)
+    uint8_t version = get8(b);
+    if (version != 1 && version != 2)
         return -1;
     uint8_t nrings = get8(b);
     for (int i = 0; i < nrings && !b->bad; i++) {
@@ -301,7 +305,10 @@ static int decode_subject(struct subject *sub, struct buf *b)
             return -1;
         sub->offence[k].until = get32(b);
         sub->offence[k].count = get32(b);
+        sub->offence[k].last = version >= 2 ? get32(b) : sub->offence[k].until;
     }
+    if (version >= 2)
+        sub->last_unknown = get32(b);
     if (get8(b)) {
         struct account_state *a = subject_account(sub);
         if (!a)
@@ -589,7 +596,10 @@ static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subj
     (void)klen;
     for (int k = 0; k < RULE_KINDS; k++)
         if (sub->offence[k].count)
-            fprintf(out, " offence:%s=%u/%u", rule_kind_name(k), sub->offence[k].count, sub->offence[k].until);
+            fprintf(out, " offence:%s=%u/%u/%u", rule_kind_name(k), sub->offence[k].count, sub->offence[k].until,
+                    sub->offence[k].last);
+    if (sub->last_unknown)
+        fprintf(out, " last_unknown:%u", sub->last_unknown);
     if (sub->acct) {
         char ip[64];
         for (int i = 0; i < sub->acct->nfail; i++)

@@ -46,6 +46,7 @@ struct account_state {
 struct offence {
     uint32_t until;     /* the current (or last) listing under this rule ends then */
     uint32_t count;     /* listings so far: each new one lasts twice as long */
+    uint32_t last;      /* the offending event that last set until */
 };
 
 struct subject {
@@ -58,6 +59,7 @@ struct subject {
     struct ring *ring[METRICS];
     struct offence offence[RULE_KINDS];
     struct account_state *acct;
+    uint32_t last_unknown;              /* time of the newest unknown-recipient RCPT (dha) */
     uint16_t keylen;
     uint8_t key[];                      /* kind byte, then 4 or 8 (IPv6 /64) bytes, or a name */
 };

@@ -181,8 +181,8 @@ static int listed_ip(const char *zone, const char *ip, uint32_t now)
 
 /* ---- log lines ---- */
 
-/* A session with `unknown` RCPTs rejected as unknown users out of `total`; returns the time of its
- * disconnect line (one line a second from t). */
+/* A session with `unknown` RCPTs rejected as unknown users out of `total`, one line a second from t;
+ * returns the time of its last unknown RCPT (the disconnect follows a second later). */
 static uint32_t dha_session(uint32_t t, const char *ip, int unknown, int total)
 {
     for (int i = 0; i < unknown; i++)
@@ -191,7 +191,7 @@ static uint32_t dha_session(uint32_t t, const char *ip, int unknown, int total)
                   "to=<nobody%d@example.jp> proto=ESMTP helo=<client.example.net>", ip, i, i);
     line(t, "postfix/smtpd[100]: disconnect from unknown[%s] ehlo=1 mail=1 rcpt=%d/%d data=1 quit=1 commands=%d/%d",
          ip, total - unknown, total, 4 + total - unknown, 4 + total);
-    return t;
+    return unknown ? t - 1 : t;     /* the last unknown RCPT: the offending event a listing runs from */
 }
 
 /* n SMTP AUTH failures, one a second from t; returns the time of the last. */
@@ -225,13 +225,13 @@ Test(rules, dha_10_unknown_of_12_is_listed)
 {
     open_feeder("zones", NULL);
     uint32_t t = dha_session(T0, "203.0.113.20", 10, 12);
-    cr_assert_eq(t, T0 + 10);
+    cr_assert_eq(t, T0 + 9);
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.20");
-    assert_listed(e, CODE(127, 0, 0, 2), T0 + 10 + HOUR);
-    cr_assert_eq(e.since, T0 + 10);
+    assert_listed(e, CODE(127, 0, 0, 2), T0 + 9 + HOUR);
+    cr_assert_eq(e.since, T0 + 9);
     cr_assert_eq(e.flags & LISTING_MANUAL, 0);
-    cr_assert_str_eq(e.text, "unknown recipients 10/12 in 10m; listed until 2026-11-22T16:04Z");
+    cr_assert_str_eq(e.text, "unknown recipients 10/12 in 10m; listed until 2026-11-22T16:05Z");
     cr_assert(listed_ip("bl.example", "203.0.113.20", T0 + 11));
 }
 
@@ -271,7 +271,7 @@ Test(rules, auth_10_failures_are_listed)
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.40");
     assert_listed(e, CODE(127, 0, 0, 4), t + HOUR);
-    cr_assert_str_eq(e.text, "authentication failures 10 in 10m; listed until 2026-11-22T16:04Z");
+    cr_assert_str_eq(e.text, "authentication failures 10 in 10m; listed until 2026-11-22T16:05Z");
 }
 
 Test(rules, auth_9_failures_are_not)
@@ -313,7 +313,7 @@ Test(rules, dovecot_attempts_are_weighted)
     assert_listed(get_ip("bl.example", "203.0.113.44"), CODE(127, 0, 0, 4), T0 + 3 + HOUR);
     struct entry e = get_account("bob");
     assert_listed(e, CODE(127, 0, 2, 4), T0 + 3 + HOUR);
-    cr_assert_str_eq(e.text, "authentication failures 12 in 10m; listed until 2026-11-22T16:04Z");
+    cr_assert_str_eq(e.text, "authentication failures 12 in 10m; listed until 2026-11-22T16:05Z");
 }
 
 /* ---- reverse brute force: one account, one failure from each of many addresses ---- */
@@ -329,7 +329,7 @@ Test(rules, reverse_brute_force_5_addresses_are_listed)
         struct entry e = get_ip("bl.example", ips[i]);
         assert_listed(e, CODE(127, 0, 0, 4), T0 + 4 + HOUR);
         cr_assert_str_eq(e.text, "one of 5 addresses failing logins for account alice in 10m; listed until "
-                                 "2026-11-22T16:04Z");
+                                 "2026-11-22T16:05Z");
     }
     assert_not_listed(get_account("alice"));    /* 5 failures < 10 for the account itself */
 }
@@ -376,7 +376,7 @@ Test(rules, volume_300_messages_are_listed)
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.70");
     assert_listed(e, CODE(127, 0, 0, 5), T0 + 299 + HOUR);
-    cr_assert_str_eq(e.text, "mass volume 300 messages in 10m (limit 300); listed until 2026-11-22T16:09Z");
+    cr_assert_str_eq(e.text, "mass volume 300 messages in 10m (limit 300); listed until 2026-11-22T16:10Z");
     assert_listed(get_domain("bulk.example"), CODE(127, 0, 1, 5), T0 + 299 + HOUR);
 }
 
@@ -448,7 +448,7 @@ Test(rules, backscatter_20_ndrs_are_listed)
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.80");
     assert_listed(e, CODE(127, 0, 0, 3), T0 + 19 + HOUR);
-    cr_assert_str_eq(e.text, "NDRs 20 in 10m (0 received, 20 sent); listed until 2026-11-22T16:04Z");
+    cr_assert_str_eq(e.text, "NDRs 20 in 10m (0 received, 20 sent); listed until 2026-11-22T16:05Z");
     assert_listed(get_domain("victim.example"), CODE(127, 0, 1, 3), T0 + 19 + HOUR);
 }
 
@@ -469,7 +469,7 @@ Test(rules, backscatter_received_ndrs_count)
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.82");
     assert_listed(e, CODE(127, 0, 0, 3), T0 + 19 + HOUR);
-    cr_assert_str_eq(e.text, "NDRs 20 in 10m (20 received, 0 sent); listed until 2026-11-22T16:04Z");
+    cr_assert_str_eq(e.text, "NDRs 20 in 10m (20 received, 0 sent); listed until 2026-11-22T16:05Z");
 }
 
 /* ---- expiry and escalation ---- */
@@ -749,7 +749,7 @@ Test(rules, compromised_four_country_runs_are_listed)
     struct entry e = get_account("carol");
     assert_listed(e, CODE(127, 0, 2, 6), t + HOUR);
     cr_assert_str_eq(e.text, "account carol logged in from 4 countries (JP US JP FR) and 4 addresses in 24h; "
-                             "listed until 2026-11-22T19:04Z");
+                             "listed until 2026-11-22T19:05Z");
     /* in the IP zone: the account's clients outside the home country */
     assert_listed(get_ip("bl.example", "198.51.100.2"), CODE(127, 0, 0, 6), t + HOUR);
     assert_listed(get_ip("bl.example", "198.51.100.3"), CODE(127, 0, 0, 6), t + HOUR);
@@ -835,4 +835,18 @@ Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
                         "sasl_username=dave");
     commit();
     assert_listed(get_account("dave"), CODE(127, 0, 2, 6), T0 + 2 * HOUR + HOUR);
+}
+
+/* Regression (found by the Postfix end-to-end test): the dha rule is judged at every disconnect, over
+ * the whole window, so a later session without a single unknown recipient used to push the listing
+ * out again (or list the address anew once it had expired). A listing runs from the last unknown RCPT. */
+Test(rules, dha_clean_session_neither_extends_nor_renews)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = dha_session(T0, "203.0.113.24", 12, 12);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.24"), CODE(127, 0, 0, 2), t + HOUR);
+    dha_session(T0 + 200, "203.0.113.24", 0, 1);        /* one good RCPT, 3 minutes later */
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.24"), CODE(127, 0, 0, 2), t + HOUR);
 }
