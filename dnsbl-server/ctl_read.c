@@ -406,13 +406,6 @@ int cmd_top(struct ctl *c)
 
 /* ---- stats ---- */
 
-static int count_reader(const char *msg, void *ctx)
-{
-    (void)msg;
-    (*(int *)ctx)++;
-    return 0;
-}
-
 static void zone_stats(struct ctl *c, MDB_txn *txn, const struct zone *z, struct json *j)
 {
     MDB_cursor *cur;
@@ -482,7 +475,7 @@ int cmd_stats(struct ctl *c)
         zone_stats(c, txn, &c->zones.zones[i], &j);
     mdb_env_info(c->store.env, &info);
     mdb_env_stat(c->store.env, &st);
-    mdb_reader_list(c->store.env, count_reader, &readers);
+    readers = store_readers(&c->store);
     size_t subjects = 0, queue = 0;
     MDB_dbi dbi = feeder_dbi(txn, "feeder:subjects", &ok);
     if (ok && mdb_stat(txn, dbi, &st) == 0)
@@ -491,9 +484,8 @@ int cmd_stats(struct ctl *c)
     if (ok && mdb_stat(txn, dbi, &st) == 0)
         queue = st.ms_entries;
     mdb_env_stat(c->store.env, &st);
-    size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    size_t used = (size_t)store_used_bytes(&c->store);
     mdb_txn_abort(txn);
-    readers = readers > 0 ? readers - 1 : 0;    /* the first line is a header */
     if (c->json) {
         json_end_array(&j);
         json_begin_object(&j, "store");

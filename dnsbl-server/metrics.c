@@ -113,25 +113,14 @@ static void render_listings(struct evbuffer *out, struct server *srv, MDB_txn *t
     (void)srv;
 }
 
-static int count_reader(const char *msg, void *ctx)
-{
-    (void)msg;
-    (*(int *)ctx)++;
-    return 0;
-}
-
 static void render_store(struct evbuffer *out, struct server *srv)
 {
     MDB_envinfo info;
-    MDB_stat st;
-    int readers = 0;
     mdb_env_info(srv->store.env, &info);
-    mdb_env_stat(srv->store.env, &st);
-    mdb_reader_list(srv->store.env, count_reader, &readers);
     metric_head(out, "dnsbl_lmdb_used_bytes", "gauge", "pages in use in the LMDB file");
-    evbuffer_add_printf(out, "dnsbl_lmdb_used_bytes %llu\n", (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
+    evbuffer_add_printf(out, "dnsbl_lmdb_used_bytes %llu\n", (unsigned long long)store_used_bytes(&srv->store));
     metric_head(out, "dnsbl_lmdb_readers", "gauge", "LMDB reader slots in use (all processes)");
-    evbuffer_add_printf(out, "dnsbl_lmdb_readers %d\n", readers > 0 ? readers - 1 : 0);
+    evbuffer_add_printf(out, "dnsbl_lmdb_readers %d\n", store_readers(&srv->store));
     metric_head(out, "dnsbl_lmdb_last_txn", "counter", "the store's last committed transaction");
     evbuffer_add_printf(out, "dnsbl_lmdb_last_txn %zu\n", info.me_last_txnid);
     metric_head(out, "dnsbl_reloads_total", "counter", "SIGHUP reloads of the zones directory, by result");

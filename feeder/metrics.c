@@ -109,9 +109,7 @@ static void render_store(struct evbuffer *out, const struct feeder_metrics_view 
 {
     const struct feeder_stats *s = &v->f->stats;
     MDB_envinfo info;
-    MDB_stat st;
     mdb_env_info(v->f->store.env, &info);
-    mdb_env_stat(v->f->store.env, &st);
     metric_head(out, "feeder_commits_total", "counter", "LMDB write transactions, by result");
     evbuffer_add_printf(out, "feeder_commits_total{result=\"ok\"} %llu\nfeeder_commits_total{result=\"failed\"} %llu\n",
                         (unsigned long long)s->commits, (unsigned long long)s->commit_failures);
@@ -120,7 +118,7 @@ static void render_store(struct evbuffer *out, const struct feeder_metrics_view 
     metric_head(out, "feeder_commit_interval_seconds", "gauge", "the longest an event waits for its commit");
     evbuffer_add_printf(out, "feeder_commit_interval_seconds %.3f\n", v->commit_ms / 1000.0);
     metric_head(out, "feeder_lmdb_used_bytes", "gauge", "pages in use in the LMDB file");
-    evbuffer_add_printf(out, "feeder_lmdb_used_bytes %llu\n", (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
+    evbuffer_add_printf(out, "feeder_lmdb_used_bytes %llu\n", (unsigned long long)store_used_bytes(&v->f->store));
     metric_head(out, "feeder_lmdb_max_readers", "gauge", "LMDB reader slots");
     evbuffer_add_printf(out, "feeder_lmdb_max_readers %u\n", info.me_maxreaders);
     if (!v->syslog)

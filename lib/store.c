@@ -54,6 +54,29 @@ fail:
     return -1;
 }
 
+uint64_t store_used_bytes(struct store *st)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &stat) != 0)
+        return 0;
+    return (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
+}
+
+static int count_reader(const char *msg, void *ctx)
+{
+    (void)msg;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+int store_readers(struct store *st)
+{
+    int lines = 0;
+    mdb_reader_list(st->env, count_reader, &lines);
+    return lines > 0 ? lines - 1 : 0;   /* the first line is a header */
+}
+
 void store_close(struct store *st)
 {
     if (st->env)

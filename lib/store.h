@@ -67,6 +67,9 @@ enum store_open_flag {
 
 int store_open(struct store *st, const char *dir, int flags, char *err, size_t errlen);
 void store_close(struct store *st);
+/* Bytes of the file in use (pages up to the last one written), and reader slots in use by any process. */
+uint64_t store_used_bytes(struct store *st);
+int store_readers(struct store *st);
 /* Opens (creating it if needed) the sub-database of a zone. Not thread-safe against itself. */
 int store_zone_dbi(struct store *st, const char *zone, MDB_dbi *dbi, char *err, size_t errlen);
 
