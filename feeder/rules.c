@@ -208,7 +208,8 @@ static void eval_auth(struct feeder *f, int zi, struct subject *sub, uint32_t t)
             continue;
         uint8_t key[16];
         struct subject *ip = subject_get(&f->state, key, subject_key_ip(&a->fail[i].ip, key), 1);
-        if (ip)
+        /* an address over its own threshold keeps its own, more telling reason */
+        if (ip && subject_sum(ip, M_AUTH_FAIL, t, r->window) < r->threshold)
             list(f, zi, RULE_AUTH, ip, t, why);
     }
 }
