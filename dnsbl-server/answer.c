@@ -158,9 +158,10 @@ static void test_point(const struct zone *z, struct listing *l)
     l->reasons[0].text_len = sizeof text - 1;
 }
 
-/* 1 listed, 0 not, -1 store error. subject gets the address or domain, for the TXT template. */
+/* 1 listed, 0 not, -1 store error. subject gets the domain, or stays empty and addr gets the address
+ * (formatted only if a TXT answer needs it): for the TXT template. */
 static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct listing *l,
-                  char *subject, size_t cap)
+                  char *subject, size_t cap, struct ipaddr *addr)
 {
     const struct zone *z = &ctx->zones->zones[zi];
     int rel = q->nlabels - z->nlabels;
@@ -174,7 +175,7 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
         if (addr_from_reversed(labels, rel, &a) < 0)
             return 0;
         addr_unmap_v4(&a);      /* ::ffff:a.b.c.d is answered from the IPv4 listings */
-        addr_format(&a, subject, cap);
+        *addr = a;
         if (z->test_points && a.family == ADDR_V4 && a.bytes[0] == 127 && !a.bytes[1] && !a.bytes[2] &&
             (a.bytes[3] == 1 || a.bytes[3] == 2)) {
             test_point(z, l);
@@ -268,7 +269,7 @@ static size_t expand_txt(const struct zone *z, const struct listing *l, uint32_t
 }
 
 static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *q,
-                        const struct listing *l, const char *subject, struct response *r)
+                        const struct listing *l, char *subject, const struct ipaddr *addr, struct response *r)
 {
     const struct zone *z = &ctx->zones->zones[zi];
     uint32_t ttl = listing_ttl(z, l, ctx->now);
@@ -287,6 +288,8 @@ static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *
     }
     if (q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) {
         char text[TXT_MAX];
+        if (!subject[0])
+            addr_format(addr, subject, DOMAIN_MAX + 1);
         size_t n = expand_txt(z, l, ctx->now, subject, text, sizeof text);
         size_t chunks = n ? (n + 254) / 255 : 1;
         put_rr_head(r, DNS_HEADER_LEN, DNS_TYPE_TXT, ttl, (uint16_t)(n + chunks));
@@ -302,20 +305,21 @@ static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *
 static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
 {
     struct listing l;
-    char subject[DOMAIN_MAX + 1];
+    struct ipaddr addr;
+    char subject[DOMAIN_MAX + 1] = "";
     r->aa = 1;
     if (static_records(ctx, zi, q, r)) {
         if (r->an == 0)
             put_soa(ctx, zi, q, r);
         return;
     }
-    int listed = lookup(ctx, zi, q, &l, subject, sizeof subject);
+    int listed = lookup(ctx, zi, q, &l, subject, sizeof subject, &addr);
     if (listed < 0) {
         r->rcode = RCODE_SERVFAIL;
         return;
     }
     if (listed)
-        put_listing(ctx, zi, q, &l, subject, r);
+        put_listing(ctx, zi, q, &l, subject, &addr, r);
     else
         r->rcode = RCODE_NXDOMAIN;
     if (r->an == 0)
