@@ -236,8 +236,7 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
         batch_end(w);
         udp_send(fd, w->tx, nout);
         observe_batch(w, &t0, n);
-        if (n < UDP_BATCH)
-            return;
+        /* a partial batch: more may have arrived while we answered; the next recvmmsg tells */
     }
 }
 
