@@ -84,6 +84,25 @@ void store_close(struct store *st)
     st->env = NULL;
 }
 
+/* Exactly the order of LMDB's default comparator (bytes, then length), so that every tool reading the
+ * store agrees; the common IPv4 key (6 bytes) is compared inline instead of through memcmp. */
+static int key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    if (a->mv_size == 6 && b->mv_size == 6) {
+        const uint8_t *x = a->mv_data, *y = b->mv_data;
+        uint64_t u = (uint64_t)x[0] << 40 | (uint64_t)x[1] << 32 | (uint64_t)x[2] << 24 | (uint64_t)x[3] << 16 |
+                     (uint64_t)x[4] << 8 | x[5];
+        uint64_t v = (uint64_t)y[0] << 40 | (uint64_t)y[1] << 32 | (uint64_t)y[2] << 24 | (uint64_t)y[3] << 16 |
+                     (uint64_t)y[4] << 8 | y[5];
+        return (u > v) - (u < v);
+    }
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int d = memcmp(a->mv_data, b->mv_data, n);
+    if (d)
+        return d;
+    return (a->mv_size > b->mv_size) - (a->mv_size < b->mv_size);
+}
+
 int store_zone_dbi(struct store *st, const char *zone, MDB_dbi *dbi, char *err, size_t errlen)
 {
     char name[300];
@@ -92,12 +111,16 @@ int store_zone_dbi(struct store *st, const char *zone, MDB_dbi *dbi, char *err, 
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc == 0) {
         rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+        if (rc == 0)
+            rc = mdb_set_compare(txn, *dbi, key_cmp);
         rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
     }
     if (rc == EACCES) {     /* a read-only store: the zone may simply not exist yet */
         rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
         if (rc == 0) {
             rc = mdb_dbi_open(txn, name, 0, dbi);
+            if (rc == 0)
+                rc = mdb_set_compare(txn, *dbi, key_cmp);
             rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
         }
     }
