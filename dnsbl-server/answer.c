@@ -193,11 +193,6 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
     return store_lookup_domain(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, l, NULL);
 }
 
-static int reason_live(const struct reason *r, uint32_t now)
-{
-    return r->code != 0 && (r->expires == 0 || r->expires > now);
-}
-
 /* The zone TTL, cut so that no cache keeps the listing past its expiry. */
 static uint32_t listing_ttl(const struct zone *z, const struct listing *l, uint32_t now)
 {
@@ -274,15 +269,11 @@ static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *
     const struct zone *z = &ctx->zones->zones[zi];
     uint32_t ttl = listing_ttl(z, l, ctx->now);
     if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY) {
-        for (int i = 0; i < l->nreasons; i++) {
-            const struct reason *rs = &l->reasons[i];
-            int dup = 0;
-            for (int j = 0; j < i; j++)
-                dup |= l->reasons[j].code == rs->code && reason_live(&l->reasons[j], ctx->now);
-            if (dup || !reason_live(rs, ctx->now))
-                continue;
+        uint32_t codes[LISTING_MAX_REASONS];
+        int n = listing_live_codes(l, ctx->now, codes);
+        for (int i = 0; i < n; i++) {
             put_rr_head(r, DNS_HEADER_LEN, DNS_TYPE_A, ttl, 4);
-            put32(r, rs->code);
+            put32(r, codes[i]);
             r->an++;
         }
     }

@@ -355,24 +355,15 @@ static void test_listing(const struct zone *z, struct listing *l)
     l->reasons[0] = (struct reason){ z->codes[z->default_code].addr, 0, sizeof text - 1, text };
 }
 
-static int live(const struct reason *r, uint32_t now)
-{
-    return r->code != 0 && (r->expires == 0 || r->expires > now);
-}
-
 static int put_records(struct gen *g, const uint8_t *rel, size_t rel_len, const struct listing *l,
                        const char *subject)
 {
     uint32_t ttl = answer_ttl(g->z, l, g->now);
     struct xfr_rr rr = { .rel = rel, .rel_len = rel_len, .type = DNS_TYPE_A, .ttl = ttl };
-    for (int i = 0; i < l->nreasons; i++) {
-        const struct reason *r = &l->reasons[i];
-        int dup = 0;
-        for (int j = 0; j < i; j++)
-            dup |= l->reasons[j].code == r->code && live(&l->reasons[j], g->now);
-        if (dup || !live(r, g->now))
-            continue;
-        uint8_t a[4] = { (uint8_t)(r->code >> 24), (uint8_t)(r->code >> 16), (uint8_t)(r->code >> 8), (uint8_t)r->code };
+    uint32_t codes[LISTING_MAX_REASONS];
+    int ncodes = listing_live_codes(l, g->now, codes);
+    for (int i = 0; i < ncodes; i++) {
+        uint8_t a[4] = { (uint8_t)(codes[i] >> 24), (uint8_t)(codes[i] >> 16), (uint8_t)(codes[i] >> 8), (uint8_t)codes[i] };
         rr.rdata = a, rr.rdlen = 4;
         if (g->fn(g->ud, &rr))
             return -1;

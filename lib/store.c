@@ -221,6 +221,25 @@ int listing_live(const struct listing *l, uint32_t now)
     return 0;
 }
 
+int reason_live(const struct reason *r, uint32_t now)
+{
+    return r->code != 0 && (r->expires == 0 || r->expires > now);
+}
+
+int listing_live_codes(const struct listing *l, uint32_t now, uint32_t codes[LISTING_MAX_REASONS])
+{
+    int n = 0;
+    for (int i = 0; i < l->nreasons; i++) {
+        const struct reason *r = &l->reasons[i];
+        int dup = 0;
+        for (int j = 0; j < n; j++)
+            dup |= codes[j] == r->code;
+        if (!dup && reason_live(r, now))
+            codes[n++] = r->code;
+    }
+    return n;
+}
+
 uint32_t listing_expires(const struct listing *l)
 {
     uint32_t latest = 0;

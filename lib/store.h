@@ -83,6 +83,10 @@ int store_key_decode(const uint8_t *key, size_t len, struct ipnet *net, char *do
 int listing_encode(const struct listing *l, uint8_t *buf, size_t cap);
 int listing_decode(const void *data, size_t len, struct listing *out);
 int listing_live(const struct listing *l, uint32_t now);
+/* A reason that answers: a code (not an allow entry) that has not expired. */
+int reason_live(const struct reason *r, uint32_t now);
+/* The distinct live codes, in the order of the reasons: what the A records of an answer hold. */
+int listing_live_codes(const struct listing *l, uint32_t now, uint32_t codes[LISTING_MAX_REASONS]);
 /* The latest expiry of the live reasons, 0 if one never expires. */
 uint32_t listing_expires(const struct listing *l);
 /* Adds or replaces (same code) a reason; -1 when full. */
