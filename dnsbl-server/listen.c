@@ -1,10 +1,12 @@
 /* listen.c - sockets, worker threads and the packet loops.
  *
- * Every worker thread owns an event loop, its own UDP and TCP sockets on every listen address
- * (SO_REUSEPORT lets the kernel spread the load) and one LMDB read transaction that it renews at the
- * start of each batch of packets and resets at the end. Workers share nothing on the hot path. UDP is
- * read and written in batches with recvmmsg/sendmmsg; TCP uses RFC 7766 length framing, pipelining,
- * an idle timeout and a connection cap. */
+ * Every --threads thread has, on every listen address, a UDP worker with its own socket
+ * (SO_REUSEPORT lets the kernel spread the load), and one TCP worker with an event loop over a
+ * listening socket per address. A UDP worker blocks in recvmmsg(MSG_WAITFORONE): waiting and reading
+ * a batch is one system call, answering it one sendmmsg; no event loop sits in between. Each worker
+ * renews its own LMDB read transaction at the start of a batch and resets it at the end. Workers
+ * share nothing on the hot path. TCP uses RFC 7766 length framing, pipelining, an idle timeout and a
+ * connection cap. */
 #include "server.h"
 
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +27,13 @@
 #include "query.h"
 #include "xfr.h"
 
-#define UDP_ROUNDS 8                /* batches per wake-up before yielding to other events */
 #define TCP_OUTPUT_HIGH (256 * 1024) /* stop reading a pipelining client whose answers pile up */
 
 static int open_socket(const struct sockaddr_storage *ss, int type, char *err, size_t errlen)
 {
     socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    int one = 1, fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* UDP sockets block (recvmmsg waits in the kernel); TCP ones are libevent's and do not */
+    int one = 1, fd = socket(ss->ss_family, type | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
@@ -40,7 +43,10 @@ static int open_socket(const struct sockaddr_storage *ss, int type, char *err, s
         goto fail;
     if (type == SOCK_DGRAM) {
         int size = 4 << 20;     /* absorb bursts; the kernel caps it at rmem_max */
+        struct timeval tick = { 1, 0 };     /* bounds how long a stop can go unnoticed */
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick) < 0)
+            goto fail;
     }
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
         goto fail;
@@ -65,27 +71,38 @@ fail:;
     return -1;
 }
 
+static struct worker *add_worker(struct server *srv, enum worker_kind kind)
+{
+    struct worker *w = &srv->workers[srv->nworkers];
+    *w = (struct worker){ .srv = srv, .kind = kind, .index = srv->nworkers, .udp_fd = -1 };
+    for (int i = 0; i < SERVER_MAX_LISTEN; i++)
+        w->tcp_fd[i] = -1;
+    srv->nworkers++;
+    return (w->metrics = calloc(1, sizeof *w->metrics)) ? w : NULL;
+}
+
 int server_open_sockets(struct server *srv, char *err, size_t errlen)
 {
-    srv->workers = calloc((size_t)srv->nthreads, sizeof *srv->workers);
+    srv->workers = calloc((size_t)srv->nthreads * (size_t)(srv->nlisten + 1), sizeof *srv->workers);
     if (!srv->workers) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (int t = 0; t < srv->nthreads; t++) {
-        struct worker *w = &srv->workers[t];
-        w->srv = srv;
-        w->index = t;
-        if (!(w->metrics = calloc(1, sizeof *w->metrics))) {
+        struct worker *w = add_worker(srv, WORKER_TCP);
+        if (!w) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        for (int i = 0; i < srv->nlisten; i++) {
-            w->udp_fd[i] = open_socket(&srv->listen[i], SOCK_DGRAM, err, errlen);
-            if (w->udp_fd[i] < 0)
+        for (int i = 0; i < srv->nlisten; i++)
+            if ((w->tcp_fd[i] = open_socket(&srv->listen[i], SOCK_STREAM, err, errlen)) < 0)
                 return -1;
-            w->tcp_fd[i] = open_socket(&srv->listen[i], SOCK_STREAM, err, errlen);
-            if (w->tcp_fd[i] < 0)
+        for (int i = 0; i < srv->nlisten; i++) {
+            if (!(w = add_worker(srv, WORKER_UDP))) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            if ((w->udp_fd = open_socket(&srv->listen[i], SOCK_DGRAM, err, errlen)) < 0)
                 return -1;
         }
     }
@@ -200,44 +217,55 @@ static void udp_send(int fd, struct mmsghdr *tx, int n)
     }
 }
 
-static void udp_readable(evutil_socket_t fd, short what, void *arg)
+static void udp_answer_batch(struct worker *w, int n)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int nout = 0;
+    batch_begin(w);
+    for (int i = 0; i < n; i++) {
+        struct answer_info info;
+        size_t len = answer_query(&w->actx, w->in[i], w->rx[i].msg_len, w->out[nout], UDP_RECV_MAX, 0, &info);
+        count(w, &info, len);
+        if (w->srv->query_log)
+            log_query(&w->peer[i], w->in[i], w->rx[i].msg_len, &info, 0);
+        if (!len)
+            continue;
+        w->tx_iov[nout] = (struct iovec){ w->out[nout], len };
+        w->tx[nout].msg_hdr = (struct msghdr){ .msg_name = &w->peer[i], .msg_namelen = w->rx[i].msg_hdr.msg_namelen,
+                                               .msg_iov = &w->tx_iov[nout], .msg_iovlen = 1 };
+        nout++;
+    }
+    batch_end(w);
+    udp_send(w->udp_fd, w->tx, nout);
+    observe_batch(w, &t0, n);
+}
+
+/* Wait for at least one datagram, take up to a batch of those already queued, answer, repeat. The
+ * socket's receive timeout wakes an idle worker now and then to notice a stop. */
+static void *udp_run(void *arg)
 {
     struct worker *w = arg;
-    (void)what;
-    for (int round = 0; round < UDP_ROUNDS; round++) {
+    int complained = 0;
+    while (!atomic_load_explicit(&w->srv->stopping, memory_order_relaxed)) {
         for (int i = 0; i < UDP_BATCH; i++) {
-            w->rx_iov[i].iov_base = w->in[i];
-            w->rx_iov[i].iov_len = UDP_RECV_MAX;
+            w->rx_iov[i] = (struct iovec){ w->in[i], UDP_RECV_MAX };
             w->rx[i].msg_hdr = (struct msghdr){ .msg_name = &w->peer[i], .msg_namelen = sizeof w->peer[i],
                                                 .msg_iov = &w->rx_iov[i], .msg_iovlen = 1 };
         }
-        int n = recvmmsg(fd, w->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0)
-            return;
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        int nout = 0;
-        batch_begin(w);
-        for (int i = 0; i < n; i++) {
-            struct answer_info info;
-            size_t len = answer_query(&w->actx, w->in[i], w->rx[i].msg_len, w->out[nout],
-                                      UDP_RECV_MAX, 0, &info);
-            count(w, &info, len);
-            if (w->srv->query_log)
-                log_query(&w->peer[i], w->in[i], w->rx[i].msg_len, &info, 0);
-            if (!len)
-                continue;
-            w->tx_iov[nout] = (struct iovec){ w->out[nout], len };
-            w->tx[nout].msg_hdr = (struct msghdr){ .msg_name = &w->peer[i],
-                                                   .msg_namelen = w->rx[i].msg_hdr.msg_namelen,
-                                                   .msg_iov = &w->tx_iov[nout], .msg_iovlen = 1 };
-            nout++;
+        int n = recvmmsg(w->udp_fd, w->rx, UDP_BATCH, MSG_WAITFORONE, NULL);
+        if (atomic_load_explicit(&w->srv->stopping, memory_order_relaxed))
+            break;
+        if (n > 0) {
+            udp_answer_batch(w, n);
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            if (!complained++)
+                log_err("worker %d: recvmmsg: %s", w->index, strerror(errno));
+            struct timespec ms = { 0, 1000000 };
+            nanosleep(&ms, NULL);   /* a persistent error must not spin a core */
         }
-        batch_end(w);
-        udp_send(fd, w->tx, nout);
-        observe_batch(w, &t0, n);
-        /* a partial batch: more may have arrived while we answered; the next recvmmsg tells */
     }
+    return NULL;
 }
 
 static void tcp_close(struct bufferevent *bev, struct worker *w)
@@ -329,16 +357,22 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 static int worker_init(struct worker *w, char *err, size_t errlen)
 {
     struct server *srv = w->srv;
-    w->rx = calloc(UDP_BATCH, sizeof *w->rx);
-    w->tx = calloc(UDP_BATCH, sizeof *w->tx);
-    w->rx_iov = calloc(UDP_BATCH, sizeof *w->rx_iov);
-    w->tx_iov = calloc(UDP_BATCH, sizeof *w->tx_iov);
-    w->peer = calloc(UDP_BATCH, sizeof *w->peer);
-    w->in = calloc(UDP_BATCH, sizeof *w->in);
-    w->out = calloc(UDP_BATCH, sizeof *w->out);
-    w->tcp_out = malloc(2 + 65535);
-    w->base = event_base_new();
-    if (!w->metrics || !w->rx || !w->tx || !w->rx_iov || !w->tx_iov || !w->peer || !w->in || !w->out || !w->tcp_out || !w->base) {
+    int ok;
+    if (w->kind == WORKER_UDP) {
+        w->rx = calloc(UDP_BATCH, sizeof *w->rx);
+        w->tx = calloc(UDP_BATCH, sizeof *w->tx);
+        w->rx_iov = calloc(UDP_BATCH, sizeof *w->rx_iov);
+        w->tx_iov = calloc(UDP_BATCH, sizeof *w->tx_iov);
+        w->peer = calloc(UDP_BATCH, sizeof *w->peer);
+        w->in = calloc(UDP_BATCH, sizeof *w->in);
+        w->out = calloc(UDP_BATCH, sizeof *w->out);
+        ok = w->rx && w->tx && w->rx_iov && w->tx_iov && w->peer && w->in && w->out;
+    } else {
+        w->tcp_out = malloc(2 + 65535);
+        w->base = event_base_new();
+        ok = w->tcp_out && w->base;
+    }
+    if (!ok) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -348,10 +382,9 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
         return -1;
     }
     mdb_txn_reset(w->txn);
-    for (int i = 0; i < srv->nlisten; i++) {
-        w->udp_ev[i] = event_new(w->base, w->udp_fd[i], EV_READ | EV_PERSIST, udp_readable, w);
+    for (int i = 0; w->kind == WORKER_TCP && i < srv->nlisten; i++) {
         w->tcp_listener[i] = evconnlistener_new(w->base, tcp_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, w->tcp_fd[i]);
-        if (!w->udp_ev[i] || !w->tcp_listener[i] || event_add(w->udp_ev[i], NULL) < 0) {
+        if (!w->tcp_listener[i]) {
             snprintf(err, errlen, "cannot register listeners");
             return -1;
         }
@@ -360,7 +393,7 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
     return 0;
 }
 
-static void *worker_run(void *arg)
+static void *tcp_run(void *arg)
 {
     struct worker *w = arg;
     event_base_dispatch(w->base);
@@ -370,17 +403,24 @@ static void *worker_run(void *arg)
 int server_start_workers(struct server *srv, char *err, size_t errlen)
 {
     evthread_use_pthreads();
-    for (int t = 0; t < srv->nthreads; t++) {
+    for (int t = 0; t < srv->nworkers; t++) {
         if (worker_init(&srv->workers[t], err, errlen) < 0)
             return -1;
     }
-    for (int t = 0; t < srv->nthreads; t++) {
-        int rc = pthread_create(&srv->workers[t].thread, NULL, worker_run, &srv->workers[t]);
-        if (rc != 0) {
-            snprintf(err, errlen, "pthread_create: %s", strerror(rc));
-            srv->nthreads = t;  /* only these need joining */
-            return -1;
-        }
+    /* signals belong to the main thread's event loop: workers start with all of them blocked */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (int t = 0; t < srv->nworkers && rc == 0; t++) {
+        struct worker *w = &srv->workers[t];
+        rc = pthread_create(&w->thread, NULL, w->kind == WORKER_UDP ? udp_run : tcp_run, w);
+        w->running = rc == 0;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+        return -1;
     }
     return 0;
 }
@@ -388,15 +428,13 @@ int server_start_workers(struct server *srv, char *err, size_t errlen)
 static void worker_free(struct worker *w)
 {
     for (int i = 0; i < w->srv->nlisten; i++) {
-        if (w->udp_ev[i])
-            event_free(w->udp_ev[i]);
         if (w->tcp_listener[i])
             evconnlistener_free(w->tcp_listener[i]);
-        if (w->udp_fd[i] > 0)
-            close(w->udp_fd[i]);
-        if (w->tcp_fd[i] > 0)
+        if (w->tcp_fd[i] >= 0)
             close(w->tcp_fd[i]);
     }
+    if (w->udp_fd >= 0)
+        close(w->udp_fd);
     if (w->txn)
         mdb_txn_abort(w->txn);
     if (w->base)
@@ -410,33 +448,40 @@ void server_stop_workers(struct server *srv)
 {
     if (!srv->workers)
         return;
-    for (int t = 0; t < srv->nthreads; t++)
-        if (srv->workers[t].base && srv->workers[t].thread)
-            event_base_loopbreak(srv->workers[t].base);
-    for (int t = 0; t < srv->nthreads; t++)
-        if (srv->workers[t].thread)
-            pthread_join(srv->workers[t].thread, NULL);
-    uint64_t q = 0, listed = 0, dropped = 0;
-    for (int t = 0; t < srv->nthreads; t++) {
-        struct worker_metrics *m = srv->workers[t].metrics;
-        if (!m)
+    atomic_store(&srv->stopping, 1);
+    for (int t = 0; t < srv->nworkers; t++) {
+        struct worker *w = &srv->workers[t];
+        if (!w->running)
             continue;
-        q += m->latency_count;
-        listed += m->listed;
-        dropped += m->dropped;
+        if (w->kind == WORKER_TCP)
+            event_base_loopbreak(w->base);
+        else
+            shutdown(w->udp_fd, SHUT_RD);   /* wakes a blocked recvmmsg at once on Linux */
+    }
+    uint64_t q = 0, listed = 0, dropped = 0;
+    for (int t = 0; t < srv->nworkers; t++) {
+        struct worker *w = &srv->workers[t];
+        if (w->running)
+            pthread_join(w->thread, NULL);
+        if (!w->metrics)
+            continue;
+        q += w->metrics->latency_count;
+        listed += w->metrics->listed;
+        dropped += w->metrics->dropped;
     }
     log_info("answered %llu UDP queries (%llu listed, %llu dropped)", (unsigned long long)q,
              (unsigned long long)listed, (unsigned long long)dropped);
-    for (int t = 0; t < srv->nthreads; t++)
+    for (int t = 0; t < srv->nworkers; t++)
         worker_free(&srv->workers[t]);
     free(srv->workers);
     srv->workers = NULL;
+    srv->nworkers = 0;
 }
 
 void server_quiesce(struct server *srv, struct zoneset *old)
 {
     struct timespec ms = { 0, 1000000 };
-    for (int t = 0; t < srv->nthreads; t++)
+    for (int t = 0; t < srv->nworkers; t++)
         while (atomic_load(&srv->workers[t].in_use) == old)
             nanosleep(&ms, NULL);
 }

@@ -236,8 +236,8 @@ static int run(struct server *srv)
     struct notifier *notifier = notify_start(srv, err, sizeof err);     /* zone transfers: notify.c */
     if (!notifier)
         log_warn("notify: %s", err);
-    log_info("serving %d zones from %s with %d thread%s", zs->n, srv->db_dir, srv->nthreads,
-             srv->nthreads > 1 ? "s" : "");
+    log_info("serving %d zones from %s with %d thread%s (%d UDP and %d TCP workers)", zs->n, srv->db_dir,
+             srv->nthreads, srv->nthreads > 1 ? "s" : "", srv->nthreads * srv->nlisten, srv->nthreads);
     event_base_dispatch(srv->base);
     event_free(hup), event_free(term), event_free(intr);
     notify_stop(notifier);

@@ -31,7 +31,7 @@ void metrics_assign_slots(struct server *srv, struct zoneset *zs)
 static uint64_t sum(const struct server *srv, size_t offset)
 {
     uint64_t total = 0;
-    for (int t = 0; t < srv->nthreads; t++)
+    for (int t = 0; t < srv->nworkers; t++)
         total += atomic_load_explicit((counter_t *)((char *)srv->workers[t].metrics + offset), memory_order_relaxed);
     return total;
 }
@@ -63,7 +63,7 @@ static void render_queries(struct evbuffer *out, const struct server *srv)
         h.le[i] = SUM(srv, latency[i]);
     histogram_render(out, "dnsbl_answer_latency_seconds", "", &h);
     int conns = 0;
-    for (int t = 0; t < srv->nthreads; t++)
+    for (int t = 0; t < srv->nworkers; t++)
         conns += atomic_load(&srv->workers[t].metrics->tcp_conns);
     metric_head(out, "dnsbl_tcp_connections", "gauge", "open TCP connections");
     evbuffer_add_printf(out, "dnsbl_tcp_connections %d\n", conns);

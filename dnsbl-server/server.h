@@ -37,25 +37,33 @@ static inline void counter_add(counter_t *c, uint64_t n)
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
+/* A worker is one thread. A UDP worker owns one socket (SO_REUSEPORT spreads the load over the UDP
+ * workers of an address) and blocks in recvmmsg: one system call to wait and read a batch, one to
+ * send it. A TCP worker runs an event loop over a listening socket on every address. Both renew their
+ * own LMDB read transaction per batch. */
+enum worker_kind { WORKER_UDP, WORKER_TCP };
+
 struct worker {
     struct server *srv;
+    enum worker_kind kind;
     int index;
+    int running;                            /* the thread was created and needs joining */
     pthread_t thread;
-    struct event_base *base;
-    int udp_fd[SERVER_MAX_LISTEN];
-    int tcp_fd[SERVER_MAX_LISTEN];
-    struct event *udp_ev[SERVER_MAX_LISTEN];
-    struct evconnlistener *tcp_listener[SERVER_MAX_LISTEN];
     MDB_txn *txn;                           /* reset between batches, renewed at the next */
     struct answer_ctx actx;
     _Atomic(struct zoneset *) in_use;       /* the zone set of the batch in progress, or NULL */
     struct worker_metrics *metrics;
-    /* batch buffers for recvmmsg/sendmmsg: no allocation on the hot path */
+    /* WORKER_UDP: the socket and the batch buffers for recvmmsg/sendmmsg (no allocation per packet) */
+    int udp_fd;
     struct mmsghdr *rx, *tx;
     struct iovec *rx_iov, *tx_iov;
     struct sockaddr_storage *peer;
     uint8_t (*in)[UDP_RECV_MAX];
     uint8_t (*out)[UDP_RECV_MAX];
+    /* WORKER_TCP */
+    struct event_base *base;
+    int tcp_fd[SERVER_MAX_LISTEN];
+    struct evconnlistener *tcp_listener[SERVER_MAX_LISTEN];
     uint8_t *tcp_out;                       /* 2 + 65535 bytes */
 };
 
@@ -72,7 +80,10 @@ struct server {
     /* state */
     struct store store;
     _Atomic(struct zoneset *) zones;
-    struct worker *workers;
+    struct worker *workers;                 /* per thread of --threads: one TCP worker, one UDP
+                                               worker per listen address */
+    int nworkers;
+    atomic_int stopping;                    /* set once, before the UDP workers are woken */
     struct event_base *base;                /* the main thread: signals, reload, /metrics */
     struct metrics_http *metrics;
     char metric_zone[METRIC_ZONES][DOMAIN_MAX + 1];    /* slot -> zone name; slot 0 is "" */
