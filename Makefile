@@ -29,7 +29,7 @@ LIBS_EVENT  = -levent_core -levent_extra -levent_pthreads -lpthread
 LIBS_LDNS   = -lldns
 LIBS_GEO    = -lmaxminddb
 
-LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c lib/metrics_http.c
+LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c lib/metrics_http.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
              dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c
 CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \

@@ -58,7 +58,7 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
     size_t id = mdb_txn_id(ctx->txn);
     if (id != ctx->txnid) {
         ctx->txnid = id;
-        ctx->meta_valid = 0;
+        ctx->meta_valid = ctx->map_checked = 0;
     }
     if (!(ctx->meta_valid & (1ULL << zi))) {
         if (store_read_meta(ctx->txn, ctx->zones->zones[zi].dbi, &ctx->meta[zi]) < 0)
@@ -66,6 +66,30 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
         ctx->meta_valid |= 1ULL << zi;
     }
     return &ctx->meta[zi];
+}
+
+/* Most questions are about addresses that are not listed. When the zone's /24 map says the address's
+ * /24 holds no entry, only prefix lengths under 24 need a search (usually none: no B-tree at all). */
+static const struct zone_meta *lookup_meta(struct answer_ctx *ctx, int zi, const struct ipaddr *a,
+                                           struct zone_meta *narrowed)
+{
+    const struct zone_meta *meta = zone_meta(ctx, zi);
+    const struct zone *z = &ctx->zones->zones[zi];
+    struct v4map *map = ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
+    if (a->family != ADDR_V4 || !map)
+        return meta;
+    if (!(ctx->map_checked & (1ULL << zi))) {
+        ctx->map_checked |= 1ULL << zi;
+        if (v4map_sync(map, ctx->txn, z->dbi, meta->v4_map_gen))
+            ctx->map_ok |= 1ULL << zi;
+        else
+            ctx->map_ok &= ~(1ULL << zi);
+    }
+    if (!(ctx->map_ok & (1ULL << zi)) || v4map_may_hold(map, a->bytes))
+        return meta;
+    *narrowed = *meta;
+    narrowed->v4_plens &= (1ULL << 24) - 1;
+    return narrowed;
 }
 
 static void put_soa(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
@@ -181,7 +205,8 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
             test_point(z, l);
             return a.bytes[3] == 2;
         }
-        return store_lookup_ip(ctx->txn, z->dbi, zone_meta(ctx, zi), &a, ctx->now, l, NULL);
+        struct zone_meta narrowed;
+        return store_lookup_ip(ctx->txn, z->dbi, lookup_meta(ctx, zi, &a, &narrowed), &a, ctx->now, l, NULL);
     }
     int len = relative_domain(q, rel, subject, cap);
     if (len < 0)
@@ -363,9 +388,38 @@ static void write_header(uint8_t *out, const struct dns_query *q, const struct r
     }
 }
 
+void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len)
+{
+    if (!ctx->v4maps)
+        return;
+    size_t pos = DNS_HEADER_LEN;
+    unsigned octet[4];
+    for (int i = 0; i < 4; i++) {
+        unsigned n = pos < len ? pkt[pos] : 0, v = 0;
+        if (n < 1 || n > 3 || pos + 1 + n > len)
+            return;
+        for (unsigned j = 1; j <= n; j++) {
+            unsigned d = (unsigned)pkt[pos + j] - '0';
+            if (d > 9)
+                return;
+            v = v * 10 + d;
+        }
+        if (v > 255)
+            return;
+        octet[i] = v;
+        pos += 1 + n;
+    }
+    uint32_t n24 = octet[3] << 16 | octet[2] << 8 | octet[1];
+    for (int zi = 0; zi < ctx->zones->n; zi++) {
+        const struct zone *z = &ctx->zones->zones[zi];
+        if (z->kind == ZONE_IP && z->slot && ctx->v4maps[z->slot])
+            __builtin_prefetch(&ctx->v4maps[z->slot]->bits[n24 / 64]);
+    }
+}
+
 void answer_ctx_invalidate(struct answer_ctx *ctx)
 {
-    ctx->meta_valid = 0;
+    ctx->meta_valid = ctx->map_checked = 0;
     ctx->txnid = (size_t)-1;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "v4map.h"
 #include "zone.h"
 
 #define ANSWER_EDNS_SIZE 1232   /* the UDP payload we offer and accept (DNS flag day 2020) */
@@ -20,7 +21,9 @@ struct answer_ctx {
     uint32_t now;
     size_t txnid;               /* the snapshot meta[] was read from */
     uint64_t meta_valid;        /* bit per zone */
+    uint64_t map_checked, map_ok;   /* bit per zone: v4map_sync asked, and said yes, for this snapshot */
     struct zone_meta meta[ZONESET_MAX];
+    struct v4map *const *v4maps;    /* by zone slot (slot 0: none), or NULL: no /24 maps */
 };
 
 /* What happened, for counters and the query log. */
@@ -33,6 +36,10 @@ struct answer_info {
 
 /* Call when zones or the transaction's snapshot may have changed. */
 void answer_ctx_invalidate(struct answer_ctx *ctx);
+
+/* A hint before a batch: starts loading what answering this packet will read (the /24 map word of
+ * an IPv4 question), so that the batch's cache misses overlap. Reads at most len bytes; any input. */
+void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len);
 
 /* Returns the response length, or 0 when the packet deserves no answer. outcap is at least 512;
  * over UDP the response is also kept within the client's EDNS size (TC set when it does not fit). */

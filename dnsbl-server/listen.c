@@ -43,10 +43,7 @@ static int open_socket(const struct sockaddr_storage *ss, int type, char *err, s
         goto fail;
     if (type == SOCK_DGRAM) {
         int size = 4 << 20;     /* absorb bursts; the kernel caps it at rmem_max */
-        struct timeval tick = { 1, 0 };     /* bounds how long a stop can go unnoticed */
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick) < 0)
-            goto fail;
     }
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
         goto fail;
@@ -223,6 +220,8 @@ static void udp_answer_batch(struct worker *w, int n)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int nout = 0;
     batch_begin(w);
+    for (int i = 0; i < n; i++)
+        answer_prefetch(&w->actx, w->in[i], w->rx[i].msg_len);
     for (int i = 0; i < n; i++) {
         struct answer_info info;
         size_t len = answer_query(&w->actx, w->in[i], w->rx[i].msg_len, w->out[nout], UDP_RECV_MAX, 0, &info);
@@ -241,8 +240,9 @@ static void udp_answer_batch(struct worker *w, int n)
     observe_batch(w, &t0, n);
 }
 
-/* Wait for at least one datagram, take up to a batch of those already queued, answer, repeat. The
- * socket's receive timeout wakes an idle worker now and then to notice a stop. */
+/* Wait for at least one datagram, take up to a batch of those already queued, answer, repeat. No
+ * receive timeout (it would arm a timer at every wait): server_stop_workers wakes the worker with
+ * shutdown(SHUT_RD), after which recvmmsg returns at once. */
 static void *udp_run(void *arg)
 {
     struct worker *w = arg;
@@ -382,6 +382,7 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
         return -1;
     }
     mdb_txn_reset(w->txn);
+    w->actx.v4maps = srv->v4maps;
     for (int i = 0; w->kind == WORKER_TCP && i < srv->nlisten; i++) {
         w->tcp_listener[i] = evconnlistener_new(w->base, tcp_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, w->tcp_fd[i]);
         if (!w->tcp_listener[i]) {

@@ -155,6 +155,19 @@ static struct zoneset *load_zones(struct server *srv, char *err, size_t errlen)
     return zs;
 }
 
+/* Every IP zone gets a /24 map (v4map.h), by metric slot so that it survives reloads. Without one
+ * (no memory, no slot) the zone is simply searched in full. */
+static void attach_v4maps(struct server *srv, const struct zoneset *zs)
+{
+    for (int i = 0; i < zs->n; i++) {
+        const struct zone *z = &zs->zones[i];
+        if (z->kind != ZONE_IP || !z->slot || srv->v4maps[z->slot])
+            continue;
+        if (!(srv->v4maps[z->slot] = v4map_new()))
+            log_warn("zone %s: no memory for its /24 map; every query searches the store", z->name);
+    }
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
     struct server *srv = arg;
@@ -167,6 +180,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         return;
     }
     metrics_assign_slots(srv, fresh);
+    attach_v4maps(srv, fresh);
     srv->reloads_ok++;
     struct zoneset *old = atomic_exchange(&srv->zones, fresh);
     server_quiesce(srv, old);
@@ -196,6 +210,7 @@ static int run(struct server *srv)
         return 1;
     }
     metrics_assign_slots(srv, zs);
+    attach_v4maps(srv, zs);
     atomic_store(&srv->zones, zs);
     if (server_open_sockets(srv, err, sizeof err) < 0) {
         log_err("listen: %s", err);
@@ -263,6 +278,8 @@ int main(int argc, char **argv)
     }
     if (srv.base)
         event_base_free(srv.base);
+    for (int i = 0; i < METRIC_ZONES; i++)
+        v4map_free(srv.v4maps[i]);
     store_close(&srv.store);
     if (srv.pidfile && rc == 0)
         unlink(srv.pidfile);

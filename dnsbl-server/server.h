@@ -80,6 +80,7 @@ struct server {
     /* state */
     struct store store;
     _Atomic(struct zoneset *) zones;
+    struct v4map *v4maps[METRIC_ZONES];     /* IP zones' /24 maps by zone slot, kept across reloads */
     struct worker *workers;                 /* per thread of --threads: one TCP worker, one UDP
                                                worker per listen address */
     int nworkers;

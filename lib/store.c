@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -10,6 +11,14 @@
 #define STORE_MAX_DBS 128
 
 static const uint8_t meta_key[] = { 0x00, 'm', 'e', 't', 'a' };
+static const uint8_t map_key_prefix[] = { 0x00, 'm', 'a', 'p' };
+
+static void map_key(unsigned chunk, uint8_t key[6])
+{
+    memcpy(key, map_key_prefix, 4);
+    key[4] = (uint8_t)(chunk >> 8);
+    key[5] = (uint8_t)chunk;
+}
 
 static int mkdir_p(const char *dir)
 {
@@ -290,6 +299,29 @@ int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct
     return listing_decode(v.mv_data, v.mv_size, out) == 0 ? 1 : 0;
 }
 
+int store_v4map_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg)
+{
+    uint8_t first[6];
+    MDB_cursor *cur;
+    MDB_val k = { sizeof first, first }, v;
+    map_key(0, first);
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return -1;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), bad = 0;
+    for (; rc == 0 && k.mv_size == 6 && !memcmp(k.mv_data, map_key_prefix, 4); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *key = k.mv_data;
+        unsigned chunk = (unsigned)key[4] << 8 | key[5];
+        if (chunk >= STORE_V4MAP_CHUNKS || v.mv_size != STORE_V4MAP_CHUNK_BYTES) {
+            bad = 1;
+            break;
+        }
+        if (fn(arg, chunk, v.mv_data))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return bad || (rc != 0 && rc != MDB_NOTFOUND) ? -1 : 0;
+}
+
 static int plen_present(const struct zone_meta *meta, int family, int plen)
 {
     if (family == ADDR_V4)
@@ -366,7 +398,34 @@ static struct zone_meta *touch_zone(struct store_txn *w, MDB_dbi dbi)
         return NULL;
     w->zones[w->nzones].dbi = dbi;
     memset(&w->zones[w->nzones].add, 0, sizeof(struct zone_meta));
+    w->zones[w->nzones].nnew24 = 0;
     return &w->zones[w->nzones++].add;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int txn_zone_index(const struct store_txn *w, MDB_dbi dbi)
+{
+    for (int i = 0; i < w->nzones; i++)
+        if (w->zones[i].dbi == dbi)
+            return i;
+    return -1;
+}
+
+static void remember_new24(struct store_txn *w, MDB_dbi dbi, uint32_t n24)
+{
+    int i = txn_zone_index(w, dbi);
+    int n = w->zones[i].nnew24;
+    if (n > 0 && n <= STORE_TXN_NEW24 && w->zones[i].new24[n - 1] == n24)
+        return;     /* runs of one /24, as sorted imports and CIDR expansions write them */
+    if (n < STORE_TXN_NEW24)
+        w->zones[i].new24[n] = n24;
+    if (n <= STORE_TXN_NEW24)
+        w->zones[i].nnew24 = n + 1;
 }
 
 int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
@@ -377,6 +436,8 @@ int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
     struct zone_meta *add = touch_zone(w, dbi);
     if (len < 0 || !add)
         return EINVAL;
+    if (key[0] == ADDR_V4 && klen == 6 && key[5] >= 24)
+        remember_new24(w, dbi, (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3]);
     if (key[0] == ADDR_V4 && klen == 6)
         add->v4_plens |= 1ULL << key[5];
     else if (key[0] == ADDR_V6 && klen == 18)
@@ -405,6 +466,7 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
     if (rc != 0)
         return rc;
     memset(add, 0, sizeof *add);
+    w->zones[txn_zone_index(w, dbi)].nnew24 = 0;  /* the map went with the entries; v4_map_gen stays */
     meta.v4_plens = 0;      /* the entries written after this set them again */
     memset(meta.v6_plens, 0, sizeof meta.v6_plens);
     MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
@@ -416,27 +478,110 @@ int store_touch(struct store_txn *w, MDB_dbi dbi)
     return touch_zone(w, dbi) ? 0 : EINVAL;
 }
 
+/* Sets the bits of the /24s in new24 (sorted here), one chunk read and at most one write per chunk. */
+static int map_add(MDB_txn *txn, MDB_dbi dbi, uint32_t *new24, int n, int *changed)
+{
+    qsort(new24, (size_t)n, sizeof *new24, cmp_u32);
+    for (int i = 0; i < n;) {
+        unsigned chunk = new24[i] >> 12;
+        uint8_t key[6], bits[STORE_V4MAP_CHUNK_BYTES] = { 0 }, dirty = 0;
+        map_key(chunk, key);
+        MDB_val k = { sizeof key, key }, v;
+        int rc = mdb_get(txn, dbi, &k, &v);
+        if (rc == 0 && v.mv_size == sizeof bits)
+            memcpy(bits, v.mv_data, sizeof bits);
+        else if (rc != MDB_NOTFOUND)
+            return rc ? rc : EINVAL;
+        for (; i < n && new24[i] >> 12 == chunk; i++) {
+            unsigned bit = new24[i] & 4095;
+            dirty |= !(bits[bit / 8] & 1u << (bit % 8));
+            bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
+        }
+        if (!dirty)
+            continue;
+        v = (MDB_val){ sizeof bits, bits };
+        if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+            return rc;
+        *changed = 1;
+    }
+    return 0;
+}
+
+/* Recomputes the whole map from the zone's IPv4 keys: for zones without one, and for big writes. */
+static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, int *changed)
+{
+    uint8_t *map = calloc(STORE_V4MAP_CHUNKS, STORE_V4MAP_CHUNK_BYTES), first = ADDR_V4;
+    MDB_cursor *cur;
+    MDB_val k = { 1, &first }, v;
+    int rc = map ? mdb_cursor_open(txn, dbi, &cur) : ENOMEM;
+    if (rc != 0) {
+        free(map);
+        return rc;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *key = k.mv_data;
+        if (key[0] != ADDR_V4)
+            break;
+        if (k.mv_size == 6 && key[5] >= 24) {
+            uint32_t n24 = (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
+            map[n24 / 8] |= (uint8_t)(1u << (n24 % 8));
+        }
+    }
+    mdb_cursor_close(cur);
+    rc = rc == MDB_NOTFOUND ? 0 : rc;
+    static const uint8_t zero[STORE_V4MAP_CHUNK_BYTES];
+    for (unsigned c = 0; rc == 0 && c < STORE_V4MAP_CHUNKS; c++) {
+        uint8_t key[6], *bits = map + (size_t)c * STORE_V4MAP_CHUNK_BYTES;
+        map_key(c, key);
+        k = (MDB_val){ sizeof key, key };
+        int found = mdb_get(txn, dbi, &k, &v);
+        int empty = !memcmp(bits, zero, sizeof zero);
+        if (found == 0 && v.mv_size == sizeof zero && !memcmp(v.mv_data, bits, sizeof zero))
+            continue;
+        if (found == 0 && empty)
+            rc = mdb_del(txn, dbi, &k, NULL);
+        else if (!empty)
+            rc = mdb_put(txn, dbi, &k, &(MDB_val){ sizeof zero, bits }, 0);
+        else if (found != MDB_NOTFOUND)
+            rc = found;
+        *changed |= found == 0 || !empty;
+    }
+    free(map);
+    return rc;
+}
+
+static int update_meta(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *add, uint32_t *new24, int nnew24,
+                       uint32_t now)
+{
+    struct zone_meta meta;
+    if (store_read_meta(txn, dbi, &meta) < 0)
+        return EIO;
+    meta.serial = meta.serial + 1 > now ? meta.serial + 1 : now;
+    meta.v4_plens |= add->v4_plens;
+    for (int j = 0; j < 3; j++)
+        meta.v6_plens[j] |= add->v6_plens[j];
+    if (nnew24 > 0) {
+        int changed = 0, rebuild = meta.v4_map_gen == 0 || nnew24 > STORE_TXN_NEW24;
+        int rc = rebuild ? map_rebuild(txn, dbi, &changed) : map_add(txn, dbi, new24, nnew24, &changed);
+        if (rc != 0)
+            return rc;
+        if (changed || rebuild)
+            meta.v4_map_gen = meta.serial;
+    }
+    MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
 int store_write_commit(struct store_txn *w, uint32_t now)
 {
     for (int i = 0; i < w->nzones; i++) {
-        struct zone_meta meta;
-        if (store_read_meta(w->txn, w->zones[i].dbi, &meta) < 0)
-            goto fail;
-        meta.serial = meta.serial + 1 > now ? meta.serial + 1 : now;
-        meta.v4_plens |= w->zones[i].add.v4_plens;
-        for (int j = 0; j < 3; j++)
-            meta.v6_plens[j] |= w->zones[i].add.v6_plens[j];
-        MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
-        int rc = mdb_put(w->txn, w->zones[i].dbi, &k, &v, 0);
+        int rc = update_meta(w->txn, w->zones[i].dbi, &w->zones[i].add, w->zones[i].new24, w->zones[i].nnew24, now);
         if (rc != 0) {
             mdb_txn_abort(w->txn);
             return rc;
         }
     }
     return mdb_txn_commit(w->txn);
-fail:
-    mdb_txn_abort(w->txn);
-    return EIO;
 }
 
 void store_write_abort(struct store_txn *w)

@@ -3,6 +3,7 @@
  * One LMDB environment holds one sub-database per zone, named "zone:NAME". Inside it:
  *
  *   key 0x00 "meta"             zone_meta: SOA serial and which prefix lengths are present
+ *   key 0x00 "map" c1 c2        the IPv4 /24 map, chunk c (below)
  *   key 0x04 a b c d plen       an IPv4 network (host bits zero); a /32 is a single address
  *   key 0x06 16 bytes plen      an IPv6 network
  *   key 'D' name                a domain (lower case, no trailing dot) or an account hash label
@@ -11,6 +12,13 @@
  * says which, so a zone of single addresses costs exactly one get); the most specific live entry
  * wins and an allow entry there means "not listed". A listing is invisible once every reason in it
  * has expired, whether or not anything has purged it yet.
+ *
+ * The /24 map lets a server answer most "not listed" questions without searching the B-tree. Chunk
+ * c (0..4095, the top 12 bits of an address) is 512 bytes: bit k of byte j set means some IPv4 entry
+ * with a prefix length of 24..32 may exist in the /24 numbered c * 4096 + j * 8 + k. Every commit
+ * keeps the map a superset of those entries (bits are set when entries are written, and only a
+ * rebuild clears them); meta.v4_map_gen is the serial of the last commit that changed it, 0 when the
+ * zone has no map (a server then searches the B-tree for every query).
  *
  * The value is packed, little-endian:  flags u8, nreasons u8, since u32, then per reason
  * code u32 (the A record, network order), expires u32 (0 = never), text length u8, text. */
@@ -54,7 +62,14 @@ struct zone_meta {
     uint32_t reserved;
     uint64_t v4_plens;      /* bit n: some IPv4 key has prefix length n */
     uint64_t v6_plens[3];   /* bit n of the 129 */
+    /* Last, so that a writer that does not know the map (and rewrites a shorter meta) drops it:
+     * the map then counts as absent instead of silently incomplete. */
+    uint32_t v4_map_gen;    /* the serial that last changed the /24 map; 0: no map */
+    uint32_t reserved2;
 };
+
+#define STORE_V4MAP_CHUNKS 4096
+#define STORE_V4MAP_CHUNK_BYTES 512
 
 struct store {
     MDB_env *env;
@@ -99,18 +114,25 @@ int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched);
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset);
+/* Calls fn for every chunk of the /24 map in the snapshot; stops at a non-zero return. 0, or -1 on an
+ * LMDB error or a malformed chunk. */
+typedef int (*store_v4map_fn)(void *arg, unsigned chunk, const uint8_t *bits);
+int store_v4map_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg);
 /* The exact entry under key, live or not: 1 found, 0 absent, -1 error. */
 int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct listing *out);
 
 /* Writing: one transaction, any number of zones; the zones' meta records are brought up to date
  * once, at commit. */
 #define STORE_TXN_ZONES 32
+#define STORE_TXN_NEW24 64      /* /24s remembered per zone; beyond that the commit rescans the zone */
 struct store_txn {
     MDB_txn *txn;
     int nzones;
     struct {
         MDB_dbi dbi;
         struct zone_meta add;
+        uint32_t new24[STORE_TXN_NEW24];    /* /24s of the IPv4 entries (plen >= 24) written */
+        int nnew24;                         /* > STORE_TXN_NEW24: too many, rebuild the map */
     } zones[STORE_TXN_ZONES];
 };
 

@@ -35,6 +35,20 @@ check_match "show names the covering network" "bl\.example[[:space:]]+203\.0\.11
 ctl show 203.0.113.10 >/dev/null; check "show of an allowed address exits 0" "0" "$?"
 ctl show 192.0.2.200 >/dev/null; check "show of an unlisted address exits 1" "1" "$?"
 
+# The /24 map (store.h): an address in a /24 the map has never held is answered from the map alone;
+# a listing that brings a new /24 is seen by the very next query, whether its commit sets one bit or
+# (over 64 new /24s at once) rebuilds the map.
+check "a /24 never listed: not listed" "NXDOMAIN" "$(status "$(rev4 192.0.2.1).bl.example" A)"
+ctl add bl.example 192.0.2.77 --code dha
+check "a listing in a new /24 is seen by the next query" "127.0.0.2" "$(q "$(rev4 192.0.2.77).bl.example" A)"
+check "its neighbours in the /24 are still not listed" "NXDOMAIN" "$(status "$(rev4 192.0.2.1).bl.example" A)"
+for i in $(seq 1 100); do echo "10.77.$i.5"; done >"$T/many24.txt"
+check "before 100 new /24s: not listed" "NXDOMAIN" "$(status "$(rev4 10.77.100.5).bl.example" A)"
+ctl import bl.example "$T/many24.txt" 2>/dev/null
+check "100 new /24s in one commit: the first is seen" "127.0.0.2" "$(q "$(rev4 10.77.1.5).bl.example" A)"
+check "100 new /24s in one commit: the last is seen" "127.0.0.2" "$(q "$(rev4 10.77.100.5).bl.example" A)"
+ctl delist bl.example 192.0.2.77
+
 # Bad input: clear error, non-zero exit, nothing written
 before=$(ctl list bl.example 2>/dev/null | md5sum)
 err=$(ctl add bl.example 300.1.2.3 2>&1); rc=$?

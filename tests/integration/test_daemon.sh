@@ -11,7 +11,7 @@ pid=$(cat "$T/server.pid" 2>/dev/null)
 PIDS+=("$pid")
 check "pid file names a live process" "0" "$(kill -0 "$pid" 2>/dev/null; echo $?)"
 check "runs as nobody after binding" "$(id -u nobody)" "$(awk '/^Uid:/{print $2}' /proc/"$pid"/status)"
-check "three worker threads plus the main one" "4" "$(ls /proc/"$pid"/task | wc -l)"
+check "three UDP and three TCP workers plus the main thread" "7" "$(ls /proc/"$pid"/task | wc -l)"
 "$BIN/dnsblctl" --db "$T/db" --zones "$ROOT/zones" add bl.example 192.0.2.55 --code auth
 ok=0
 for _ in $(seq 30); do   # SO_REUSEPORT spreads these over the three workers

@@ -948,3 +948,133 @@ Test(nested, context_follows_new_snapshots)
     cr_assert_eq(info.listed, 1);
     mdb_txn_abort(txn);
 }
+
+/* ---- the /24 map (v4map.h) ---- */
+
+/* One context with maps kept across snapshots, as a server worker keeps it, against a fresh context
+ * without maps, over random writes: every answer must be byte-identical, and the maps must be in use. */
+struct map_run {
+    struct v4map *maps[ZONESET_MAX + 1];
+    struct answer_ctx with;
+    unsigned seed;
+};
+
+static unsigned rnd(struct map_run *r)
+{
+    r->seed = r->seed * 1103515245u + 12345u;
+    return r->seed >> 8;
+}
+
+/* Addresses crowd into a few /24s of a few chunks, so that lookups hit, miss and share /24s. */
+static void random_addr(struct map_run *r, char *buf, size_t cap)
+{
+    static const int firsts[] = { 10, 77, 200 };
+    snprintf(buf, cap, "%d.%u.%u.%u", firsts[rnd(r) % 3], rnd(r) % 3, rnd(r) % 6, rnd(r) % 8);
+}
+
+static void random_write(struct map_run *r, struct store_txn *w, MDB_dbi dbi)
+{
+    char a[64];
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n;
+    unsigned what = rnd(r) % 10;
+    static const char *const texts[] = { "dha", "mass" };
+    struct listing l = { .nreasons = 1, .since = NOW - 10 };
+    l.reasons[0] = (struct reason){ CODE(0, 2 + rnd(r) % 3), rnd(r) % 5 ? 0 : NOW - 1, 3, texts[rnd(r) % 2] };
+    random_addr(r, a, sizeof a);
+    cr_assert_eq(addr_parse(a, &n.addr), 0, "%s", a);
+    /* mostly single addresses; some /24../31 and /16 networks (host bits cleared) */
+    n.plen = (uint8_t)(what == 5 ? 24 + rnd(r) % 8 : what == 6 ? 16 : 32);
+    net_clear_host_bits(&n);
+    size_t klen = store_key_net(&n, key);
+    if (what == 7)
+        l.flags = LISTING_ALLOW;
+    if (what >= 8) {
+        int rc = store_del(w, dbi, key, klen);
+        cr_assert(rc == 0 || rc == MDB_NOTFOUND);
+    } else {
+        cr_assert_eq(store_put(w, dbi, key, klen, &l, 0), 0);
+    }
+}
+
+static void compare_answers(struct map_run *r, int zi)
+{
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    r->with.txn = txn;
+    struct answer_ctx without;
+    memset(&without, 0, sizeof without);
+    without.zones = &zs;
+    without.txn = txn;
+    without.now = NOW;
+    answer_ctx_invalidate(&without);
+    static uint8_t plain[4096];
+    for (int i = 0; i < 40; i++) {
+        char a[64], qname[128];
+        random_addr(r, a, sizeof a);
+        struct ipaddr ip;
+        cr_assert_eq(addr_parse(a, &ip), 0);
+        snprintf(qname, sizeof qname, "%u.%u.%u.%u.bl.example", ip.bytes[3], ip.bytes[2], ip.bytes[1], ip.bytes[0]);
+        struct pkt p;
+        build(&p, qname, LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
+        struct answer_info i1, i2;
+        size_t n1 = answer_query(&r->with, p.b, p.len, out, sizeof out, 0, &i1);
+        size_t n2 = answer_query(&without, p.b, p.len, plain, sizeof plain, 0, &i2);
+        cr_assert_eq(n1, n2, "%s: lengths", qname);
+        cr_assert(n1 > 0 && !memcmp(out, plain, n1), "%s: the map changed the answer", qname);
+        cr_assert_eq(i1.listed, i2.listed);
+    }
+    cr_assert(r->with.map_ok & (1ULL << zi), "the map was in use");
+    mdb_txn_abort(txn);
+}
+
+Test(answer, v4map_never_changes_an_answer)
+{
+    struct zone *z = zoneset_find(&zs, "bl.example");
+    cr_assert_not_null(z);
+    int zi = (int)(z - zs.zones);
+    struct map_run r = { .seed = 7 };
+    for (int i = 0; i < zs.n; i++)
+        zs.zones[i].slot = i + 1;
+    r.maps[z->slot] = v4map_new();
+    cr_assert_not_null(r.maps[z->slot]);
+    r.with.zones = &zs;
+    r.with.now = NOW;
+    r.with.v4maps = r.maps;
+    answer_ctx_invalidate(&r.with);
+    for (int round = 0; round < 150; round++) {
+        struct store_txn w;
+        cr_assert_eq(store_write_begin(&st, &w), 0);
+        if (round % 50 == 49)
+            cr_assert_eq(store_clear_zone(&w, z->dbi), 0);
+        int writes = round % 20 == 10 ? 100 : 1 + (int)(rnd(&r) % 4);     /* 100: the rebuild path */
+        for (int k = 0; k < writes; k++)
+            random_write(&r, &w, z->dbi);
+        cr_assert_eq(store_write_commit(&w, NOW + (uint32_t)round), 0);
+        compare_answers(&r, zi);
+    }
+    v4map_free(r.maps[z->slot]);
+}
+
+Test(answer, v4map_waits_for_a_merge_in_progress)
+{
+    struct zone *z = zoneset_find(&zs, "bl.example");
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.1", 0, 1, rs);
+    struct v4map *m = v4map_new();
+    MDB_txn *txn;
+    struct zone_meta meta;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(store_read_meta(txn, z->dbi, &meta), 0);
+    cr_assert_neq(meta.v4_map_gen, 0);
+    cr_assert_eq(v4map_sync(m, txn, z->dbi, 0), 0, "generation 0: the zone has no map");
+    pthread_mutex_lock(&m->merge_lock);     /* another worker is merging */
+    cr_assert_eq(v4map_sync(m, txn, z->dbi, meta.v4_map_gen), 0, "not usable until merged");
+    pthread_mutex_unlock(&m->merge_lock);
+    cr_assert_eq(v4map_sync(m, txn, z->dbi, meta.v4_map_gen), 1);
+    cr_assert(v4map_may_hold(m, (const uint8_t[]){ 192, 0, 2, 200 }));
+    cr_assert_not(v4map_may_hold(m, (const uint8_t[]){ 192, 0, 3, 1 }));
+    cr_assert_eq(v4map_sync(m, txn, z->dbi, meta.v4_map_gen - 1), 1, "an older snapshot: a superset is fine");
+    mdb_txn_abort(txn);
+    v4map_free(m);
+}

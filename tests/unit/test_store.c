@@ -786,3 +786,177 @@ Test(order, cursor_order_is_bytes_then_length, .init = setup, .fini = teardown)
     mdb_cursor_close(c);
     mdb_txn_abort(txn);
 }
+
+/* ---- the IPv4 /24 map ---- */
+
+static int collect_chunk(void *arg, unsigned chunk, const uint8_t *bits)
+{
+    memcpy((uint8_t *)arg + (size_t)chunk * STORE_V4MAP_CHUNK_BYTES, bits, STORE_V4MAP_CHUNK_BYTES);
+    return 0;
+}
+
+/* The store's map, as one bitmap of 2^24 bits (caller frees). */
+static uint8_t *read_map(void)
+{
+    uint8_t *m = calloc(STORE_V4MAP_CHUNKS, STORE_V4MAP_CHUNK_BYTES);
+    cr_assert_not_null(m);
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_v4map_each(t, dbi, collect_chunk, m), 0);
+    mdb_txn_abort(t);
+    return m;
+}
+
+static int map_has(const uint8_t *m, const char *a)
+{
+    struct ipaddr ip = addr(a);
+    uint32_t n = (uint32_t)ip.bytes[0] << 16 | (uint32_t)ip.bytes[1] << 8 | ip.bytes[2];
+    return m[n / 8] >> (n % 8) & 1;
+}
+
+static size_t map_bits(const uint8_t *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < (size_t)STORE_V4MAP_CHUNKS * STORE_V4MAP_CHUNK_BYTES; i++)
+        n += (size_t)__builtin_popcount(m[i]);
+    return n;
+}
+
+Test(v4map, commit_sets_the_24s_of_long_prefixes_only, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_net("192.0.2.1", &l);
+    put_net("198.51.100.128/25", &l);
+    put_net("203.0.113.0/24", &l);
+    put_net("10.0.0.0/8", &l);          /* shorter than /24: searched, never mapped */
+    put_net("2001:db8::1", &l);
+    struct zone_meta m = meta();
+    cr_assert_eq(m.v4_map_gen, m.serial - 2, "the /24's commit: the /8 and the IPv6 one changed no bit");
+    uint8_t *map = read_map();
+    cr_expect(map_has(map, "192.0.2.77"));
+    cr_expect(map_has(map, "198.51.100.1"), "the /24 of a /25");
+    cr_expect(map_has(map, "203.0.113.9"));
+    cr_expect_not(map_has(map, "10.0.0.1"));
+    cr_expect_not(map_has(map, "192.0.3.1"));
+    cr_expect_eq(map_bits(map), 3);
+    free(map);
+}
+
+Test(v4map, generation_moves_only_with_new_bits, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("192.0.2.1");
+    for (uint32_t i = 0; i < 3; i++) {
+        cr_assert_eq(store_write_begin(&st, &w), 0);
+        cr_assert_eq(store_put(&w, dbi, key, store_key_net(&n, key), &l, 0), 0);
+        cr_assert_eq(store_write_commit(&w, 1000 + i), 0);
+    }
+    struct zone_meta m = meta();
+    cr_expect_eq(m.serial, 1002);
+    cr_expect_eq(m.v4_map_gen, 1000, "rewriting an entry of a mapped /24 changes no bit");
+    put_net("192.0.2.0/24", &l);        /* same /24 again */
+    put_domain("example.com", &l);
+    cr_expect_eq(meta().v4_map_gen, 1000);
+    put_net("192.0.9.1", &l);
+    m = meta();
+    cr_expect_eq(m.v4_map_gen, m.serial);
+}
+
+/* A writer that knows nothing of the map rewrites a shorter meta record and adds entries without
+ * setting bits: the map then counts as absent, and the next writer that knows it rebuilds it. */
+Test(v4map, a_meta_without_the_map_gets_a_rebuilt_map, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_net("192.0.2.1", &l);
+    struct zone_meta m = meta();
+    cr_assert_neq(m.v4_map_gen, 0);
+    MDB_txn *t;
+    uint8_t key[STORE_KEY_MAX], val[STORE_VALUE_MAX];
+    struct ipnet n = net("203.0.113.5");
+    int vlen = listing_encode(&l, val, sizeof val);
+    cr_assert_gt(vlen, 0);
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &t), 0);
+    MDB_val k = { store_key_net(&n, key), key }, v = { (size_t)vlen, val };
+    cr_assert_eq(mdb_put(t, dbi, &k, &v, 0), 0);
+    const uint8_t meta_key[] = { 0, 'm', 'e', 't', 'a' };
+    k = (MDB_val){ sizeof meta_key, (void *)meta_key };
+    v = (MDB_val){ offsetof(struct zone_meta, v4_map_gen), &m };
+    cr_assert_eq(mdb_put(t, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(t), 0);
+    cr_assert_eq(meta().v4_map_gen, 0, "an old-layout meta has no map");
+
+    put_net("198.51.100.7", &l);
+    m = meta();
+    cr_assert_eq(m.v4_map_gen, m.serial);
+    uint8_t *map = read_map();
+    cr_expect(map_has(map, "203.0.113.5"), "the entry written behind the map's back is in the rebuilt map");
+    cr_expect(map_has(map, "192.0.2.1"));
+    cr_expect(map_has(map, "198.51.100.7"));
+    cr_expect_eq(map_bits(map), 3);
+    free(map);
+}
+
+Test(v4map, many_24s_in_one_commit_rebuild_and_drop_stale_bits, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_net("192.0.2.1", &l);
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet gone = net("192.0.2.1");
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_del(&w, dbi, key, store_key_net(&gone, key)), 0);
+    for (int i = 0; i < 3 * STORE_TXN_NEW24; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "10.%d.%d.1", i / 7, (i * 37) % 256);
+        struct ipnet n = net(a);
+        cr_assert_eq(store_put(&w, dbi, key, store_key_net(&n, key), &l, 0), 0);
+    }
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    uint8_t *map = read_map();
+    for (int i = 0; i < 3 * STORE_TXN_NEW24; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "10.%d.%d.200", i / 7, (i * 37) % 256);
+        cr_expect(map_has(map, a), "%s", a);
+    }
+    cr_expect_not(map_has(map, "192.0.2.1"), "a rebuild maps what is there, nothing else");
+    cr_expect_eq(map_bits(map), 3 * STORE_TXN_NEW24);
+    free(map);
+}
+
+Test(v4map, clear_zone_takes_the_map_with_it, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_net("192.0.2.1", &l);
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net("203.0.113.9");
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_clear_zone(&w, dbi), 0);
+    cr_assert_eq(store_put(&w, dbi, key, store_key_net(&n, key), &l, 0), 0);
+    cr_assert_eq(store_write_commit(&w, NOW + 5), 0);
+    struct zone_meta m = meta();
+    cr_expect_eq(m.v4_map_gen, m.serial);
+    uint8_t *map = read_map();
+    cr_expect(map_has(map, "203.0.113.1"));
+    cr_expect_not(map_has(map, "192.0.2.1"));
+    free(map);
+}
+
+Test(v4map, malformed_chunk_is_an_error_not_a_guess, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_net("192.0.2.1", &l);
+    MDB_txn *t;
+    const uint8_t bad_key[] = { 0, 'm', 'a', 'p', 0x00, 0x07 };
+    uint8_t short_value[16] = { 0xff };
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &t), 0);
+    MDB_val k = { sizeof bad_key, (void *)bad_key }, v = { sizeof short_value, short_value };
+    cr_assert_eq(mdb_put(t, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(t), 0);
+    uint8_t *m = calloc(STORE_V4MAP_CHUNKS, STORE_V4MAP_CHUNK_BYTES);
+    t = rtxn();
+    cr_expect_eq(store_v4map_each(t, dbi, collect_chunk, m), -1);
+    mdb_txn_abort(t);
+    free(m);
+}

@@ -1,0 +1,37 @@
+/* v4map.h - a server's in-memory copy of a zone's IPv4 /24 map (see store.h).
+ *
+ * One bit per /24: clear means the zone holds no IPv4 entry with a prefix length of 24..32 there, so
+ * a lookup needs to search the B-tree only for shorter prefixes, if the zone has any. The copy only
+ * ever gains bits: it is the union of every snapshot merged into it, a superset of each of them. It
+ * is shared by a server's workers; merging takes a lock, testing a bit does not. */
+#ifndef DNSBL_V4MAP_H
+#define DNSBL_V4MAP_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define V4MAP_WORDS ((1u << 24) / 64)
+
+struct v4map {
+    _Atomic uint32_t gen;               /* the newest map generation merged (store.h: v4_map_gen) */
+    pthread_mutex_t merge_lock;
+    _Atomic uint64_t bits[V4MAP_WORDS]; /* bit n: /24 number n (the address's top 24 bits) */
+};
+
+struct v4map *v4map_new(void);
+void v4map_free(struct v4map *m);
+
+/* Makes the copy cover the snapshot of txn whose meta says map generation gen, merging the store's
+ * map if needed. 1: v4map_may_hold may be used for this snapshot. 0: it may not (the zone has no
+ * map, another thread is merging, or the store could not be read); search the B-tree instead. */
+int v4map_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen);
+
+static inline int v4map_may_hold(struct v4map *m, const uint8_t addr[4])
+{
+    uint32_t n = (uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2];
+    return (int)(atomic_load_explicit(&m->bits[n / 64], memory_order_relaxed) >> (n % 64) & 1);
+}
+
+#endif
