@@ -30,7 +30,8 @@ static void usage(FILE *f)
 "  --zones DIR         zone configuration, one *.conf per zone (default ./zones)\n"
 "  --listen ADDR:PORT  UDP+TCP address, repeatable: 127.0.0.1:53, [::1]:53\n"
 "                      (default 127.0.0.1:5353)\n"
-"  --threads N         worker threads, each with its own sockets (default 1)\n"
+"  --threads N         per thread a UDP worker on every listen address and a TCP\n"
+"                      worker, each with its own sockets (default 1, at most 64)\n"
 "  --user NAME         drop privileges to NAME after binding\n"
 "  --foreground        stay in the foreground and log to stderr\n"
 "  --syslog            log to syslog (the default when detached)\n"
@@ -90,7 +91,7 @@ static int parse_args(int argc, char **argv, struct server *srv)
         case O_DB: srv->db_dir = optarg; break;
         case O_ZONES: srv->zones_dir = optarg; break;
         case O_LISTEN: bad = parse_listen(optarg, srv); break;
-        case O_THREADS: bad = parse_int(optarg, 1, 256, &srv->nthreads); break;
+        case O_THREADS: bad = parse_int(optarg, 1, 64, &srv->nthreads); break;
         case O_USER: srv->user = optarg; break;
         case O_FG: srv->foreground = 1; break;
         case O_SYSLOG: srv->use_syslog = 1; break;

@@ -1,5 +1,6 @@
-/* fuzz_query.c - libFuzzer target for the DNS hot path: query_parse and answer_query on a real LMDB
- * store with the shipped zones. Every response must fit its limit and parse with ldns. */
+/* fuzz_query.c - libFuzzer target for the DNS hot path: answer_prefetch, query_parse and answer_query
+ * on a real LMDB store with the shipped zones and their /24 maps, as a server worker runs them. Every
+ * response must fit its limit and parse with ldns. */
 #include <ldns/ldns.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 static struct store st;
 static struct zoneset zones;
 static MDB_txn *txn;
+static struct v4map *maps[ZONESET_MAX + 1];
 
 static void put(MDB_dbi dbi, const char *entry, int domain, uint32_t code, uint32_t expires, uint8_t flags)
 {
@@ -49,6 +51,11 @@ static void setup(void)
     put(ip, "2001:db8::/32", 0, 0x7f000005, 0, 0);
     put(dom, "example.com", 1, 0x7f000103, 0, LISTING_WILDCARD);
     put(dom, "expired.example", 1, 0x7f000103, 5, 0);
+    for (int i = 0; i < zones.n; i++) {     /* slots and maps as dnsbl-server gives them */
+        zones.zones[i].slot = i + 1;
+        if (zones.zones[i].kind == ZONE_IP && !(maps[i + 1] = v4map_new()))
+            abort();
+    }
     if (mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn))
         abort();
 }
@@ -61,12 +68,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
         ctx.zones = &zones;
         ctx.txn = txn;
+        ctx.v4maps = maps;
         answer_ctx_invalidate(&ctx);
     }
     ctx.now = 1000;
     int tcp = size > 0 && (data[size - 1] & 1);
     size_t cap = tcp ? sizeof out : 4096;
     struct answer_info info;
+    answer_prefetch(&ctx, data, size);
     size_t len = answer_query(&ctx, data, size, out, cap, tcp, &info);
     if (len > (tcp ? 65535 : ANSWER_EDNS_SIZE))
         abort();
