@@ -198,6 +198,8 @@ static int purge_zone(struct ctl *c, struct store_txn *w, const struct zone *z, 
         (*purged)++;
     }
     mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND && z->kind == ZONE_IP)
+        rc = store_rebuild_v4map(w, z->dbi);    /* the /24 map forgets the /24s left empty */
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

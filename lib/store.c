@@ -473,6 +473,14 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
     return mdb_put(w->txn, dbi, &k, &v, 0);
 }
 
+int store_rebuild_v4map(struct store_txn *w, MDB_dbi dbi)
+{
+    if (!touch_zone(w, dbi))
+        return EINVAL;
+    w->zones[txn_zone_index(w, dbi)].nnew24 = STORE_TXN_NEW24 + 1;     /* "too many": a rebuild */
+    return 0;
+}
+
 int store_touch(struct store_txn *w, MDB_dbi dbi)
 {
     return touch_zone(w, dbi) ? 0 : EINVAL;

@@ -147,6 +147,9 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi);
 /* Marks a zone changed without writing an entry: its serial goes up at commit. dnsbl-server does
  * this when a listing expires, so that secondaries transfer the zone again. */
 int store_touch(struct store_txn *w, MDB_dbi dbi);
+/* Recomputes the zone's /24 map at commit from the entries then present (it otherwise only gains
+ * bits). dnsblctl purge does this after deleting expired entries. */
+int store_rebuild_v4map(struct store_txn *w, MDB_dbi dbi);
 int store_write_commit(struct store_txn *w, uint32_t now);
 void store_write_abort(struct store_txn *w);
 

@@ -48,6 +48,10 @@ ctl import bl.example "$T/many24.txt" 2>/dev/null
 check "100 new /24s in one commit: the first is seen" "127.0.0.2" "$(q "$(rev4 10.77.1.5).bl.example" A)"
 check "100 new /24s in one commit: the last is seen" "127.0.0.2" "$(q "$(rev4 10.77.100.5).bl.example" A)"
 ctl delist bl.example 192.0.2.77
+ctl purge bl.example 2>/dev/null    # rebuilds the map from what is left
+check "after a purge rebuilt the map: still listed" "127.0.0.2" "$(q "$(rev4 10.77.50.5).bl.example" A)"
+check "after a purge rebuilt the map: the /24 now empty is not listed" "NXDOMAIN" "$(status "$(rev4 192.0.2.77).bl.example" A)"
+check "after a purge rebuilt the map: a /24 network still answers" "127.0.0.5" "$(q "$(rev4 203.0.113.77).bl.example" A)"
 
 # Bad input: clear error, non-zero exit, nothing written
 before=$(ctl list bl.example 2>/dev/null | md5sum)

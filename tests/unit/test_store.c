@@ -960,3 +960,29 @@ Test(v4map, malformed_chunk_is_an_error_not_a_guess, .init = setup, .fini = tear
     mdb_txn_abort(t);
     free(m);
 }
+
+Test(v4map, rebuild_on_request_forgets_empty_24s, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_net("192.0.2.1", &l);
+    put_net("198.51.100.1", &l);
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet gone = net("192.0.2.1");
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_del(&w, dbi, key, store_key_net(&gone, key)), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    uint8_t *map = read_map();
+    cr_expect(map_has(map, "192.0.2.1"), "a delete alone leaves the bit: a superset is enough");
+    free(map);
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_rebuild_v4map(&w, dbi), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    map = read_map();
+    cr_expect_not(map_has(map, "192.0.2.1"), "the rebuild forgets the empty /24");
+    cr_expect(map_has(map, "198.51.100.1"));
+    cr_expect_eq(map_bits(map), 1);
+    struct zone_meta m = meta();
+    cr_expect_eq(m.v4_map_gen, m.serial);
+    free(map);
+}
