@@ -392,28 +392,21 @@ void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t le
 {
     if (!ctx->v4maps)
         return;
+    struct label labels[4];     /* the question's first four labels, as a reversed IPv4 address */
     size_t pos = DNS_HEADER_LEN;
-    unsigned octet[4];
     for (int i = 0; i < 4; i++) {
-        unsigned n = pos < len ? pkt[pos] : 0, v = 0;
-        if (n < 1 || n > 3 || pos + 1 + n > len)
+        if (pos >= len || pkt[pos] == 0 || pkt[pos] > 63 || pos + 1 + pkt[pos] > len)
             return;
-        for (unsigned j = 1; j <= n; j++) {
-            unsigned d = (unsigned)pkt[pos + j] - '0';
-            if (d > 9)
-                return;
-            v = v * 10 + d;
-        }
-        if (v > 255)
-            return;
-        octet[i] = v;
-        pos += 1 + n;
+        labels[i] = (struct label){ pkt + pos + 1, pkt[pos] };
+        pos += 1 + pkt[pos];
     }
-    uint32_t n24 = octet[3] << 16 | octet[2] << 8 | octet[1];
+    struct ipaddr a;
+    if (addr_from_reversed(labels, 4, &a) < 0)
+        return;
     for (int zi = 0; zi < ctx->zones->n; zi++) {
         const struct zone *z = &ctx->zones->zones[zi];
         if (z->kind == ZONE_IP && z->slot && ctx->v4maps[z->slot])
-            __builtin_prefetch(&ctx->v4maps[z->slot]->bits[n24 / 64]);
+            v4map_prefetch(ctx->v4maps[z->slot], a.bytes);
     }
 }
 

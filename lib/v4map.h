@@ -28,10 +28,21 @@ void v4map_free(struct v4map *m);
  * map, another thread is merging, or the store could not be read); search the B-tree instead. */
 int v4map_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen);
 
+static inline uint32_t v4map_index(const uint8_t addr[4])   /* the /24 number: the top 24 bits */
+{
+    return (uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2];
+}
+
 static inline int v4map_may_hold(struct v4map *m, const uint8_t addr[4])
 {
-    uint32_t n = (uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2];
+    uint32_t n = v4map_index(addr);
     return (int)(atomic_load_explicit(&m->bits[n / 64], memory_order_relaxed) >> (n % 64) & 1);
+}
+
+/* Starts loading the word v4map_may_hold will test for addr. */
+static inline void v4map_prefetch(struct v4map *m, const uint8_t addr[4])
+{
+    __builtin_prefetch(&m->bits[v4map_index(addr) / 64]);
 }
 
 #endif
