@@ -389,17 +389,17 @@ int store_write_begin(struct store *st, struct store_txn *w)
     return mdb_txn_begin(st->env, NULL, 0, &w->txn);
 }
 
-static struct zone_meta *touch_zone(struct store_txn *w, MDB_dbi dbi)
+static struct store_txn_zone *touch_zone(struct store_txn *w, MDB_dbi dbi)
 {
     for (int i = 0; i < w->nzones; i++)
         if (w->zones[i].dbi == dbi)
-            return &w->zones[i].add;
+            return &w->zones[i];
     if (w->nzones == STORE_TXN_ZONES)
         return NULL;
-    w->zones[w->nzones].dbi = dbi;
-    memset(&w->zones[w->nzones].add, 0, sizeof(struct zone_meta));
-    w->zones[w->nzones].nnew24 = 0;
-    return &w->zones[w->nzones++].add;
+    struct store_txn_zone *z = &w->zones[w->nzones++];
+    memset(z, 0, sizeof *z);
+    z->dbi = dbi;
+    return z;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -408,24 +408,21 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int txn_zone_index(const struct store_txn *w, MDB_dbi dbi)
+/* The /24 number of an IPv4 key (0x04 a b c d plen). */
+static uint32_t key_n24(const uint8_t *key)
 {
-    for (int i = 0; i < w->nzones; i++)
-        if (w->zones[i].dbi == dbi)
-            return i;
-    return -1;
+    return (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
 }
 
-static void remember_new24(struct store_txn *w, MDB_dbi dbi, uint32_t n24)
+static void remember_new24(struct store_txn_zone *z, uint32_t n24)
 {
-    int i = txn_zone_index(w, dbi);
-    int n = w->zones[i].nnew24;
-    if (n > 0 && n <= STORE_TXN_NEW24 && w->zones[i].new24[n - 1] == n24)
+    int n = z->nnew24;
+    if (n > 0 && n <= STORE_TXN_NEW24 && z->new24[n - 1] == n24)
         return;     /* runs of one /24, as sorted imports and CIDR expansions write them */
     if (n < STORE_TXN_NEW24)
-        w->zones[i].new24[n] = n24;
+        z->new24[n] = n24;
     if (n <= STORE_TXN_NEW24)
-        w->zones[i].nnew24 = n + 1;
+        z->nnew24 = n + 1;
 }
 
 int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
@@ -433,15 +430,16 @@ int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
 {
     uint8_t buf[STORE_VALUE_MAX];
     int len = listing_encode(l, buf, sizeof buf);
-    struct zone_meta *add = touch_zone(w, dbi);
-    if (len < 0 || !add)
+    struct store_txn_zone *z = touch_zone(w, dbi);
+    if (len < 0 || !z)
         return EINVAL;
-    if (key[0] == ADDR_V4 && klen == 6 && key[5] >= 24)
-        remember_new24(w, dbi, (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3]);
-    if (key[0] == ADDR_V4 && klen == 6)
-        add->v4_plens |= 1ULL << key[5];
-    else if (key[0] == ADDR_V6 && klen == 18)
-        add->v6_plens[key[17] / 64] |= 1ULL << (key[17] % 64);
+    if (key[0] == ADDR_V4 && klen == 6) {
+        z->add.v4_plens |= 1ULL << key[5];
+        if (key[5] >= 24)
+            remember_new24(z, key_n24(key));
+    } else if (key[0] == ADDR_V6 && klen == 18) {
+        z->add.v6_plens[key[17] / 64] |= 1ULL << (key[17] % 64);
+    }
     MDB_val k = { klen, (void *)key }, v = { (size_t)len, buf };
     return mdb_put(w->txn, dbi, &k, &v, mdb_flags);
 }
@@ -457,16 +455,16 @@ int store_del(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen)
 int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
 {
     struct zone_meta meta;
-    struct zone_meta *add = touch_zone(w, dbi);
-    if (!add)
+    struct store_txn_zone *z = touch_zone(w, dbi);
+    if (!z)
         return EINVAL;
     if (store_read_meta(w->txn, dbi, &meta) < 0)
         return EIO;
     int rc = mdb_drop(w->txn, dbi, 0);
     if (rc != 0)
         return rc;
-    memset(add, 0, sizeof *add);
-    w->zones[txn_zone_index(w, dbi)].nnew24 = 0;  /* the map went with the entries; v4_map_gen stays */
+    memset(&z->add, 0, sizeof z->add);
+    z->nnew24 = 0;          /* the map went with the entries; v4_map_gen stays */
     meta.v4_plens = 0;      /* the entries written after this set them again */
     memset(meta.v6_plens, 0, sizeof meta.v6_plens);
     MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
@@ -475,9 +473,10 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
 
 int store_rebuild_v4map(struct store_txn *w, MDB_dbi dbi)
 {
-    if (!touch_zone(w, dbi))
+    struct store_txn_zone *z = touch_zone(w, dbi);
+    if (!z)
         return EINVAL;
-    w->zones[txn_zone_index(w, dbi)].nnew24 = STORE_TXN_NEW24 + 1;     /* "too many": a rebuild */
+    z->nnew24 = STORE_TXN_NEW24 + 1;        /* "too many": a rebuild */
     return 0;
 }
 
@@ -531,7 +530,7 @@ static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, int *changed)
         if (key[0] != ADDR_V4)
             break;
         if (k.mv_size == 6 && key[5] >= 24) {
-            uint32_t n24 = (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
+            uint32_t n24 = key_n24(key);
             map[n24 / 8] |= (uint8_t)(1u << (n24 % 8));
         }
     }
@@ -558,32 +557,31 @@ static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, int *changed)
     return rc;
 }
 
-static int update_meta(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *add, uint32_t *new24, int nnew24,
-                       uint32_t now)
+static int update_meta(MDB_txn *txn, struct store_txn_zone *z, uint32_t now)
 {
     struct zone_meta meta;
-    if (store_read_meta(txn, dbi, &meta) < 0)
+    if (store_read_meta(txn, z->dbi, &meta) < 0)
         return EIO;
     meta.serial = meta.serial + 1 > now ? meta.serial + 1 : now;
-    meta.v4_plens |= add->v4_plens;
+    meta.v4_plens |= z->add.v4_plens;
     for (int j = 0; j < 3; j++)
-        meta.v6_plens[j] |= add->v6_plens[j];
-    if (nnew24 > 0) {
-        int changed = 0, rebuild = meta.v4_map_gen == 0 || nnew24 > STORE_TXN_NEW24;
-        int rc = rebuild ? map_rebuild(txn, dbi, &changed) : map_add(txn, dbi, new24, nnew24, &changed);
+        meta.v6_plens[j] |= z->add.v6_plens[j];
+    if (z->nnew24 > 0) {
+        int changed = 0, rebuild = meta.v4_map_gen == 0 || z->nnew24 > STORE_TXN_NEW24;
+        int rc = rebuild ? map_rebuild(txn, z->dbi, &changed) : map_add(txn, z->dbi, z->new24, z->nnew24, &changed);
         if (rc != 0)
             return rc;
         if (changed || rebuild)
             meta.v4_map_gen = meta.serial;
     }
     MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
-    return mdb_put(txn, dbi, &k, &v, 0);
+    return mdb_put(txn, z->dbi, &k, &v, 0);
 }
 
 int store_write_commit(struct store_txn *w, uint32_t now)
 {
     for (int i = 0; i < w->nzones; i++) {
-        int rc = update_meta(w->txn, w->zones[i].dbi, &w->zones[i].add, w->zones[i].new24, w->zones[i].nnew24, now);
+        int rc = update_meta(w->txn, &w->zones[i], now);
         if (rc != 0) {
             mdb_txn_abort(w->txn);
             return rc;

@@ -125,15 +125,17 @@ int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct
  * once, at commit. */
 #define STORE_TXN_ZONES 32
 #define STORE_TXN_NEW24 64      /* /24s remembered per zone; beyond that the commit rescans the zone */
+struct store_txn_zone {                     /* what a transaction changed in one zone */
+    MDB_dbi dbi;
+    struct zone_meta add;                   /* prefix lengths written */
+    uint32_t new24[STORE_TXN_NEW24];        /* /24s of the IPv4 entries (plen >= 24) written */
+    int nnew24;                             /* > STORE_TXN_NEW24: too many, rebuild the map */
+};
+
 struct store_txn {
     MDB_txn *txn;
     int nzones;
-    struct {
-        MDB_dbi dbi;
-        struct zone_meta add;
-        uint32_t new24[STORE_TXN_NEW24];    /* /24s of the IPv4 entries (plen >= 24) written */
-        int nnew24;                         /* > STORE_TXN_NEW24: too many, rebuild the map */
-    } zones[STORE_TXN_ZONES];
+    struct store_txn_zone zones[STORE_TXN_ZONES];
 };
 
 int store_write_begin(struct store *st, struct store_txn *w);
