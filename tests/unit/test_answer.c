@@ -11,6 +11,7 @@
 
 #include "answer.h"
 #include "query.h"
+#include "testutil.h"
 
 #define NOW 1700000000u
 #define CODE(c, d) (0x7f000000u | (c) << 8 | (d))      /* 127.0.c.d */
@@ -29,36 +30,10 @@ static ldns_pkt *resp;
 
 /* ---- setup ---- */
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        char sub[512];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-/* The repo's zones/ directory: relative to this file, which is tests/unit/test_answer.c. */
-static void zones_dir(char *buf, size_t cap)
-{
-    const char *f = __FILE__, *tail = strstr(f, "tests/unit/test_answer.c");
-    snprintf(buf, cap, "%.*szones", tail ? (int)(tail - f) : 0, f);
-}
-
 static void open_store(void)
 {
     char err[512];
-    strcpy(dir, "/tmp/test_answer.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "test_answer");
     cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
     cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);
 }
@@ -66,7 +41,7 @@ static void open_store(void)
 static void setup(void)
 {
     char err[512], zdir[512];
-    zones_dir(zdir, sizeof zdir);
+    shipped_zones_dir(zdir, sizeof zdir);
     cr_assert_eq(zoneset_load(zdir, &zs, err, sizeof err), 0, "%s", err);
     open_store();
 }
@@ -78,7 +53,7 @@ static void teardown(void)
     resp = NULL;
     store_close(&st);
     zoneset_free(&zs);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 TestSuite(answer, .init = setup, .fini = teardown);
@@ -108,14 +83,6 @@ static void put(const char *zname, const char *entry, uint8_t flags, int n, cons
 
 /* ---- packets ---- */
 
-struct pkt {
-    uint8_t b[1024];
-    size_t len;
-};
-
-static void u8(struct pkt *p, uint8_t v) { p->b[p->len++] = v; }
-static void u16(struct pkt *p, uint16_t v) { u8(p, (uint8_t)(v >> 8)); u8(p, (uint8_t)v); }
-
 static void build(struct pkt *p, const char *qname, uint16_t qtype, uint16_t qclass, uint16_t edns)
 {
     p->len = 0;
@@ -125,15 +92,7 @@ static void build(struct pkt *p, const char *qname, uint16_t qtype, uint16_t qcl
     u16(p, 0);
     u16(p, 0);
     u16(p, edns ? 1 : 0);
-    for (const char *s = qname; *s;) {
-        const char *dot = strchr(s, '.');
-        size_t n = dot ? (size_t)(dot - s) : strlen(s);
-        u8(p, (uint8_t)n);
-        memcpy(p->b + p->len, s, n);
-        p->len += n;
-        s += n + (dot ? 1 : 0);
-    }
-    u8(p, 0);
+    pkt_name(p, qname);
     u16(p, qtype);
     u16(p, qclass);
     if (edns) {
@@ -783,14 +742,13 @@ static void write_file(const char *path, const char *text)
 static void load_zone_files(const char *const files[][2], int n)
 {
     char err[512], zdir[128], path[160];
-    strcpy(zdir, "/tmp/test_answer_zones.XXXXXX");
-    cr_assert_not_null(mkdtemp(zdir));
+    tmpdir_make(zdir, sizeof zdir, "test_answer_zones");
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", zdir, files[i][0]);
         write_file(path, files[i][1]);
     }
     int rc = zoneset_load(zdir, &zs, err, sizeof err);
-    rm_rf(zdir);
+    tmpdir_remove(zdir);
     cr_assert_eq(rc, 0, "%s", err);
     open_store();
 }

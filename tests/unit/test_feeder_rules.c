@@ -19,6 +19,7 @@
 
 #include "feeder.h"
 #include "store.h"
+#include "testutil.h"
 #include "zone.h"
 
 #define T0 1795359875u          /* 2026-11-22T15:04:35Z */
@@ -32,14 +33,7 @@ static int opened;
 
 static void setup(void)
 {
-    strcpy(tmp, "/tmp/test_feeder_rules.XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp));
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
+    tmpdir_make(tmp, sizeof tmp, "test_feeder_rules");
 }
 
 static void teardown(void)
@@ -47,7 +41,7 @@ static void teardown(void)
     if (opened)
         feeder_close(&f);
     opened = 0;
-    nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(tmp);
 }
 
 TestSuite(rules, .init = setup, .fini = teardown);

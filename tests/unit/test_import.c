@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "import.h"
+#include "testutil.h"
 
 #define NOW 1700000000u
 #define CODE(c, d) (0x7f000000u | (c) << 8 | (d))      /* 127.0.c.d */
@@ -21,15 +22,13 @@ static char err[512];
 static void setup(void)
 {
     char zdir[512];
-    const char *f = __FILE__, *tail = strstr(f, "tests/unit/test_import.c");
-    snprintf(zdir, sizeof zdir, "%.*szones", tail ? (int)(tail - f) : 0, f);
+    shipped_zones_dir(zdir, sizeof zdir);
     cr_assert_eq(zoneset_load(zdir, &zs, err, sizeof err), 0, "%s", err);
     bl = zoneset_find(&zs, "bl.example");
     dbl = zoneset_find(&zs, "dbl.example");
     cr_assert_not_null(bl);
     cr_assert_not_null(dbl);
-    strcpy(dir, "/tmp/test_import.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "test_import");
     cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
     cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);
     importer_init(&im, bl, NOW, 0);
@@ -40,18 +39,7 @@ static void teardown(void)
     importer_free(&im);
     store_close(&st);
     zoneset_free(&zs);
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[128];
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.') {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                unlink(path);
-            }
-        closedir(d);
-    }
-    rmdir(dir);
+    tmpdir_remove(dir);
 }
 
 TestSuite(import, .init = setup, .fini = teardown);

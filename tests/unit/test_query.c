@@ -4,14 +4,7 @@
 #include <string.h>
 
 #include "query.h"
-
-struct pkt {
-    uint8_t b[1024];
-    size_t len;
-};
-
-static void u8(struct pkt *p, uint8_t v) { p->b[p->len++] = v; }
-static void u16(struct pkt *p, uint16_t v) { u8(p, (uint8_t)(v >> 8)); u8(p, (uint8_t)v); }
+#include "testutil.h"
 
 /* flags: the two bytes after the ID (QR, opcode, AA, TC, RD | RA, Z, AD, CD, RCODE) */
 static void header(struct pkt *p, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar)
@@ -23,20 +16,6 @@ static void header(struct pkt *p, uint16_t flags, uint16_t qd, uint16_t an, uint
     u16(p, an);
     u16(p, ns);
     u16(p, ar);
-}
-
-/* A dotted name as plain labels; "" or "." is the root. */
-static void name(struct pkt *p, const char *s)
-{
-    while (*s && strcmp(s, ".")) {
-        const char *dot = strchr(s, '.');
-        size_t n = dot ? (size_t)(dot - s) : strlen(s);
-        u8(p, (uint8_t)n);
-        memcpy(p->b + p->len, s, n);
-        p->len += n;
-        s += n + (dot ? 1 : 0);
-    }
-    u8(p, 0);
 }
 
 static void opt(struct pkt *p, uint16_t size, uint8_t version)
@@ -54,7 +33,7 @@ static void opt(struct pkt *p, uint16_t size, uint8_t version)
 static void query(struct pkt *p, const char *qname, uint16_t qtype, uint16_t edns_size)
 {
     header(p, 0x0100, 1, 0, 0, edns_size ? 1 : 0);
-    name(p, qname);
+    pkt_name(p, qname);
     u16(p, qtype);
     u16(p, DNS_CLASS_IN);
     if (edns_size)
@@ -116,10 +95,10 @@ Test(header, qdcount_must_be_one)
     cr_assert_eq(q.question_end, 0);
 
     header(&p, 0x0100, 2, 0, 0, 0);
-    name(&p, "a.example");
+    pkt_name(&p, "a.example");
     u16(&p, DNS_TYPE_A);
     u16(&p, DNS_CLASS_IN);
-    name(&p, "b.example");
+    pkt_name(&p, "b.example");
     u16(&p, DNS_TYPE_A);
     u16(&p, DNS_CLASS_IN);
     cr_assert_eq(parse(&p, &q), QUERY_FORMERR, "QDCOUNT 2");

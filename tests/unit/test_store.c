@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "testutil.h"
 
 #define CODE(d) (0x7f000000u | (d))     /* 127.0.0.d */
 #define NOW 1700000000u
@@ -18,8 +19,7 @@ static MDB_dbi dbi;
 static void setup(void)
 {
     char err[256];
-    strcpy(dir, "/tmp/test_store.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "test_store");
     cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
     cr_assert_eq(store_zone_dbi(&st, "bl.example", &dbi, err, sizeof err), 0, "%s", err);
 }
@@ -27,18 +27,7 @@ static void setup(void)
 static void teardown(void)
 {
     store_close(&st);
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[128];
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.') {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                unlink(path);
-            }
-        closedir(d);
-    }
-    rmdir(dir);
+    tmpdir_remove(dir);
 }
 
 static struct listing one_reason(uint8_t flags, uint32_t code, uint32_t expires, const char *text)

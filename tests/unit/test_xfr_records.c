@@ -11,6 +11,7 @@
 
 #include "answer.h"
 #include "query.h"
+#include "testutil.h"
 #include "xfr_records.h"
 
 #define NOW 1700000000u
@@ -31,32 +32,12 @@ static int listed_seen;         /* names the random tests found listed */
 static size_t nrecs, caprecs;
 static struct xfr_stats stats;
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        char sub[512];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static void setup(void)
 {
     char err[512], zdir[512];
-    const char *f = __FILE__, *tail = strstr(f, "tests/unit/test_xfr_records.c");
-    snprintf(zdir, sizeof zdir, "%.*szones", tail ? (int)(tail - f) : 0, f);
+    shipped_zones_dir(zdir, sizeof zdir);
     cr_assert_eq(zoneset_load(zdir, &zs, err, sizeof err), 0, "%s", err);
-    strcpy(dir, "/tmp/test_xfr.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "test_xfr");
     cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
     cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);
 }
@@ -68,7 +49,7 @@ static void teardown(void)
     nrecs = caprecs = 0;
     store_close(&st);
     zoneset_free(&zs);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 TestSuite(xfr, .init = setup, .fini = teardown);

@@ -7,32 +7,16 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "testutil.h"
 #include "zone.h"
 
 static char zdir[64];
 static struct zoneset zs;
 static char err[1024];
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    char sub[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            unlink(sub);
-        }
-    closedir(d);
-    rmdir(path);
-}
-
 static void setup(void)
 {
-    strcpy(zdir, "/tmp/test_zone.XXXXXX");
-    cr_assert_not_null(mkdtemp(zdir));
+    tmpdir_make(zdir, sizeof zdir, "test_zone");
     zs.zones = NULL;
     zs.n = 0;
     err[0] = '\0';
@@ -41,7 +25,7 @@ static void setup(void)
 static void teardown(void)
 {
     zoneset_free(&zs);
-    rm_rf(zdir);
+    tmpdir_remove(zdir);
 }
 
 static void write_file(const char *name, const char *text)
@@ -112,8 +96,7 @@ static int count_conf_files(const char *path)
 Test(zones, shipped_zones_load)
 {
     char dir[512];
-    const char *f = __FILE__, *tail = strstr(f, "tests/unit/test_zone.c");
-    snprintf(dir, sizeof dir, "%.*szones", tail ? (int)(tail - f) : 0, f);
+    shipped_zones_dir(dir, sizeof dir);
     cr_assert_eq(zoneset_load(dir, &zs, err, sizeof err), 0, "%s", err);
     cr_assert_eq(zs.n, count_conf_files(dir), "one zone per *.conf file");
     cr_assert_geq(zs.n, 2);

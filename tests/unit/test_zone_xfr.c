@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "zone.h"
 
 static char zdir[64];
@@ -14,8 +15,7 @@ static char err[1024];
 
 static void setup(void)
 {
-    strcpy(zdir, "/tmp/test_zone_xfr.XXXXXX");
-    cr_assert_not_null(mkdtemp(zdir));
+    tmpdir_make(zdir, sizeof zdir, "test_zone_xfr");
     zs.zones = NULL;
     zs.n = 0;
     err[0] = '\0';
@@ -23,11 +23,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char path[256];
     zoneset_free(&zs);
-    snprintf(path, sizeof path, "%s/z.conf", zdir);
-    unlink(path);
-    rmdir(zdir);
+    tmpdir_remove(zdir);
 }
 
 TestSuite(zone_xfr, .init = setup, .fini = teardown);
