@@ -28,11 +28,27 @@ static int load_replay_offset(struct feeder *f, char *err, size_t errlen)
     return 0;
 }
 
+/* A store written by a feeder that trusted a future time stamp (a wrong clock) would never sweep
+ * again and would date everything after that stamp: bring its clocks back to the present. */
+static void clamp_stored_clocks(struct feeder *f, time_t wall)
+{
+    uint32_t limit = (uint32_t)wall + f->max_skew;
+    if (f->replay)
+        return;     /* a replay's clock legitimately runs ahead of the wall clock */
+    if (f->state.last_sweep > limit) {
+        log_warn("stored sweep time is %lds ahead of the clock: reset to now", (long)(f->state.last_sweep - wall));
+        f->state.last_sweep = (uint32_t)wall;
+    }
+    if (f->state.latest > limit)
+        f->state.latest = (uint32_t)wall;
+}
+
 int feeder_open(struct feeder *f, const char *db, const char *zones, const char *geoip, int replay,
                 char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
     f->replay = replay;
+    f->max_skew = FEEDER_MAX_SKEW;
     logtime_init(&f->logtime, time(NULL));
     if (state_init(&f->state) < 0 || table_init(&f->pending, 1024) < 0 || table_init(&f->stats.hosts, 64) < 0) {
         snprintf(err, errlen, "out of memory");
@@ -44,6 +60,7 @@ int feeder_open(struct feeder *f, const char *db, const char *zones, const char 
         zoneset_bind(&f->zones, &f->store, err, errlen) < 0 ||
         state_load(&f->state, f->store.env, err, errlen) < 0 || load_replay_offset(f, err, errlen) < 0)
         return -1;
+    clamp_stored_clocks(f, time(NULL));
     for (int i = 0; i < f->zones.n; i++) {
         const struct zone *z = &f->zones.zones[i];
         if (z->repeat_memory > f->repeat_memory)
@@ -70,6 +87,55 @@ void feeder_close(struct feeder *f)
     store_close(&f->store);
 }
 
+void feeder_set_max_skew(struct feeder *f, uint32_t seconds)
+{
+    f->max_skew = seconds;
+    clamp_stored_clocks(f, time(NULL));
+}
+
+/* The present that event times are judged against: the wall clock or, in a replay, the newest
+ * replayed event if that is later (a replayed log runs ahead of the clock by the span read so far). */
+static int64_t trusted_now(const struct feeder *f, int64_t wall)
+{
+    return f->replay && (int64_t)f->state.latest > wall ? (int64_t)f->state.latest : wall;
+}
+
+static uint64_t host_hash(const char *host, size_t len)
+{
+    uint64_t h = 14695981039346656037ull;   /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)host[i]) * 1099511628211ull;
+    return h | 1;                           /* 0 marks a free slot */
+}
+
+/* Logs, once per host, that its time stamps run ahead of our clock (after 64 hosts, once for all). */
+static void note_skew(struct feeder *f, const char *host, size_t hlen, int64_t ahead)
+{
+    const size_t n = sizeof f->skew_hosts / sizeof *f->skew_hosts;
+    uint64_t h = host_hash(host, hlen);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *slot = &f->skew_hosts[(h + i) % n];
+        if (*slot == h)
+            return;
+        if (*slot)
+            continue;
+        *slot = h;
+        char name[65];
+        size_t k = 0;
+        for (; k < hlen && k < sizeof name - 1; k++)    /* the host name comes from the line */
+            name[k] = host[k] > 0x20 && host[k] < 0x7f ? host[k] : '?';
+        name[k] = '\0';
+        log_warn("host %s: events dated %lldh%02lldm%02llds ahead of the clock (max-skew %us): counted at the "
+                 "clock's time; fix the host's clock or time zone", name, (long long)(ahead / 3600),
+                 (long long)(ahead / 60 % 60), (long long)(ahead % 60), f->max_skew);
+        return;
+    }
+    if (!f->skew_hosts_full) {
+        f->skew_hosts_full = 1;
+        log_warn("more than %zu hosts with clocks ahead: no more are named (feeder_events_skewed_total counts all)", n);
+    }
+}
+
 void feed_line(struct feeder *f, const char *line, size_t len)
 {
     struct logline l;
@@ -94,6 +160,12 @@ void feed_line(struct feeder *f, const char *line, size_t len)
         f->replay_set = 1;
     }
     int64_t t = l.time + (f->replay ? f->replay_offset : 0);
+    int64_t now = trusted_now(f, ts.tv_sec);
+    if (t > now + f->max_skew) {   /* a wrong clock: trusting it would date everything after it */
+        f->stats.skewed++;
+        note_skew(f, l.host, l.host_len, t - now);
+        t = now;
+    }
     if (t <= 0 || t > UINT32_MAX)
         return;
     if ((uint32_t)t >= f->state.last_sweep + SWEEP_EVERY)
@@ -137,7 +209,7 @@ static int commit_txn(struct feeder *f, int (*save_positions)(void *, MDB_txn *,
             return -1;
         }
     }
-    rc = store_write_commit(&w, f->state.latest ? f->state.latest : (uint32_t)time(NULL));
+    rc = store_write_commit(&w, (uint32_t)time(NULL));     /* the serial follows the clock, not the log */
     if (rc) {
         log_err("commit: %s", mdb_strerror(rc));
         return -1;

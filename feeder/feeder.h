@@ -29,6 +29,7 @@ struct pending {
     uint8_t key[12 + STORE_KEY_MAX];        /* zone index, code, offence number (4 bytes each), store key */
 };
 
+#define FEEDER_MAX_SKEW 300      /* default: an event may be dated this far ahead of the clock */
 #define FEEDER_MAX_HOSTS 1024     /* per-host event counters; more hosts count as "other" */
 
 struct host_stats {
@@ -40,6 +41,7 @@ struct host_stats {
 struct feeder_stats {
     uint64_t lines, unparsed, skipped, events[EV_TYPES];
     uint64_t listings, manual_kept, allowed, commits, commit_failures;
+    uint64_t skewed;                /* events dated more than max-skew ahead of the clock */
     uint64_t listings_by[ZONESET_MAX][RULE_KINDS];
     struct table hosts;             /* host name -> struct host_stats */
     struct host_stats *other_hosts;
@@ -56,6 +58,9 @@ struct feeder {
     struct pending *pending_first, **pending_last;
     int64_t replay_offset;          /* seconds added to every event time (--replay) */
     int replay, replay_set;
+    uint32_t max_skew;              /* seconds an event may be ahead of the clock (default 300) */
+    uint64_t skew_hosts[64];        /* hashes of the hosts whose skew was logged (0 = free slot) */
+    int skew_hosts_full;
     uint32_t repeat_memory;         /* the longest of the zones' */
     uint32_t login_window;          /* the longest compromised-rule window */
     struct feeder_stats stats;
@@ -64,6 +69,8 @@ struct feeder {
 int feeder_open(struct feeder *f, const char *db, const char *zones, const char *geoip, int replay,
                 char *err, size_t errlen);
 void feeder_close(struct feeder *f);
+/* How far ahead of the clock an event may be dated before it is counted at the clock's time. */
+void feeder_set_max_skew(struct feeder *f, uint32_t seconds);
 /* One log line (no newline). */
 void feed_line(struct feeder *f, const char *line, size_t len);
 /* One transaction: pending listings, dirty state and (through the callback) the input positions. */

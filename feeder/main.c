@@ -25,6 +25,7 @@ struct options {
     int nallow;
     int once, replay, dump, verbose;
     int commit_ms;
+    long max_skew;              /* -1: the default */
     const char *metrics;
 };
 
@@ -57,6 +58,8 @@ static void usage(FILE *out)
 "  --syslog-tcp ADDR:PORT   ... over TCP (RFC 6587 octet counting or one per line)\n"
 "  --allow-from CIDR     syslog senders to accept (repeatable; default 127.0.0.0/8 and ::1)\n"
 "  --commit-interval MS  at most this long between an event and its commit (default 100)\n"
+"  --max-skew SECONDS    events dated further ahead of the clock are counted at the clock's time\n"
+"                        (a host with a wrong clock or time zone; default 300)\n"
 "  --metrics ADDR:PORT   Prometheus metrics over HTTP (GET /metrics), in the following mode\n"
 "  --dump                print the stored counters and state, sorted, and exit\n"
 "  --verbose, --help\n"
@@ -67,13 +70,13 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_DB = 256, O_ZONES, O_GEO, O_ONCE, O_FOLLOW, O_REPLAY, O_UDP, O_TCP, O_ALLOW, O_COMMIT,
-           O_DUMP, O_VERBOSE, O_HELP, O_METRICS };
+           O_DUMP, O_VERBOSE, O_HELP, O_METRICS, O_MAX_SKEW };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "geoip", 1, 0, O_GEO }, { "once", 0, 0, O_ONCE },
         { "follow", 0, 0, O_FOLLOW }, { "replay", 0, 0, O_REPLAY }, { "syslog-udp", 1, 0, O_UDP },
         { "syslog-tcp", 1, 0, O_TCP }, { "allow-from", 1, 0, O_ALLOW }, { "commit-interval", 1, 0, O_COMMIT },
         { "dump", 0, 0, O_DUMP }, { "verbose", 0, 0, O_VERBOSE }, { "help", 0, 0, O_HELP },
-        { "metrics", 1, 0, O_METRICS }, { 0, 0, 0, 0 },
+        { "metrics", 1, 0, O_METRICS }, { "max-skew", 1, 0, O_MAX_SKEW }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -95,6 +98,16 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             }
             o->commit_ms = (int)v;
+            break;
+        }
+        case O_MAX_SKEW: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 0 || v > 86400) {
+                fprintf(stderr, "feeder: --max-skew '%s': want seconds from 0 to 86400\n", optarg);
+                return -1;
+            }
+            o->max_skew = v;
             break;
         }
         case O_DUMP: o->dump = 1; break;
@@ -283,7 +296,7 @@ static void report(const struct run *r)
 
 int main(int argc, char **argv)
 {
-    static struct options o = { .db = "./var/db", .zones = "./zones", .commit_ms = 100 };
+    static struct options o = { .db = "./var/db", .zones = "./zones", .commit_ms = 100, .max_skew = -1 };
     static struct run r;
     char err[1024];
     if (parse_args(argc, argv, &o) < 0)
@@ -305,6 +318,8 @@ int main(int argc, char **argv)
         log_err("%s", err);
         goto out;
     }
+    if (o.max_skew >= 0)
+        feeder_set_max_skew(&r.f, (uint32_t)o.max_skew);
     if (!o.geoip)
         log_info("no --geoip: country rules are off (foreign volume limits, compromised accounts by country)");
     for (int i = 0; i < o.nfiles; i++)

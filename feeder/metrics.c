@@ -63,6 +63,9 @@ static void render_lines(struct evbuffer *out, const struct feeder *f)
     evbuffer_add_printf(out, "feeder_lines_skipped_total %llu\n", (unsigned long long)s->skipped);
     metric_head(out, "feeder_lines_unparsable_total", "counter", "lines without a recognisable syslog envelope");
     evbuffer_add_printf(out, "feeder_lines_unparsable_total %llu\n", (unsigned long long)s->unparsed);
+    metric_head(out, "feeder_events_skewed_total", "counter",
+                "events dated more than max-skew ahead of the clock, counted at the clock's time");
+    evbuffer_add_printf(out, "feeder_events_skewed_total %llu\n", (unsigned long long)s->skewed);
     metric_head(out, "feeder_events_total", "counter", "events by type and MTA host");
     for (size_t i = 0; i <= s->hosts.mask; i++)
         for (const struct hnode *n = s->hosts.buckets[i]; n; n = n->next)

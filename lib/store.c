@@ -562,7 +562,10 @@ static int update_meta(MDB_txn *txn, struct store_txn_zone *z, uint32_t now)
     struct zone_meta meta;
     if (store_read_meta(txn, z->dbi, &meta) < 0)
         return EIO;
-    meta.serial = meta.serial + 1 > now ? meta.serial + 1 : now;
+    /* RFC 1982: the clock when it is ahead of the serial in serial arithmetic, else one more; so the
+     * serial never moves by 2^31 or more, which secondaries would read as going backwards */
+    uint32_t next = meta.serial + 1;
+    meta.serial = (int32_t)(now - next) > 0 ? now : next;
     meta.v4_plens |= z->add.v4_plens;
     for (int j = 0; j < 3; j++)
         meta.v6_plens[j] |= z->add.v6_plens[j];
