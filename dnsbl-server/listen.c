@@ -68,6 +68,36 @@ fail:;
     return -1;
 }
 
+/* Is the address already served by another process? Our own sockets share a port through
+ * SO_REUSEPORT, and so would a second dnsbl-server's: the kernel would then split the queries between
+ * two stores. A probe bound without SO_REUSEPORT (and, for UDP, without SO_REUSEADDR, which lets UDP
+ * sockets share a port too) fails with EADDRINUSE if anything holds the port. TCP keeps SO_REUSEADDR,
+ * which does not share a listening port but lets a restart bind past its old connections' TIME_WAIT. */
+static int probe_in_use(const struct sockaddr_storage *ss, int type, char *err, size_t errlen)
+{
+    socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    int one = 1, fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0), rc = 0;
+    if (fd < 0)
+        return 0;       /* open_socket reports why */
+    if (type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0 && errno == EADDRINUSE) {
+        char host[64] = "?";
+        const void *a = ss->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                                                 : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+        int port = ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+                                                  : ((const struct sockaddr_in6 *)ss)->sin6_port);
+        evutil_inet_ntop(ss->ss_family, a, host, sizeof host);
+        snprintf(err, errlen, "%s %s port %d is already in use (another dnsbl-server?): refusing to share it, "
+                 "which would split the queries between two stores", type == SOCK_DGRAM ? "udp" : "tcp", host, port);
+        rc = -1;
+    }
+    close(fd);
+    return rc;
+}
+
 static struct worker *add_worker(struct server *srv, enum worker_kind kind)
 {
     struct worker *w = &srv->workers[srv->nworkers];
@@ -85,6 +115,10 @@ int server_open_sockets(struct server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    for (int i = 0; i < srv->nlisten; i++)
+        if (probe_in_use(&srv->listen[i], SOCK_DGRAM, err, errlen) < 0 ||
+            probe_in_use(&srv->listen[i], SOCK_STREAM, err, errlen) < 0)
+            return -1;
     for (int t = 0; t < srv->nthreads; t++) {
         struct worker *w = add_worker(srv, WORKER_TCP);
         if (!w) {
