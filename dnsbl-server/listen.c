@@ -115,6 +115,10 @@ int server_open_sockets(struct server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (tcp_sources_init(&srv->tcp_sources, srv->tcp_max_conns + srv->nthreads, srv->tcp_per_source) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     for (int i = 0; i < srv->nlisten; i++)
         if (probe_in_use(&srv->listen[i], SOCK_DGRAM, err, errlen) < 0 ||
             probe_in_use(&srv->listen[i], SOCK_STREAM, err, errlen) < 0)
@@ -302,17 +306,90 @@ static void *udp_run(void *arg)
     return NULL;
 }
 
-static void tcp_close(struct bufferevent *bev, struct worker *w)
+/* One TCP connection. A worker keeps its connections in order of their last progress (accept or a
+ * complete query), so that when its slots are full the one that has done nothing for longest makes
+ * room: a client trickling bytes on many connections cannot lock everyone else out. */
+struct tcp_conn {
+    struct tcp_conn *prev, *next;
+    struct worker *w;
+    struct bufferevent *bev;
+    struct event *timer;        /* the idle timeout, or the deadline of a message under way */
+    struct ipaddr src;          /* the source it is counted under (tcp_sources.h) */
+    uint8_t partial;            /* a message has begun: its deadline runs and new bytes do not extend it */
+    uint8_t transfer;           /* the source is in a zone's allow-transfer: may use the reserved slots */
+    uint8_t counted;            /* holds a slot of its source in srv->tcp_sources */
+};
+
+static void lru_unlink(struct worker *w, struct tcp_conn *c)
 {
-    bufferevent_free(bev);
+    *(c->prev ? &c->prev->next : &w->lru_head) = c->next;
+    *(c->next ? &c->next->prev : &w->lru_tail) = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void lru_push(struct worker *w, struct tcp_conn *c)
+{
+    c->prev = w->lru_tail;
+    c->next = NULL;
+    *(w->lru_tail ? &w->lru_tail->next : &w->lru_head) = c;
+    w->lru_tail = c;
+}
+
+static void tcp_close(struct tcp_conn *c)
+{
+    struct worker *w = c->w;
+    lru_unlink(w, c);
+    event_free(c->timer);
+    bufferevent_free(c->bev);
+    if (c->counted)
+        tcp_source_release(&w->srv->tcp_sources, &c->src);
+    free(c);
     atomic_fetch_sub(&w->metrics->tcp_conns, 1);
+}
+
+static void arm(struct tcp_conn *c, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(c->timer, &tv);
+}
+
+static void tcp_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct tcp_conn *c = arg;
+    (void)fd, (void)what;
+    if (!c->partial && evbuffer_get_length(bufferevent_get_output(c->bev))) {
+        arm(c, c->w->srv->tcp_idle_seconds * 1000);     /* still sending: the write timeout watches that */
+        return;
+    }
+    counter_add(&c->w->metrics->tcp_timeouts, 1);
+    tcp_close(c);
+}
+
+/* After reading: a complete query resets the clock; bytes of the next one start its deadline once. */
+static void tcp_rearm(struct tcp_conn *c, int progressed)
+{
+    struct worker *w = c->w;
+    if (progressed) {
+        c->partial = 0;
+        lru_unlink(w, c);
+        lru_push(w, c);
+    }
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+        if (progressed || c->partial)
+            arm(c, w->srv->tcp_idle_seconds * 1000);
+        c->partial = 0;
+    } else if (!c->partial) {
+        c->partial = 1;
+        arm(c, w->srv->tcp_timeout_ms);
+    }
 }
 
 static void tcp_readable(struct bufferevent *bev, void *arg)
 {
-    struct worker *w = arg;
+    struct tcp_conn *c = arg;
+    struct worker *w = c->w;
     struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
-    int bad = 0;
+    int bad = 0, progressed = 0;
     batch_begin(w);
     while (!bad && evbuffer_get_length(out) < TCP_OUTPUT_HIGH) {
         uint8_t lenbuf[2];
@@ -321,6 +398,7 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
         size_t msglen = (size_t)lenbuf[0] << 8 | lenbuf[1];
         if (evbuffer_get_length(in) < 2 + msglen)
             break;
+        progressed = 1;
         const uint8_t *msg = evbuffer_pullup(in, (ev_ssize_t)(2 + msglen)) + 2;
         if (xfr_tcp(w->actx.zones, w->txn, w->actx.now, bufferevent_getfd(bev), msg, msglen, out)) {
             evbuffer_drain(in, 2 + msglen);     /* a zone transfer: xfr.c answered it */
@@ -346,9 +424,12 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
         evbuffer_add(out, w->tcp_out, len + 2);
     }
     batch_end(w);
-    if (bad)
-        tcp_close(bev, w);
-    else if (evbuffer_get_length(out) >= TCP_OUTPUT_HIGH)
+    if (bad) {
+        tcp_close(c);
+        return;
+    }
+    tcp_rearm(c, progressed);
+    if (evbuffer_get_length(out) >= TCP_OUTPUT_HIGH)
         bufferevent_disable(bev, EV_READ);  /* resumed by tcp_writable once the client reads */
 }
 
@@ -361,30 +442,83 @@ static void tcp_writable(struct bufferevent *bev, void *arg)
 
 static void tcp_event(struct bufferevent *bev, short what, void *arg)
 {
+    (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        tcp_close(bev, arg);
+        tcp_close(arg);
+}
+
+/* May the peer transfer a zone? Then it may also use the slots kept free for secondaries. */
+static int transfer_source(struct worker *w, const struct ipaddr *peer)
+{
+    int ok = 0;
+    batch_begin(w);
+    for (int i = 0; i < w->actx.zones->n && !ok; i++)
+        ok = zone_xfr_allowed(&w->actx.zones->zones[i], peer);
+    batch_end(w);
+    return ok;
+}
+
+/* Room for one more connection in this worker: evicts the connection that has made no progress for
+ * longest (never a secondary's for an ordinary client). 0, or -1 when nothing may be evicted. */
+static int make_room(struct worker *w, int transfer)
+{
+    struct server *srv = w->srv;
+    int cap = (srv->tcp_max_conns + srv->nthreads - 1) / srv->nthreads;
+    int reserved = cap >= 16 ? cap / 16 : 0;    /* kept for allow-transfer sources */
+    int limit = transfer ? cap : cap - reserved;
+    if (atomic_load(&w->metrics->tcp_conns) < limit)
+        return 0;
+    for (struct tcp_conn *c = w->lru_head; c; c = c->next) {
+        if (c->transfer && !transfer)
+            continue;
+        counter_add(&w->metrics->tcp_evicted, 1);
+        tcp_close(c);
+        return atomic_load(&w->metrics->tcp_conns) < limit ? 0 : -1;
+    }
+    return -1;
 }
 
 static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     struct worker *w = arg;
     struct server *srv = w->srv;
-    (void)l, (void)sa, (void)salen;
-    int cap = (srv->tcp_max_conns + srv->nthreads - 1) / srv->nthreads;
-    if (atomic_load(&w->metrics->tcp_conns) >= cap) {
+    struct ipaddr src, peer;
+    (void)l, (void)salen;
+    if (tcp_source_of(sa, &src, &peer) < 0) {
+        evutil_closesocket(fd);
+        return;
+    }
+    int transfer = transfer_source(w, &peer);
+    int counted = tcp_source_acquire(&srv->tcp_sources, &src) == 0;   /* a secondary is never refused */
+    if (!counted && !transfer) {
+        counter_add(&w->metrics->tcp_per_source, 1);
+        evutil_closesocket(fd);
+        return;
+    }
+    struct tcp_conn *c = NULL;
+    if (make_room(w, transfer) < 0 || !(c = calloc(1, sizeof *c)) ||
+        !(c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE)) ||
+        !(c->timer = evtimer_new(w->base, tcp_timer, c))) {
         counter_add(&w->metrics->tcp_refused, 1);
-        evutil_closesocket(fd);
+        if (counted)
+            tcp_source_release(&srv->tcp_sources, &src);
+        if (c && c->bev)
+            bufferevent_free(c->bev);
+        else
+            evutil_closesocket(fd);
+        free(c);
         return;
     }
-    struct bufferevent *bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        evutil_closesocket(fd);
-        return;
-    }
+    c->w = w;
+    c->src = src;
+    c->transfer = (uint8_t)transfer;
+    c->counted = (uint8_t)counted;
     struct timeval idle = { srv->tcp_idle_seconds, 0 };
-    bufferevent_setcb(bev, tcp_readable, tcp_writable, tcp_event, w);
-    bufferevent_set_timeouts(bev, &idle, &idle);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bufferevent_setcb(c->bev, tcp_readable, tcp_writable, tcp_event, c);
+    bufferevent_set_timeouts(c->bev, NULL, &idle);      /* reads: tcp_timer, which bytes cannot extend */
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    lru_push(w, c);
+    arm(c, srv->tcp_idle_seconds * 1000);
     atomic_fetch_add(&w->metrics->tcp_conns, 1);
 }
 
@@ -462,6 +596,8 @@ int server_start_workers(struct server *srv, char *err, size_t errlen)
 
 static void worker_free(struct worker *w)
 {
+    while (w->lru_head)
+        tcp_close(w->lru_head);
     for (int i = 0; i < w->srv->nlisten; i++) {
         if (w->tcp_listener[i])
             evconnlistener_free(w->tcp_listener[i]);
@@ -510,6 +646,7 @@ void server_stop_workers(struct server *srv)
         worker_free(&srv->workers[t]);
     free(srv->workers);
     srv->workers = NULL;
+    tcp_sources_free(&srv->tcp_sources);
     srv->nworkers = 0;
 }
 

@@ -69,6 +69,15 @@ static void render_queries(struct evbuffer *out, const struct server *srv)
     evbuffer_add_printf(out, "dnsbl_tcp_connections %d\n", conns);
     metric_head(out, "dnsbl_tcp_refused_total", "counter", "TCP connections closed at once: over --tcp-max");
     evbuffer_add_printf(out, "dnsbl_tcp_refused_total %llu\n", (unsigned long long)SUM(srv, tcp_refused));
+    metric_head(out, "dnsbl_tcp_per_source_refused_total", "counter",
+                "TCP connections refused: the source already held --tcp-per-source");
+    evbuffer_add_printf(out, "dnsbl_tcp_per_source_refused_total %llu\n", (unsigned long long)SUM(srv, tcp_per_source));
+    metric_head(out, "dnsbl_tcp_evicted_total", "counter",
+                "TCP connections closed to make room: the one without progress for longest");
+    evbuffer_add_printf(out, "dnsbl_tcp_evicted_total %llu\n", (unsigned long long)SUM(srv, tcp_evicted));
+    metric_head(out, "dnsbl_tcp_timeouts_total", "counter",
+                "TCP connections closed: idle for --tcp-idle, or a query not whole within --tcp-timeout");
+    evbuffer_add_printf(out, "dnsbl_tcp_timeouts_total %llu\n", (unsigned long long)SUM(srv, tcp_timeouts));
 }
 
 /* Live listings per zone and reason code: a scan of each zone, in one read transaction. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "answer.h"
+#include "tcp_sources.h"
 #include "metrics_http.h"
 #include "store.h"
 #include "zone.h"
@@ -28,6 +29,7 @@ typedef _Atomic uint64_t counter_t;
 struct worker_metrics {
     counter_t queries[METRIC_ZONES][METRIC_QTYPES][METRIC_RCODES];
     counter_t dropped, tcp_refused, listed;
+    counter_t tcp_per_source, tcp_evicted, tcp_timeouts;
     counter_t latency[HIST_BUCKETS], latency_count, latency_ns;
     _Atomic int tcp_conns;
 };
@@ -65,6 +67,7 @@ struct worker {
     int tcp_fd[SERVER_MAX_LISTEN];
     struct evconnlistener *tcp_listener[SERVER_MAX_LISTEN];
     uint8_t *tcp_out;                       /* 2 + 65535 bytes */
+    struct tcp_conn *lru_head, *lru_tail;   /* open connections, least recent progress first */
 };
 
 struct server {
@@ -76,11 +79,14 @@ struct server {
     int foreground, use_syslog, query_log, verbose;
     int tcp_max_conns;                      /* per server, shared out among workers */
     int tcp_idle_seconds;
+    int tcp_timeout_ms;                     /* a whole query message must arrive within this */
+    int tcp_per_source;                     /* connections one address (IPv6: /64) may hold */
     const char *metrics_addr;               /* --metrics ADDR:PORT */
     /* state */
     struct store store;
     _Atomic(struct zoneset *) zones;
     struct v4map *v4maps[METRIC_ZONES];     /* IP zones' /24 maps by zone slot, kept across reloads */
+    struct tcp_sources tcp_sources;
     struct worker *workers;                 /* per thread of --threads: one TCP worker, one UDP
                                                worker per listen address */
     int nworkers;
