@@ -2,9 +2,12 @@
  *
  * Every live entry becomes one or more "units": a node of the zone's name tree (its path: the labels
  * from the zone down, each ending in a NUL) and whether the unit answers for the node itself or for
- * the names below it (a wildcard). The server's rule is that the most specific entry wins; in the
- * tree that is the deepest unit on a name's path (the prefix lengths that map to one depth never
- * overlap), and at one node the one with the longest prefix. Units are sorted so that a node comes
+ * the names below it (a wildcard). The server answers the reasons of every covering listing unless
+ * an allow entry covers the name. In the tree, the deepest unit on a name's path decides whether it
+ * is listed (the prefix lengths that map to one depth never overlap; at one node the one with the
+ * longest prefix), a listing that an allow entry above it covers gives no unit at all, and a listed
+ * node's records come from the server's own lookup (narrowed to the entries that cover the whole
+ * node), so that they hold the covering networks' reasons too. Units are sorted so that a node comes
  * before everything below it, then walked depth first: at each node that exists in the zone, the
  * node's own units give its records, and where a node lacks a unit, the deepest wildcard above it
  * (the "cover") is repeated there, because DNS wildcards stop at any existing name. IPv4, IPv6 and
@@ -37,6 +40,8 @@ struct unit {
 struct gen {
     const struct zone *z;
     uint32_t now;
+    MDB_txn *txn;               /* the snapshot, for the server's own lookups */
+    struct zone_meta meta;
     struct unit *u;
     size_t n, cap;
     char *arena;
@@ -180,6 +185,56 @@ static int name_units(struct gen *g, const char *name, uint8_t flags, struct uni
     return (flags & LISTING_WILDCARD) ? add_unit(g, proto, path, pos) : 0;
 }
 
+/* The zone's prefix lengths of one family up to maxplen, in out; returns how many there are. */
+static int narrow_meta(const struct zone_meta *m, int family, int maxplen, struct zone_meta *out)
+{
+    int n = 0;
+    memset(out, 0, sizeof *out);
+    for (int plen = 0; plen <= maxplen; plen++) {
+        uint64_t bit = 1ULL << (plen % 64);
+        uint64_t *dst = family == ADDR_V4 ? &out->v4_plens : &out->v6_plens[plen / 64];
+        uint64_t src = family == ADDR_V4 ? m->v4_plens : m->v6_plens[plen / 64];
+        if (src & bit) {
+            *dst |= bit;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Does a live allow entry at a prefix as long as the network's, or shorter, cover all of it? Such a
+ * listing answers nothing anywhere. 1 yes, 0 no, -1 store error. */
+static int net_shielded(struct gen *g, const struct ipnet *net)
+{
+    struct zone_meta m;
+    struct listing l;
+    if (narrow_meta(&g->meta, net->addr.family, net->plen, &m) <= 1)
+        return 0;       /* only the network's own prefix length: nothing else covers it */
+    int rc = store_lookup_ip(g->txn, g->z->dbi, &m, &net->addr, g->now, &l, NULL);
+    return rc < 0 ? -1 : rc == 0 && (l.flags & LISTING_ALLOW);
+}
+
+/* Drops from *flags the parts of a domain listing that an allow entry covers: the name itself (its
+ * own allow entry or a wildcard allow above it), the names below it (a wildcard allow at or above). */
+static int name_shielded(struct gen *g, const char *name, uint8_t *flags)
+{
+    struct listing l;
+    char below[DOMAIN_MAX + 3];
+    size_t len = strlen(name);
+    int rc = store_lookup_domain(g->txn, g->z->dbi, name, len, g->now, &l, NULL);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && (l.flags & LISTING_ALLOW))
+        *flags |= LISTING_SUBDOMAINS;
+    int n = snprintf(below, sizeof below, "*.%s", name);    /* '*' is never a stored label */
+    rc = store_lookup_domain(g->txn, g->z->dbi, below, (size_t)n, g->now, &l, NULL);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && (l.flags & LISTING_ALLOW))
+        *flags &= (uint8_t)~LISTING_WILDCARD;
+    return 0;
+}
+
 static int entry_units(struct gen *g, const MDB_val *k, const MDB_val *v)
 {
     struct listing l;
@@ -196,12 +251,17 @@ static int entry_units(struct gen *g, const MDB_val *k, const MDB_val *v)
         return 0;
     g->st->entries++;
     struct unit proto = { .allow = (l.flags & LISTING_ALLOW) != 0, .val = v->mv_data, .val_len = v->mv_size };
-    if (kind == 'd')
-        return g->z->kind == ZONE_IP ? 0 : name_units(g, name, l.flags, &proto);
+    if (kind == 'd') {
+        uint8_t flags = l.flags;
+        if (g->z->kind == ZONE_IP || (!proto.allow && name_shielded(g, name, &flags) < 0))
+            return g->z->kind == ZONE_IP ? 0 : -1;
+        return name_units(g, name, flags, &proto);
+    }
     if (g->z->kind != ZONE_IP)
         return 0;
     g->families |= net.addr.family == ADDR_V4 ? 1 : 2;
-    return net_units(g, &net, &proto);
+    int shielded = proto.allow ? 0 : net_shielded(g, &net);
+    return shielded ? (shielded < 0 ? -1 : 0) : net_units(g, &net, &proto);
 }
 
 static int collect(struct gen *g, MDB_txn *txn)
@@ -303,31 +363,60 @@ static size_t owner_rel(const char *path, size_t off, int wild, uint8_t *out)
     return pos;
 }
 
+/* The network of an IP node (the octets or nibbles of its path). */
+static void node_net(int family, const char *path, size_t off, struct ipnet *net)
+{
+    size_t n = 0;
+    int step = family == ADDR_V4 ? 8 : 4;
+    *net = (struct ipnet){ .addr.family = (uint8_t)family };
+    for (size_t i = 0; i < off && n < MAX_LABELS; i += strlen(path + i) + 1, n++) {
+        unsigned v = (unsigned)strtoul(path + i, NULL, family == ADDR_V4 ? 10 : 16);
+        if (family == ADDR_V4)
+            net->addr.bytes[n] = (uint8_t)v;
+        else
+            net->addr.bytes[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
+    }
+    net->plen = (uint8_t)(n * (size_t)step);
+}
+
 /* What {addr} stands for: the address, the network, or the domain of the node. */
 static void node_subject(int family, const char *path, size_t off, char *out, size_t cap)
 {
     size_t starts[MAX_LABELS], n = 0, pos = 0;
-    for (size_t i = 0; i < off && n < MAX_LABELS; i += strlen(path + i) + 1)
-        starts[n++] = i;
     if (family == FAMILY_DOMAIN) {
+        for (size_t i = 0; i < off && n < MAX_LABELS; i += strlen(path + i) + 1)
+            starts[n++] = i;
         out[0] = '\0';
         while (n-- > 0 && pos < cap)
             pos += (size_t)snprintf(out + pos, cap - pos, "%s%s", path + starts[n], n ? "." : "");
         return;
     }
-    struct ipnet net = { .addr.family = (uint8_t)family };
-    int step = family == ADDR_V4 ? 8 : 4;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = (unsigned)strtoul(path + starts[i], NULL, family == ADDR_V4 ? 10 : 16);
-        if (family == ADDR_V4)
-            net.addr.bytes[i] = (uint8_t)v;
-        else
-            net.addr.bytes[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
-    }
-    net.plen = (uint8_t)(n * (size_t)step);
+    struct ipnet net;
+    node_net(family, path, off, &net);
     if (net.plen == addr_bits(family))
         addr_unmap_v4(&net.addr);
     net_format(&net, out, cap);
+}
+
+/* The answer of a node (wild: of the names below it) as the server gives it: the reasons of every
+ * entry that covers the whole node. 1 listed, 0 not (an allow entry covers it), -1 store error. */
+static int node_answer(struct gen *g, const struct unit *ref, size_t off, int wild, const char *subject,
+                       struct listing *l)
+{
+    const char *path = g->arena + ref->path;
+    if (ref->family == FAMILY_DOMAIN) {
+        char name[DOMAIN_MAX + 3];
+        int n = snprintf(name, sizeof name, "%s%s", wild ? "*." : "", subject);
+        if (n > DOMAIN_MAX)
+            return -2;  /* not a name the server could be asked: the unit's own entry answers */
+        return store_lookup_domain(g->txn, g->z->dbi, name, (size_t)n, g->now, l, NULL);
+    }
+    struct ipnet net;
+    struct zone_meta m;
+    node_net(ref->family, path, off, &net);
+    if (narrow_meta(&g->meta, net.addr.family, net.plen, &m) <= 1)
+        return -2;      /* one prefix length: the unit's own entry is the only one covering the node */
+    return store_lookup_ip(g->txn, g->z->dbi, &m, &net.addr, g->now, l, NULL);
 }
 
 static int single_digits(const char *path, size_t off)
@@ -392,16 +481,29 @@ static int emit_node(struct gen *g, const struct unit *ref, size_t off, int wild
     const char *path = g->arena + ref->path;
     size_t rel_len = owner_rel(path, off, wild, rel);
     struct listing l;
-    if (rel_len + g->z->wire_len > 255 || (!d->test && listing_decode(d->val, d->val_len, &l) < 0)) {
+    if (rel_len + g->z->wire_len > 255) {
         g->st->skipped++;
         return 0;
     }
     if (static_owner(g->z, rel, rel_len))
         return 0;
-    if (d->test)
-        test_listing(g->z, &l);
     char subject[DOMAIN_MAX + 1];
     node_subject(ref->family, path, off, subject, sizeof subject);
+    if (d->test) {
+        test_listing(g->z, &l);
+    } else {
+        int listed = node_answer(g, ref, off, wild, subject, &l);
+        if (listed == -1)
+            return -1;
+        if (listed == 0) {          /* covered by an allow entry that no unit here expresses */
+            g->st->holes++;
+            return 0;
+        }
+        if (listed == -2 && listing_decode(d->val, d->val_len, &l) < 0) {
+            g->st->skipped++;
+            return 0;
+        }
+    }
     if (ref->family == ADDR_V4 && wild && g->families == 3 && single_digits(path, off))
         g->st->ambiguous++;
     g->st->names++;
@@ -466,9 +568,9 @@ static int emit_apex(struct gen *g)
 int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, void *ud,
                 struct xfr_stats *st)
 {
-    struct gen g = { .z = z, .now = now, .fn = fn, .ud = ud, .st = st };
+    struct gen g = { .z = z, .now = now, .txn = txn, .fn = fn, .ud = ud, .st = st };
     memset(st, 0, sizeof *st);
-    int rc = emit_apex(&g);
+    int rc = store_read_meta(txn, z->dbi, &g.meta) < 0 ? -1 : emit_apex(&g);
     if (rc == 0)
         rc = collect(&g, txn);
     if (rc == 0)

@@ -287,8 +287,12 @@ void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_
     }
 }
 
-/* Writes one pending listing: merged with the feeder's other reasons, never over a manual entry.
- * Liveness is judged at the listing's own time (p->since), not at commit time. */
+/* Writes one pending listing: merged with the feeder's other reasons, never over a live manual entry
+ * and never inside (or over) a live allow entry that an operator wrote into the store with dnsblctl,
+ * at any prefix length: as with the zone file's [allow], the listing is dropped and counted. An
+ * expired entry of either kind shields nothing: the feeder's listing replaces it. Liveness is judged
+ * at the listing's own time (p->since), not at commit time, so that the result never depends on when
+ * commits happen. */
 static int flush_one(struct feeder *f, struct store_txn *w, const struct pending *p)
 {
     const struct zone *z = &f->zones.zones[p->zone];
@@ -296,14 +300,22 @@ static int flush_one(struct feeder *f, struct store_txn *w, const struct pending
     size_t sklen = p->keylen - 12u;
     struct listing old, l = { .since = p->since };
     char texts[LISTING_MAX_REASONS][REASON_TEXT_MAX];
+    int allow = store_allowed_key(w->txn, z->dbi, skey, sklen, p->since);
+    if (allow < 0)
+        return -1;
+    if (allow) {
+        f->stats.allowed++;
+        return 0;
+    }
     int found = store_get(w->txn, z->dbi, skey, sklen, &old);
     if (found < 0)
         return -1;
-    if (found && (old.flags & LISTING_MANUAL)) {
+    int live = found && listing_live(&old, p->since);
+    if (live && (old.flags & LISTING_MANUAL)) {
         f->stats.manual_kept++;
         return 0;
     }
-    if (found && listing_live(&old, p->since)) {
+    if (live) {
         l.since = old.since < p->since ? old.since : p->since;
         for (int i = 0; i < old.nreasons; i++) {    /* copy out of the map before writing */
             const struct reason *r = &old.reasons[i];

@@ -329,26 +329,66 @@ static int plen_present(const struct zone_meta *meta, int family, int plen)
     return (meta->v6_plens[plen / 64] >> (plen % 64)) & 1;
 }
 
+/* Adds the live reasons of l to out, after those already there: an identical reason (code and
+ * text) once, and no more than LISTING_MAX_REASONS in all (the most specific entries came first). */
+static void merge_reasons(struct listing *out, const struct listing *l, uint32_t now)
+{
+    for (int i = 0; i < l->nreasons && out->nreasons < LISTING_MAX_REASONS; i++) {
+        const struct reason *r = &l->reasons[i];
+        int dup = !reason_live(r, now);
+        for (int j = 0; j < out->nreasons && !dup; j++)
+            dup = out->reasons[j].code == r->code && out->reasons[j].text_len == r->text_len &&
+                  !memcmp(out->reasons[j].text, r->text, r->text_len);
+        if (!dup)
+            out->reasons[out->nreasons++] = *r;
+    }
+}
+
+/* One covering entry found by a lookup, most specific first. Returns 1 when the lookup is decided
+ * (a live allow entry: "not listed", whatever else covers the name), 0 to go on. */
+static int cover(struct listing *out, const struct listing *e, uint32_t now, int *listed)
+{
+    if (!listing_live(e, now))
+        return 0;
+    if (e->flags & LISTING_ALLOW) {
+        *out = *e;
+        *listed = 0;
+        return 1;
+    }
+    if (!*listed)
+        *out = *e;          /* the most specific listing: its flags, since and every reason */
+    else
+        merge_reasons(out, e, now);
+    *listed = 1;
+    return 0;
+}
+
 int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
 {
     struct ipnet net = { *a, 0 };
+    struct listing e;
     uint8_t key[18];
+    int listed = 0;
     for (int plen = addr_bits(a->family); plen >= 0; plen--) {
         if (!plen_present(meta, a->family, plen))
             continue;
         net.addr = *a;
         net.plen = (uint8_t)plen;
         net_clear_host_bits(&net);
-        int found = store_get(txn, dbi, key, store_key_net(&net, key), out);
+        int found = store_get(txn, dbi, key, store_key_net(&net, key), &e);
         if (found < 0)
             return -1;
-        if (found && listing_live(out, now)) {
-            if (matched)
-                *matched = net;
-            return (out->flags & LISTING_ALLOW) ? 0 : 1;
-        }
+        if (!found)
+            continue;
+        int was_listed = listed, decided = cover(out, &e, now, &listed);
+        if (matched && (decided || listed != was_listed))
+            *matched = net;     /* the allow entry, or the most specific listing */
+        if (decided)
+            return 0;
     }
+    if (listed)
+        return 1;
     out->flags = 0;     /* nothing matched: no stale ALLOW for the caller to see */
     out->nreasons = 0;
     return 0;
@@ -358,29 +398,87 @@ int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len,
                         struct listing *out, size_t *matched_offset)
 {
     uint8_t key[STORE_KEY_MAX];
+    struct listing e;
+    int listed = 0;
     out->flags = 0;
     out->nreasons = 0;
     if (len == 0 || len > DOMAIN_MAX)
         return 0;
     for (size_t off = 0; off < len;) {
-        int found = store_get(txn, dbi, key, store_key_domain(name + off, len - off, key), out);
+        int found = store_get(txn, dbi, key, store_key_domain(name + off, len - off, key), &e);
         if (found < 0)
             return -1;
         /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */
-        int applies = off == 0 ? !(out->flags & LISTING_SUBDOMAINS) : (out->flags & LISTING_WILDCARD);
-        if (found && applies && listing_live(out, now)) {
-            if (matched_offset)
-                *matched_offset = off;
-            return (out->flags & LISTING_ALLOW) ? 0 : 1;
+        int applies = off == 0 ? !(e.flags & LISTING_SUBDOMAINS) : (e.flags & LISTING_WILDCARD);
+        if (found && applies) {
+            int was_listed = listed, decided = cover(out, &e, now, &listed);
+            if (matched_offset && (decided || listed != was_listed))
+                *matched_offset = off;      /* the allow entry, or the most specific listing */
+            if (decided)
+                return 0;
         }
         const char *dot = memchr(name + off, '.', len - off);
         if (!dot)
             break;
         off = (size_t)(dot - name) + 1;
     }
+    if (listed)
+        return 1;
     out->flags = 0;
     out->nreasons = 0;
     return 0;
+}
+
+/* A live allow entry inside net (longer prefix), found by walking the keys of net in order. */
+static int allow_inside(MDB_txn *txn, MDB_dbi dbi, const struct ipnet *net, uint32_t now)
+{
+    uint8_t first[18];
+    size_t klen = store_key_net(&(struct ipnet){ net->addr, 0 }, first);
+    MDB_cursor *cur;
+    MDB_val k = { klen, first }, v;
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return -1;
+    int rc, hit = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !hit; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct ipnet in;
+        struct listing l;
+        char unused[1];
+        if (store_key_decode(k.mv_data, k.mv_size, &in, unused, sizeof unused) != 'n' ||
+            in.addr.family != net->addr.family || !net_contains(net, &in.addr))
+            break;      /* past the last key of net */
+        hit = in.plen > net->plen && listing_decode(v.mv_data, v.mv_size, &l) == 0 &&
+              (l.flags & LISTING_ALLOW) && listing_live(&l, now);
+    }
+    mdb_cursor_close(cur);
+    return rc != 0 && rc != MDB_NOTFOUND ? -1 : hit;
+}
+
+int store_allowed_key(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, uint32_t now)
+{
+    struct ipnet net;
+    struct listing l;
+    struct zone_meta meta;
+    char name[DOMAIN_MAX + 1];
+    int kind = store_key_decode(key, klen, &net, name, sizeof name);
+    if (kind == 'd') {
+        int rc = store_lookup_domain(txn, dbi, name, klen - 1, now, &l, NULL);
+        return rc < 0 ? -1 : rc == 0 && (l.flags & LISTING_ALLOW);
+    }
+    if (kind != 'n' || store_read_meta(txn, dbi, &meta) < 0)
+        return kind == 'n' ? -1 : 0;
+    uint8_t k[18];
+    for (int plen = net.plen; plen >= 0; plen--) {
+        if (!plen_present(&meta, net.addr.family, plen))
+            continue;
+        struct ipnet up = { net.addr, (uint8_t)plen };
+        net_clear_host_bits(&up);
+        int found = store_get(txn, dbi, k, store_key_net(&up, k), &l);
+        if (found < 0)
+            return -1;
+        if (found && (l.flags & LISTING_ALLOW) && listing_live(&l, now))
+            return 1;
+    }
+    return net.plen < addr_bits(net.addr.family) ? allow_inside(txn, dbi, &net, now) : 0;
 }
 
 int store_write_begin(struct store *st, struct store_txn *w)

@@ -9,9 +9,12 @@
  *   key 'D' name                a domain (lower case, no trailing dot) or an account hash label
  *
  * A lookup of an address is one B-tree get per prefix length present in the zone (the meta record
- * says which, so a zone of single addresses costs exactly one get); the most specific live entry
- * wins and an allow entry there means "not listed". A listing is invisible once every reason in it
- * has expired, whether or not anything has purged it yet.
+ * says which, so a zone of single addresses costs exactly one get). A live allow entry at any
+ * covering prefix length means "not listed"; otherwise the answer holds the live reasons of every
+ * covering live listing, the most specific one's first (a manual /24 and a feeder /32 inside it: both
+ * codes, both texts). A domain is covered by its own entry and by its parents' wildcards, the same
+ * way. An entry is invisible once every reason in it has expired (an allow entry has one reason:
+ * its expiry), whether or not anything has purged it yet: an expired allow entry shields nothing.
  *
  * The /24 map lets a server answer most "not listed" questions without searching the B-tree. Chunk
  * c (0..4095, the top 12 bits of an address) is 512 bytes: bit k of byte j set means some IPv4 entry
@@ -108,12 +111,20 @@ uint32_t listing_expires(const struct listing *l);
 int listing_set_reason(struct listing *l, const struct reason *r);
 
 /* Reading, inside a caller's read transaction. Results point into the map: valid until the
- * transaction ends. Return 1 listed, 0 not listed (or an allow entry), -1 on an LMDB error. */
+ * transaction ends. Return 1 listed, 0 not listed (or an allow entry), -1 on an LMDB error.
+ * Listed: out holds the flags and since of the most specific live listing (matched, or the offset of
+ * the matching name in `name`) and the live reasons of all covering listings, at most
+ * LISTING_MAX_REASONS. Not listed because of a live allow entry: out is that entry (LISTING_ALLOW set)
+ * and matched says where it is; not listed otherwise: out->flags and out->nreasons are 0. */
 int store_read_meta(MDB_txn *txn, MDB_dbi dbi, struct zone_meta *meta);
 int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched);
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset);
+/* Would listing this key list something a live allow entry excludes? An allow entry at or above
+ * the key's network (for a name: the name itself or a parent's wildcard), or, for a network, inside
+ * it. 1 yes, 0 no, -1 on an LMDB error. The feeder asks this before it writes a listing. */
+int store_allowed_key(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, uint32_t now);
 /* Calls fn for every chunk of the /24 map in the snapshot; stops at a non-zero return. 0, or -1 on an
  * LMDB error or a malformed chunk. */
 typedef int (*store_v4map_fn)(void *arg, unsigned chunk, const uint8_t *bits);

@@ -21,14 +21,14 @@ check "expired entry still stored until purge" "1" "$(ctl list bl.example --all 
 ctl purge bl.example 2>/dev/null
 check "purge removes it" "0" "$(ctl list bl.example --all 2>/dev/null | grep -c '^198.51.100.21')"
 
-# CIDR, most specific wins, allow holes
+# CIDR, covering listings add up, allow holes
 ctl add bl.example 203.0.113.0/24 --code volume
 ctl add bl.example 203.0.113.9 --code dha
 ctl add bl.example 203.0.113.10 --allow --why-not-an-option 2>/dev/null; rc=$?
 check "unknown option: usage error" "2" "$rc"
 ctl add bl.example 203.0.113.10 --allow
 check "a /24 answers for an address inside" "127.0.0.5" "$(q "$(rev4 203.0.113.77).bl.example" A)"
-check "the most specific entry wins" "127.0.0.2" "$(q "$(rev4 203.0.113.9).bl.example" A)"
+check "an address answers the codes of every covering listing" "127.0.0.2 127.0.0.5" "$(q "$(rev4 203.0.113.9).bl.example" A)"
 check "an allow entry punches a hole" "NXDOMAIN" "$(status "$(rev4 203.0.113.10).bl.example" A)"
 out=$(ctl show 203.0.113.77)
 check_match "show names the covering network" "bl\.example[[:space:]]+203\.0\.113\.0/24[[:space:]]+listed" "$out"

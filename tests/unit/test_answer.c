@@ -343,6 +343,42 @@ Test(answer, allow_hole_nxdomain)
     cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR);
 }
 
+Test(answer, covering_listings_answer_all_codes_and_texts)
+{
+    struct reason manual[] = { R(CODE(0, 3), 0, "hosting range, by the operator") };
+    struct reason feeder[] = { R(CODE(0, 4), NOW + 600, "authentication failures 12 in 10m") };
+    put("bl.example", "203.0.113.0/24", LISTING_MANUAL, 1, manual);
+    put("bl.example", "203.0.113.9", 0, 1, feeder);
+    ask(rev4("203.0.113.9", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(count(ldns_pkt_answer(resp), LDNS_RR_TYPE_A), 2);
+    cr_assert(has_a(CODE(0, 3)) && has_a(CODE(0, 4)));
+    cr_assert_eq(ldns_rr_ttl(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_A, 0)), 300, "the manual reason never expires");
+    ask(rev4("203.0.113.9", "bl.example"), LDNS_RR_TYPE_TXT);
+    char text[2048];
+    txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
+    cr_assert_str_eq(text, "authentication failures 12 in 10m; hosting range, by the operator");
+    ask(rev4("203.0.113.10", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(count(ldns_pkt_answer(resp), LDNS_RR_TYPE_A), 1);
+}
+
+Test(answer, allow_above_a_listing_nxdomain)
+{
+    struct reason rs[] = { R(CODE(0, 4), 0, "feeder") }, allow[] = { R(0, 0, "partner") },
+                  gone[] = { R(0, NOW - 1, "was a partner") };
+    put("bl.example", "203.0.0.0/16", LISTING_ALLOW | LISTING_MANUAL, 1, allow);
+    put("bl.example", "203.0.113.9", 0, 1, rs);
+    put("bl.example", "2001:db8:cc::/48", LISTING_ALLOW | LISTING_MANUAL, 1, allow);
+    put("bl.example", "2001:db8:cc:1::/64", 0, 1, rs);
+    put("bl.example", "198.51.0.0/16", LISTING_ALLOW | LISTING_MANUAL, 1, gone);
+    put("bl.example", "198.51.100.9", 0, 1, rs);
+    ask(rev4("203.0.113.9", "bl.example"), LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+    ask(rev6("2001:db8:cc:1::9", "bl.example"), LDNS_RR_TYPE_TXT);
+    expect_negative(LDNS_RCODE_NXDOMAIN, "bl.example.");
+    ask(rev4("198.51.100.9", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(0, 4)), "an expired allow entry shields nothing");
+}
+
 Test(answer, ipv6_listing_by_nibbles)
 {
     struct reason rs[] = { R(CODE(0, 5), 0, "v6") };

@@ -975,3 +975,286 @@ Test(v4map, rebuild_on_request_forgets_empty_24s, .init = setup, .fini = teardow
     cr_expect_eq(m.v4_map_gen, m.serial);
     free(map);
 }
+
+/* ---- several covering entries: allow entries win at any prefix length, listings add up ---- */
+
+TestSuite(cover, .init = setup, .fini = teardown);
+
+/* The full answer for an address at NOW. */
+static int lookup_full(const char *a, uint32_t now, struct listing *out, struct ipnet *matched)
+{
+    struct zone_meta m;
+    struct ipaddr ip = addr(a);
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_read_meta(t, dbi, &m), 0);
+    int rc = store_lookup_ip(t, dbi, &m, &ip, now, out, matched);
+    mdb_txn_abort(t);
+    return rc;      /* out's texts point into a finished snapshot: compare codes only */
+}
+
+static int has_code(const struct listing *l, uint32_t code)
+{
+    int n = 0;
+    for (int i = 0; i < l->nreasons; i++)
+        n += l->reasons[i].code == code;
+    return n;
+}
+
+/* The allow entry wins over a listing at every other prefix length of the same family. */
+static void allow_wins_everywhere(const char *host, const char *const *nets, int n)
+{
+    for (int a = 0; a < n; a++) {
+        for (int b = 0; b < n; b++) {
+            if (a == b)
+                continue;
+            teardown();
+            setup();
+            struct listing allow = one_reason(LISTING_ALLOW | LISTING_MANUAL, 0, 0, "partner");
+            struct listing bad = one_reason(0, CODE(2), NOW + 3600, "feeder");
+            put_net(nets[a], &allow);
+            put_net(nets[b], &bad);
+            struct listing l;
+            struct ipnet m;
+            cr_expect_eq(lookup_full(host, NOW, &l, &m), 0, "allow %s, listing %s: %s not listed", nets[a],
+                         nets[b], host);
+            cr_expect(l.flags & LISTING_ALLOW, "allow %s, listing %s", nets[a], nets[b]);
+            cr_expect_eq(m.plen, net(nets[a]).plen, "matched is the allow entry");
+        }
+    }
+}
+
+Test(cover, v4_allow_above_and_below_a_listing_at_every_class)
+{
+    static const char *const nets[] = { "203.0.113.9", "203.0.113.0/24", "203.0.0.0/16", "203.0.0.0/8" };
+    allow_wins_everywhere("203.0.113.9", nets, 4);
+}
+
+Test(cover, v6_allow_above_and_below_a_listing_at_every_class)
+{
+    static const char *const nets[] = { "2001:db8:cc:1::9", "2001:db8:cc:1::/64", "2001:db8:cc::/48" };
+    allow_wins_everywhere("2001:db8:cc:1::9", nets, 3);
+}
+
+Test(cover, expired_allow_shields_nothing_at_any_class)
+{
+    static const char *const nets[] = { "203.0.113.0/24", "203.0.0.0/16", "203.0.0.0/8", "203.0.113.9" };
+    for (int i = 0; i < 4; i++) {
+        teardown();
+        setup();
+        struct listing allow = one_reason(LISTING_ALLOW | LISTING_MANUAL, 0, NOW - 1, "expired");
+        struct listing bad = one_reason(0, CODE(2), 0, "feeder");
+        put_net(nets[i], &allow);
+        put_net(i == 3 ? "203.0.113.0/24" : "203.0.113.9", &bad);
+        struct listing l;
+        cr_expect_eq(lookup_full("203.0.113.9", NOW, &l, NULL), 1, "expired allow %s", nets[i]);
+        cr_expect_eq(lookup_full("203.0.113.9", NOW - 2, &l, NULL), 0, "live allow %s", nets[i]);
+    }
+}
+
+Test(cover, v4_reasons_of_every_covering_listing)
+{
+    struct listing s8 = one_reason(LISTING_MANUAL, CODE(10), 0, "the /8");
+    struct listing s16 = one_reason(LISTING_MANUAL, CODE(3), 0, "the /16");
+    struct listing s24 = one_reason(LISTING_MANUAL, CODE(4), 0, "the /24");
+    struct listing s32 = one_reason(0, CODE(2), NOW + 3600, "the /32");
+    put_net("203.0.0.0/8", &s8);
+    put_net("203.0.0.0/16", &s16);
+    put_net("203.0.113.0/24", &s24);
+    put_net("203.0.113.9", &s32);
+    struct listing l;
+    struct ipnet m;
+    cr_assert_eq(lookup_full("203.0.113.9", NOW, &l, &m), 1);
+    cr_expect_eq(l.nreasons, 4);
+    cr_expect_eq(l.reasons[0].code, CODE(2), "the most specific first");
+    cr_expect(has_code(&l, CODE(10)) && has_code(&l, CODE(3)) && has_code(&l, CODE(4)));
+    cr_expect_eq(m.plen, 32, "matched stays the most specific listing");
+    cr_expect_eq(l.flags, 0, "the flags of the most specific listing");
+    cr_assert_eq(lookup_full("203.0.113.10", NOW, &l, &m), 1);
+    cr_expect_eq(l.nreasons, 3);
+    cr_expect_eq(m.plen, 24);
+    cr_assert_eq(lookup_full("203.0.7.1", NOW, &l, &m), 1);
+    cr_expect_eq(l.nreasons, 2);
+    cr_expect_eq(m.plen, 16);
+}
+
+Test(cover, v6_reasons_of_every_covering_listing)
+{
+    struct listing s48 = one_reason(LISTING_MANUAL, CODE(3), 0, "the /48");
+    struct listing s64 = one_reason(0, CODE(2), NOW + 3600, "the /64");
+    struct listing s128 = one_reason(LISTING_MANUAL, CODE(4), 0, "the /128");
+    put_net("2001:db8:cc::/48", &s48);
+    put_net("2001:db8:cc:1::/64", &s64);
+    put_net("2001:db8:cc:1::9", &s128);
+    struct listing l;
+    struct ipnet m;
+    cr_assert_eq(lookup_full("2001:db8:cc:1::9", NOW, &l, &m), 1);
+    cr_expect_eq(l.nreasons, 3);
+    cr_expect_eq(l.reasons[0].code, CODE(4));
+    cr_expect_eq(m.plen, 128);
+    cr_assert_eq(lookup_full("2001:db8:cc:1::8", NOW, &l, &m), 1);
+    cr_expect_eq(l.nreasons, 2);
+    cr_expect_eq(l.reasons[0].code, CODE(2));
+    cr_expect_eq(m.plen, 64);
+}
+
+Test(cover, expired_listing_adds_nothing_and_is_not_matched)
+{
+    struct listing s24 = one_reason(LISTING_MANUAL, CODE(4), NOW - 1, "expired manual");
+    struct listing s32 = one_reason(0, CODE(2), NOW + 3600, "feeder");
+    put_net("203.0.113.0/24", &s24);
+    put_net("203.0.113.9", &s32);
+    struct listing l;
+    struct ipnet m;
+    cr_assert_eq(lookup_full("203.0.113.9", NOW, &l, &m), 1);
+    cr_expect_eq(l.nreasons, 1);
+    cr_expect_eq(l.reasons[0].code, CODE(2));
+    cr_assert_eq(lookup_full("203.0.113.9", NOW + 3600, &l, &m), 0, "both expired");
+    cr_expect_eq(l.nreasons, 0);
+    cr_expect_eq(l.flags, 0);
+}
+
+Test(cover, same_code_twice_and_the_reason_cap)
+{
+    struct listing wide = one_reason(LISTING_MANUAL, CODE(2), 0, "range");
+    struct listing narrow = one_reason(0, CODE(2), 0, "range");
+    put_net("203.0.113.0/24", &wide);
+    put_net("203.0.113.9", &narrow);
+    struct listing l;
+    cr_assert_eq(lookup_full("203.0.113.9", NOW, &l, NULL), 1);
+    cr_expect_eq(l.nreasons, 1, "an identical reason once");
+    uint32_t codes[LISTING_MAX_REASONS];
+    cr_expect_eq(listing_live_codes(&l, NOW, codes), 1);
+    /* a full /32 and a full /24: the most specific reasons, no more than LISTING_MAX_REASONS */
+    struct listing full32 = { .nreasons = LISTING_MAX_REASONS }, full24 = { .nreasons = LISTING_MAX_REASONS };
+    for (int i = 0; i < LISTING_MAX_REASONS; i++) {
+        full32.reasons[i] = (struct reason){ CODE(20 + i), 0, 1, "a" };
+        full24.reasons[i] = (struct reason){ CODE(40 + i), 0, 1, "b" };
+    }
+    put_net("198.51.100.0/24", &full24);
+    put_net("198.51.100.1", &full32);
+    cr_assert_eq(lookup_full("198.51.100.1", NOW, &l, NULL), 1);
+    cr_expect_eq(l.nreasons, LISTING_MAX_REASONS);
+    cr_expect_eq(l.reasons[LISTING_MAX_REASONS - 1].code, CODE(20 + LISTING_MAX_REASONS - 1));
+}
+
+Test(cover, texts_of_all_covering_listings_readable_in_the_snapshot)
+{
+    struct listing wide = one_reason(LISTING_MANUAL, CODE(4), 0, "manual range");
+    struct listing narrow = one_reason(0, CODE(2), 0, "feeder host");
+    put_net("203.0.113.0/24", &wide);
+    put_net("203.0.113.9", &narrow);
+    struct listing l;
+    struct zone_meta m;
+    struct ipaddr ip = addr("203.0.113.9");
+    MDB_txn *t = rtxn();
+    store_read_meta(t, dbi, &m);
+    cr_assert_eq(store_lookup_ip(t, dbi, &m, &ip, NOW, &l, NULL), 1);
+    cr_assert_eq(l.nreasons, 2);
+    cr_expect_eq(l.reasons[0].text_len, 11);
+    cr_expect(!memcmp(l.reasons[0].text, "feeder host", 11));
+    cr_expect_eq(l.reasons[1].text_len, 12);
+    cr_expect(!memcmp(l.reasons[1].text, "manual range", 12));
+    mdb_txn_abort(t);
+}
+
+Test(cover, domain_wildcard_allow_above_a_listing)
+{
+    struct listing allow = one_reason(LISTING_ALLOW | LISTING_WILDCARD, 0, 0, "partner");
+    struct listing bad = one_reason(0, CODE(2), 0, "feeder");
+    put_domain("partner.example", &allow);
+    put_domain("mx.partner.example", &bad);
+    put_domain("spam.example", &bad);
+    struct listing l;
+    size_t off = 99;
+    MDB_txn *t = rtxn();
+    cr_expect_eq(store_lookup_domain(t, dbi, "mx.partner.example", 18, NOW, &l, &off), 0);
+    cr_expect(l.flags & LISTING_ALLOW);
+    cr_expect_eq(off, 3, "matched is the allow entry");
+    mdb_txn_abort(t);
+    cr_expect_eq(lookup_domain("spam.example", NOW, NULL, NULL), 1);
+}
+
+Test(cover, domain_expired_wildcard_allow_shields_nothing)
+{
+    struct listing allow = one_reason(LISTING_ALLOW | LISTING_WILDCARD, 0, NOW - 1, "was a partner");
+    struct listing bad = one_reason(0, CODE(2), 0, "feeder");
+    put_domain("partner.example", &allow);
+    put_domain("mx.partner.example", &bad);
+    cr_expect_eq(lookup_domain("mx.partner.example", NOW, NULL, NULL), 1);
+    cr_expect_eq(lookup_domain("mx.partner.example", NOW - 2, NULL, NULL), 0);
+}
+
+Test(cover, domain_reasons_of_name_and_wildcards)
+{
+    struct listing outer = one_reason(LISTING_WILDCARD | LISTING_MANUAL, CODE(5), 0, "outer");
+    struct listing inner = one_reason(LISTING_WILDCARD, CODE(3), 0, "inner");
+    struct listing exact = one_reason(0, CODE(2), 0, "exact");
+    put_domain("example", &outer);
+    put_domain("b.example", &inner);
+    put_domain("a.b.example", &exact);
+    struct listing l;
+    size_t off = 99;
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_lookup_domain(t, dbi, "a.b.example", 11, NOW, &l, &off), 1);
+    cr_expect_eq(l.nreasons, 3);
+    cr_expect_eq(l.reasons[0].code, CODE(2));
+    cr_expect_eq(off, 0);
+    cr_assert_eq(store_lookup_domain(t, dbi, "x.a.b.example", 13, NOW, &l, &off), 1);
+    cr_expect_eq(l.nreasons, 2, "a.b.example is not a wildcard");
+    cr_expect_eq(off, 4);
+    mdb_txn_abort(t);
+}
+
+/* ---- store_allowed_key: what the feeder asks before it lists ---- */
+
+static int allowed_key(const char *cidr, uint32_t now)
+{
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet n = net(cidr);
+    MDB_txn *t = rtxn();
+    int rc = store_allowed_key(t, dbi, key, store_key_net(&n, key), now);
+    mdb_txn_abort(t);
+    return rc;
+}
+
+Test(cover, allowed_key_above_and_inside)
+{
+    struct listing allow = one_reason(LISTING_ALLOW | LISTING_MANUAL, 0, 0, "partner");
+    struct listing bad = one_reason(0, CODE(2), 0, "feeder");
+    put_net("203.0.0.0/16", &allow);
+    put_net("2001:db8:cc::/48", &allow);
+    put_net("2001:db8:dd:1::7", &allow);
+    put_net("2001:db8:dd:2::/64", &bad);
+    cr_expect_eq(allowed_key("203.0.113.9", NOW), 1);
+    cr_expect_eq(allowed_key("203.1.113.9", NOW), 0);
+    cr_expect_eq(allowed_key("2001:db8:cc:1::/64", NOW), 1, "a /64 inside the allowed /48");
+    cr_expect_eq(allowed_key("2001:db8:dd:1::/64", NOW), 1, "a /64 with an allowed address in it");
+    cr_expect_eq(allowed_key("2001:db8:dd:2::/64", NOW), 0);
+    cr_expect_eq(allowed_key("2001:db8:dd::/64", NOW), 0);
+    cr_expect_eq(allowed_key("2001:db8:dd:1::/64", NOW + 0), 1);
+}
+
+Test(cover, allowed_key_ignores_expired_allow_entries)
+{
+    struct listing allow = one_reason(LISTING_ALLOW | LISTING_MANUAL, 0, NOW + 10, "partner");
+    put_net("203.0.113.0/24", &allow);
+    put_net("2001:db8:dd:1::7", &allow);
+    cr_expect_eq(allowed_key("203.0.113.9", NOW), 1);
+    cr_expect_eq(allowed_key("203.0.113.9", NOW + 10), 0);
+    cr_expect_eq(allowed_key("2001:db8:dd:1::/64", NOW + 10), 0);
+}
+
+Test(cover, allowed_key_domains)
+{
+    struct listing wild = one_reason(LISTING_ALLOW | LISTING_WILDCARD, 0, 0, "partner");
+    struct listing exact = one_reason(LISTING_ALLOW, 0, 0, "one host");
+    put_domain("partner.example", &wild);
+    put_domain("host.example", &exact);
+    uint8_t key[STORE_KEY_MAX];
+    MDB_txn *t = rtxn();
+    cr_expect_eq(store_allowed_key(t, dbi, key, store_key_domain("mx.partner.example", 18, key), NOW), 1);
+    cr_expect_eq(store_allowed_key(t, dbi, key, store_key_domain("host.example", 12, key), NOW), 1);
+    cr_expect_eq(store_allowed_key(t, dbi, key, store_key_domain("a.host.example", 14, key), NOW), 0);
+    cr_expect_eq(store_allowed_key(t, dbi, key, store_key_domain("other.example", 13, key), NOW), 0);
+    mdb_txn_abort(t);
+}

@@ -373,13 +373,58 @@ Test(xfr, allow_entries_are_holes_only_where_a_name_exists)
     put1("bl.example", "198.51.100.9", 0, CODE(2));
     put1("bl.example", "198.51.7.7", LISTING_ALLOW, 0);          /* not expressible */
     generate("bl.example");
-    cr_assert_not(has_owner("*.100.51.198"), "no wildcard: the /24 answers NXDOMAIN on a secondary too");
-    cr_assert(has_owner("9.100.51.198"));
-    cr_assert_eq(stats.holes, 1);
+    cr_assert_not(has_owner("*.100.51.198"), "no wildcard for the allow entry");
+    /* An allow entry wins over everything inside it, so no listed name can exist in the /24 to stop
+     * the /16's wildcard there: both allow entries are holes. */
+    cr_assert_not(has_owner("9.100.51.198"), "the /32 is inside the allowed /24: not listed");
+    cr_assert_eq(stats.holes, 2);
     MDB_txn *txn;
     cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
-    agree(txn, "bl.example", "5.100.51.198");
+    agree(txn, "bl.example", "5.99.51.198");
+    mdb_txn_abort(txn);
+}
+
+Test(xfr, covering_listings_add_their_reasons_and_allow_entries_shield)
+{
+    put1("bl.example", "198.51.100.0/24", LISTING_MANUAL, CODE(3));
+    put1("bl.example", "198.51.100.9", 0, CODE(2));
+    put1("bl.example", "203.0.0.0/16", LISTING_ALLOW, 0);
+    put1("bl.example", "203.0.113.0/24", 0, CODE(4));
+    put1("bl.example", "203.0.113.9", 0, CODE(2));
+    put1("bl.example", "2001:db8:cc::/48", LISTING_MANUAL, CODE(3));
+    put1("bl.example", "2001:db8:cc:1::9", 0, CODE(2));
+    generate("bl.example");
+    char a[64];
+    a_set("9.100.51.198", a, sizeof a);
+    cr_assert_str_eq(a, "2 3 ", "the /32 answers the /24's code too");
+    cr_assert_not(has_owner("9.113.0.203") || has_owner("*.113.0.203"), "inside the allowed /16");
+    a_set("9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.c.c.0.0.8.b.d.0.1.0.0.2", a, sizeof a);
+    cr_assert_str_eq(a, "2 3 ");
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
     agree(txn, "bl.example", "9.100.51.198");
+    agree(txn, "bl.example", "8.100.51.198");
+    agree(txn, "bl.example", "9.113.0.203");
+    agree(txn, "bl.example", "9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.c.c.0.0.8.b.d.0.1.0.0.2");
+    mdb_txn_abort(txn);
+}
+
+Test(xfr, domains_add_wildcard_reasons_and_wildcard_allow_shields)
+{
+    put1("dbl.example", "spam.example", LISTING_WILDCARD | LISTING_MANUAL, CODE(0x103));
+    put1("dbl.example", "mx.spam.example", 0, CODE(0x105));
+    put1("dbl.example", "partner.example", LISTING_WILDCARD | LISTING_ALLOW, 0);
+    put1("dbl.example", "mx.partner.example", 0, CODE(0x105));
+    generate("dbl.example");
+    char a[64];
+    a_set("mx.spam.example", a, sizeof a);
+    cr_assert_str_eq(a, "3 5 ");
+    cr_assert_not(has_owner("mx.partner.example"));
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    agree(txn, "dbl.example", "mx.spam.example");
+    agree(txn, "dbl.example", "x.mx.spam.example");
+    agree(txn, "dbl.example", "mx.partner.example");
     mdb_txn_abort(txn);
 }
 
