@@ -213,7 +213,54 @@ static void show_one(struct ctl *c, MDB_txn *txn, const struct zone *z, const ch
         json_end_object(j);
 }
 
-/* 1 if the zone lists (or excludes) the entry. */
+/* Every live listing that covers the address, most specific (the one at `from`) first: the answer
+ * holds the reasons of all of them. The counters are those of the address itself. */
+static void show_covering_nets(struct ctl *c, MDB_txn *txn, const struct zone *z, const struct zone_meta *meta,
+                               const struct ipaddr *a, int from, struct json *j)
+{
+    uint8_t key[STORE_KEY_MAX], fkey[1 + DOMAIN_MAX];
+    size_t fklen = subject_key_ip(a, fkey);
+    char what[300];
+    for (int plen = from; plen >= 0; plen--) {
+        uint64_t plens = a->family == ADDR_V4 ? meta->v4_plens : meta->v6_plens[plen / 64];
+        struct ipnet up = { *a, (uint8_t)plen };
+        struct listing l;
+        if (!((plens >> (plen % 64)) & 1))
+            continue;       /* no entry of this prefix length in the zone */
+        net_clear_host_bits(&up);
+        if (store_get(txn, z->dbi, key, store_key_net(&up, key), &l) <= 0 || !listing_live(&l, c->now) ||
+            (l.flags & LISTING_ALLOW))
+            continue;
+        show_one(c, txn, z, net_format(&up, what, sizeof what), &l, fkey, fklen, j);
+        fklen = 0;
+    }
+}
+
+/* The same for a domain: the name's own entry (from offset 0) and its parents' wildcards. */
+static void show_covering_names(struct ctl *c, MDB_txn *txn, const struct zone *z, const char *name, size_t len,
+                                size_t from, struct json *j)
+{
+    uint8_t key[STORE_KEY_MAX], fkey[1 + DOMAIN_MAX];
+    size_t fklen = subject_key_name(SUBJ_DOMAIN, name + from, len - from, fkey);
+    char what[300];
+    for (size_t off = from; off < len;) {
+        struct listing l;
+        int found = store_get(txn, z->dbi, key, store_key_domain(name + off, len - off, key), &l);
+        int applies = off == 0 ? !(l.flags & LISTING_SUBDOMAINS) : (l.flags & LISTING_WILDCARD);
+        if (found > 0 && applies && listing_live(&l, c->now) && !(l.flags & LISTING_ALLOW)) {
+            snprintf(what, sizeof what, "%s%s", off ? "." : "", name + off);
+            show_one(c, txn, z, what, &l, fkey, fklen, j);
+            fklen = 0;
+        }
+        const char *dot = memchr(name + off, '.', len - off);
+        if (!dot)
+            break;
+        off = (size_t)(dot - name) + 1;
+    }
+}
+
+/* 1 if the zone lists (or excludes) the entry. A listed entry shows every live listing covering it;
+ * an excluded one the allow entry that decides it. */
 static int show_in_zone(struct ctl *c, MDB_txn *txn, const struct zone *z, const char *text, struct json *j)
 {
     struct listing l;
@@ -229,7 +276,10 @@ static int show_in_zone(struct ctl *c, MDB_txn *txn, const struct zone *z, const
         int rc = store_lookup_ip(txn, z->dbi, &meta, &net.addr, c->now, &l, &matched);
         if (rc < 0 || (rc == 0 && !(l.flags & LISTING_ALLOW)) || matched.plen > net.plen)
             return 0;
-        show_one(c, txn, z, net_format(&matched, what, sizeof what), &l, fkey, subject_key_ip(&net.addr, fkey), j);
+        if (rc == 1)
+            show_covering_nets(c, txn, z, &meta, &net.addr, matched.plen, j);
+        else
+            show_one(c, txn, z, net_format(&matched, what, sizeof what), &l, fkey, subject_key_ip(&net.addr, fkey), j);
         return 1;
     }
     if (z->kind == ZONE_ACCOUNT) {
@@ -248,6 +298,10 @@ static int show_in_zone(struct ctl *c, MDB_txn *txn, const struct zone *z, const
     int rc = store_lookup_domain(txn, z->dbi, name, (size_t)len, c->now, &l, &off);
     if (rc < 0 || (rc == 0 && !(l.flags & LISTING_ALLOW)))
         return 0;
+    if (rc == 1) {
+        show_covering_names(c, txn, z, name, (size_t)len, off, j);
+        return 1;
+    }
     snprintf(what, sizeof what, "%s%s", off ? "." : "", name + off);
     show_one(c, txn, z, what, &l, fkey, subject_key_name(SUBJ_DOMAIN, name + off, (size_t)len - off, fkey), j);
     return 1;

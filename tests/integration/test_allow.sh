@@ -77,6 +77,11 @@ txt=$(q "$A" TXT)
 check_match "manual /24 + feeder /32: the feeder's reason" "authentication failures [0-9]+ in 10m" "$txt"
 check_match "manual /24 + feeder /32: the operator's reason" "operator: hosting range" "$txt"
 check "the rest of the manual /24: its own code" "127.0.0.10" "$(q "$(rev4 198.18.5.10).bl.example" A)"
+out=$(ctl show 198.18.5.9)
+check_match "show: the /32 first" "^bl\.example	198\.18\.5\.9	listed	feeder" "$out"
+check_match "show: then the covering /24" "bl\.example	198\.18\.5\.0/24	listed	manual" "$out"
+check_match "show of an allowed address: the allow entry" "^bl\.example	203\.0\.113\.0/24	allow	manual" \
+    "$(ctl show 203.0.113.9)"
 
 # The server: an allow entry written after a listing wins at once, at a shorter prefix; removing it
 # brings the listing back.
