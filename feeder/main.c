@@ -23,6 +23,7 @@ struct options {
     int nudp, ntcp;
     const char *allow[SYSLOG_MAX_ALLOW];
     int nallow;
+    int syslog_idle_s, syslog_per_source;
     int once, replay, dump, verbose;
     int commit_ms;
     long max_skew;              /* -1: the default */
@@ -57,6 +58,8 @@ static void usage(FILE *out)
 "  --syslog-udp ADDR:PORT   receive syslog (RFC 3164/5424) over UDP; repeatable\n"
 "  --syslog-tcp ADDR:PORT   ... over TCP (RFC 6587 octet counting or one per line)\n"
 "  --allow-from CIDR     syslog senders to accept (repeatable; default 127.0.0.0/8 and ::1)\n"
+"  --syslog-idle-timeout SECONDS  close TCP connections silent this long (default 300; 0: never)\n"
+"  --syslog-max-per-source N      TCP connections per sender address (default 8; 1 to 256)\n"
 "  --commit-interval MS  at most this long between an event and its commit (default 100)\n"
 "  --max-skew SECONDS    events dated further ahead of the clock are counted at the clock's time\n"
 "                        (a host with a wrong clock or time zone; default 300)\n"
@@ -67,16 +70,30 @@ static void usage(FILE *out)
 "Signals: HUP re-reads the zones (rules), TERM and INT commit and stop.\n");
 }
 
+static int int_option(const char *name, const char *arg, long lo, long hi, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < lo || v > hi) {
+        fprintf(stderr, "feeder: %s '%s': want a number from %ld to %ld\n", name, arg, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_DB = 256, O_ZONES, O_GEO, O_ONCE, O_FOLLOW, O_REPLAY, O_UDP, O_TCP, O_ALLOW, O_COMMIT,
-           O_DUMP, O_VERBOSE, O_HELP, O_METRICS, O_MAX_SKEW };
+           O_DUMP, O_VERBOSE, O_HELP, O_METRICS, O_MAX_SKEW, O_SYSLOG_IDLE, O_SYSLOG_PER_SOURCE };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "geoip", 1, 0, O_GEO }, { "once", 0, 0, O_ONCE },
         { "follow", 0, 0, O_FOLLOW }, { "replay", 0, 0, O_REPLAY }, { "syslog-udp", 1, 0, O_UDP },
         { "syslog-tcp", 1, 0, O_TCP }, { "allow-from", 1, 0, O_ALLOW }, { "commit-interval", 1, 0, O_COMMIT },
         { "dump", 0, 0, O_DUMP }, { "verbose", 0, 0, O_VERBOSE }, { "help", 0, 0, O_HELP },
-        { "metrics", 1, 0, O_METRICS }, { "max-skew", 1, 0, O_MAX_SKEW }, { 0, 0, 0, 0 },
+        { "metrics", 1, 0, O_METRICS }, { "max-skew", 1, 0, O_MAX_SKEW },
+        { "syslog-idle-timeout", 1, 0, O_SYSLOG_IDLE }, { "syslog-max-per-source", 1, 0, O_SYSLOG_PER_SOURCE },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -110,6 +127,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->max_skew = v;
             break;
         }
+        case O_SYSLOG_IDLE:
+            if (int_option("--syslog-idle-timeout", optarg, 0, 86400, &o->syslog_idle_s) < 0)
+                return -1;
+            break;
+        case O_SYSLOG_PER_SOURCE:
+            if (int_option("--syslog-max-per-source", optarg, 1, SYSLOG_MAX_CONNS, &o->syslog_per_source) < 0)
+                return -1;
+            break;
         case O_DUMP: o->dump = 1; break;
         case O_METRICS: o->metrics = optarg; break;
         case O_VERBOSE: o->verbose = 1; break;
@@ -240,6 +265,8 @@ static int run_follow(struct run *r)
     r->syslog.f = &r->f;
     r->syslog.base = r->base;
     r->syslog.dirty = &r->dirty;
+    r->syslog.idle_timeout_s = r->o->syslog_idle_s;
+    r->syslog.max_per_source = r->o->syslog_per_source;
     const char *allow = r->o->nallow ? NULL : "127.0.0.0/8,::1";
     for (int i = 0; i < (allow ? 2 : r->o->nallow); i++) {
         const char *a = allow ? (i ? "::1" : "127.0.0.0/8") : r->o->allow[i];
@@ -296,7 +323,8 @@ static void report(const struct run *r)
 
 int main(int argc, char **argv)
 {
-    static struct options o = { .db = "./var/db", .zones = "./zones", .commit_ms = 100, .max_skew = -1 };
+    static struct options o = { .db = "./var/db", .zones = "./zones", .commit_ms = 100, .max_skew = -1,
+                                .syslog_idle_s = 300, .syslog_per_source = 8 };
     static struct run r;
     char err[1024];
     if (parse_args(argc, argv, &o) < 0)
