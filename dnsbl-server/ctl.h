@@ -46,6 +46,7 @@ int cmd_delist(struct ctl *c, const char *zone, const char *entry);
 int cmd_unallow(struct ctl *c, const char *zone, const char *entry);
 int cmd_import(struct ctl *c, const char *zone, const char *file);
 int cmd_purge(struct ctl *c, const char *zone);
+int cmd_expire(struct ctl *c);
 int history_open(struct ctl *c, char *err, size_t errlen);
 
 /* ctl_read.c */

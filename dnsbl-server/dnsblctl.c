@@ -34,6 +34,8 @@ static void usage(FILE *f)
 "  delist ZONE ENTRY     remove the entry\n"
 "  import ZONE FILE|- [--replace] [--expires DURATION]   rbldnsd ip4set/ip6tset/dnset data\n"
 "  purge [ZONE]          delete expired entries\n"
+"  expire                raise the serial of zones in which a listing expired, so that\n"
+"                        secondaries drop it (the feeder does this; else run it from a timer)\n"
 "Exporting (the live entries of one snapshot; FILE is replaced atomically):\n"
 "  export ZONE [--format rbldnsd|zone] [FILE|-]   rbldnsd data (import reads it back) or an\n"
 "                        RFC 1035 zone file with the records a zone transfer gives\n"
@@ -237,6 +239,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
     if (!strcmp(cmd, "history") && n <= 1) return cmd_history(c, n ? argv[1] : NULL);
     if (!strcmp(cmd, "import") && n == 2) return cmd_import(c, argv[1], argv[2]);
     if (!strcmp(cmd, "purge") && n <= 1) return cmd_purge(c, n ? argv[1] : NULL);
+    if (!strcmp(cmd, "expire") && n == 0) return cmd_expire(c);
     if (!strcmp(cmd, "export") && (n == 1 || n == 2)) return cmd_export(c, argv[1], n == 2 ? argv[2] : "-");
     fprintf(stderr, "dnsblctl: bad command or arguments: %s (see --help)\n", cmd);
     return EXIT_USAGE;

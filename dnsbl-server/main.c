@@ -204,11 +204,34 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
+/* The process that parses packets from the network never writes the store. Before any socket is
+ * read, a short read-write open creates the store and every configured zone's sub-database if they
+ * are missing (so the server may start before the feeder); the store is then opened read-only for
+ * good. Where we may not write (the store belongs to the feeder's user), the read-only open alone
+ * decides. */
+static void prepare_store(struct server *srv)
+{
+    char err[1024];
+    struct store st;
+    struct zoneset zs;
+    if (zoneset_load(srv->zones_dir, &zs, err, sizeof err) < 0)
+        return;     /* load_zones reports it */
+    if (store_open(&st, srv->db_dir, 0, err, sizeof err) == 0) {
+        if (zoneset_bind(&zs, &st, err, sizeof err) < 0)
+            log_debug("store: %s", err);
+        store_close(&st);
+    } else {
+        log_debug("store: cannot open read-write to prepare it: %s", err);
+    }
+    zoneset_free(&zs);
+}
+
 static int run(struct server *srv)
 {
     char err[1024] = "";
     struct zoneset *zs;
-    if (store_open(&srv->store, srv->db_dir, 0, err, sizeof err) < 0) {
+    prepare_store(srv);
+    if (store_open(&srv->store, srv->db_dir, STORE_READONLY, err, sizeof err) < 0) {
         log_err("store: %s", err);
         return 1;
     }

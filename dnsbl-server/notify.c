@@ -37,9 +37,6 @@ struct zone_state {
     int notified;               /* serial_sent is valid */
     uint32_t serial_sent;
     time_t last_check;
-    int scanned;                /* scanned_serial is valid */
-    uint32_t scanned_serial;    /* the snapshot next_expiry was computed from */
-    uint32_t next_expiry;       /* earliest expiry still ahead at the scan; 0: none */
     struct target tg[ZONE_MAX_NOTIFY];
     int ntg;
 };
@@ -51,7 +48,6 @@ struct notifier {
     struct event *rd[2];
     struct zone_state *zs;
     int n;
-    int write_failed;           /* the store refused the serial bump once: do not insist */
 };
 
 static const char *target_text(const struct zone_notify_target *t, char *buf, size_t cap)
@@ -191,62 +187,17 @@ static void readable(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* The earliest expiry of any reason still ahead: when the zone changes without a write. */
-static uint32_t next_expiry(const struct zone *z, MDB_txn *txn, uint32_t now)
-{
-    MDB_cursor *cur;
-    MDB_val k, v;
-    uint32_t next = 0;
-    if (mdb_cursor_open(txn, z->dbi, &cur) != 0)
-        return 0;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct listing l;
-        if (((const uint8_t *)k.mv_data)[0] == 0 || listing_decode(v.mv_data, v.mv_size, &l) < 0)
-            continue;
-        for (int i = 0; i < l.nreasons; i++)
-            if (l.reasons[i].expires > now && (next == 0 || l.reasons[i].expires < next))
-                next = l.reasons[i].expires;
-    }
-    mdb_cursor_close(cur);
-    return next;
-}
-
-/* Records that a listing expired: the zone's serial goes up, as for any other change. */
-static void bump_serial(struct notifier *n, const struct zone *z)
-{
-    struct store_txn w;
-    int rc = store_write_begin(&n->srv->store, &w);
-    if (rc == 0 && (rc = store_touch(&w, z->dbi)) != 0)
-        store_write_abort(&w);
-    else if (rc == 0)
-        rc = store_write_commit(&w, (uint32_t)time(NULL));
-    if (rc != 0) {
-        log_warn("zone %s: cannot raise the serial for an expired listing (%s); secondaries keep it until the "
-                 "next change", z->name, mdb_strerror(rc));
-        n->write_failed = 1;
-    } else {
-        log_debug("zone %s: a listing expired, serial raised", z->name);
-    }
-}
-
+/* Expiries raise the serial too: the feeder (or `dnsblctl expire`) records them, since this process
+ * opens the store read-only. */
 static void check_zone(struct notifier *n, const struct zone *z, struct zone_state *st, time_t now)
 {
     MDB_txn *txn;
-    if (st->next_expiry && (uint32_t)now >= st->next_expiry && !n->write_failed) {
-        bump_serial(n, z);
-        st->next_expiry = 0;
-    }
     int rc = mdb_txn_begin(n->srv->store.env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         log_warn("notify: read transaction: %s", mdb_strerror(rc));
         return;
     }
     uint32_t serial = xfr_serial(z, txn);
-    if (!st->scanned || st->scanned_serial != serial) {
-        st->next_expiry = next_expiry(z, txn, (uint32_t)now);
-        st->scanned_serial = serial;
-        st->scanned = 1;
-    }
     mdb_txn_abort(txn);
     if (st->ntg && (!st->notified || st->serial_sent != serial))
         notify_all(n, z, st, serial, now);

@@ -1,11 +1,11 @@
-/* notify.h - NOTIFY (RFC 1996) and expiry tracking for zones that secondaries transfer.
+/* notify.h - NOTIFY (RFC 1996) for zones that secondaries transfer.
  *
  * Once a second the main thread looks at every zone with allow-transfer or notify targets, at most
- * once per notify-interval each. When a listing has expired since the last look it bumps the zone's
- * serial in the store (a listing that expires changes the zone as much as a delisting does, but
- * writes nothing by itself), so that SOA queries, NOTIFY and transfers all see the new serial. When
- * the serial differs from the last one announced, it sends a NOTIFY over UDP to each target and
- * repeats it until the target answers with the matching ID, a few times at most. */
+ * once per notify-interval each. When the serial differs from the last one announced, it sends a
+ * NOTIFY over UDP to each target and repeats it until the target answers with the matching ID, a few
+ * times at most. A listing that expires changes the zone as much as a delisting does but writes
+ * nothing by itself: the feeder (or `dnsblctl expire` from a timer) raises the serial for it, since
+ * dnsbl-server opens the store read-only (store.h, "Expiries"). */
 #ifndef DNSBL_NOTIFY_H
 #define DNSBL_NOTIFY_H
 

@@ -1,6 +1,7 @@
 /* feeder.c - opening the feeder's world, feeding it one line, and committing. */
 #include "feeder.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,8 +188,59 @@ int feeder_commit(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB
     return rc;
 }
 
+/* ---- expiries ---- */
+
+static struct store_expiry *watch_of(struct feeder *f, int zi)
+{
+    struct store_expiry *x = &f->expiry[zi];
+    if (x->dbi != f->zones.zones[zi].dbi)
+        *x = (struct store_expiry){ .dbi = f->zones.zones[zi].dbi };
+    return x;
+}
+
+int feeder_expire(struct feeder *f, uint32_t now)
+{
+    int raised;
+    if (now == f->last_expiry_pass)
+        return 0;
+    f->last_expiry_pass = now;
+    for (int i = 0; i < f->zones.n; i++)
+        watch_of(f, i);
+    int rc = store_expire_pass(&f->store, f->expiry, f->zones.n, now, &raised);
+    if (rc != 0) {
+        log_err("expiries: %s", mdb_strerror(rc));
+        return -1;
+    }
+    if (raised)
+        log_debug("expiries: serial raised in %d zone%s", raised, raised > 1 ? "s" : "");
+    return 0;
+}
+
+/* After our own commit: the zones we wrote moved on by our hand only if their serial was the one we
+ * knew; then the expiries we wrote are all that is new. */
+static void expiry_after_commit(struct feeder *f, const struct store_txn *w, const uint32_t *written_next)
+{
+    for (int j = 0; j < w->nzones; j++)
+        for (int i = 0; i < f->zones.n; i++) {
+            struct store_expiry *x = watch_of(f, i);
+            if (x->dbi != w->zones[j].dbi || !x->valid)
+                continue;
+            if (x->serial != w->zones[j].old_serial) {
+                x->valid = 0;
+                continue;
+            }
+            x->serial = w->zones[j].new_serial;
+            if (written_next[i] && (!x->next || written_next[i] < x->next))
+                x->next = written_next[i];
+        }
+}
+
 static int commit_txn(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg)
 {
+    uint32_t written_next[ZONESET_MAX] = { 0 };
+    for (const struct pending *p = f->pending_first; p; p = p->next_in_order)
+        if (p->expires && (!written_next[p->zone] || p->expires < written_next[p->zone]))
+            written_next[p->zone] = p->expires;
     struct store_txn w;
     int rc = store_write_begin(&f->store, &w);
     if (rc) {
@@ -214,6 +266,7 @@ static int commit_txn(struct feeder *f, int (*save_positions)(void *, MDB_txn *,
         log_err("commit: %s", mdb_strerror(rc));
         return -1;
     }
+    expiry_after_commit(f, &w, written_next);
     f->stats.commits++;
     return 0;
 }

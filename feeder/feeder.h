@@ -61,6 +61,8 @@ struct feeder {
     uint32_t max_skew;              /* seconds an event may be ahead of the clock (default 300) */
     uint64_t skew_hosts[64];        /* hashes of the hosts whose skew was logged (0 = free slot) */
     int skew_hosts_full;
+    struct store_expiry expiry[ZONESET_MAX];     /* what feeder_expire knows, per zone */
+    uint32_t last_expiry_pass;
     uint32_t repeat_memory;         /* the longest of the zones' */
     uint32_t login_window;          /* the longest compromised-rule window */
     struct feeder_stats stats;
@@ -69,6 +71,9 @@ struct feeder {
 int feeder_open(struct feeder *f, const char *db, const char *zones, const char *geoip, int replay,
                 char *err, size_t errlen);
 void feeder_close(struct feeder *f);
+/* Raises the serial of zones in which a listing expired (store.h, "Expiries"), at most once a second:
+ * so secondaries drop expired listings although dnsbl-server never writes. 0, or -1 on a store error. */
+int feeder_expire(struct feeder *f, uint32_t now);
 /* How far ahead of the clock an event may be dated before it is counted at the clock's time. */
 void feeder_set_max_skew(struct feeder *f, uint32_t seconds);
 /* One log line (no newline). */

@@ -219,6 +219,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     r->syslog_seen = r->syslog.received;
     if (r->dirty && (quiet || now_ms() - r->last_commit_ms >= r->o->commit_ms))
         commit(r);
+    if (feeder_expire(&r->f, (uint32_t)time(NULL)) < 0)    /* dnsbl-server never writes: we record expiries */
+        r->failed = 1;
     if (r->failed || (r->stdin_done && r->o->nfiles == 1 && !r->syslog.nudp && !r->syslog.ntcp))
         event_base_loopbreak(r->base);
 }
@@ -255,6 +257,8 @@ static void run_once(struct run *r)
             break;
     }
     commit(r);
+    if (feeder_expire(&r->f, (uint32_t)time(NULL)) < 0)
+        r->failed = 1;
 }
 
 static int run_follow(struct run *r)

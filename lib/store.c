@@ -133,6 +133,11 @@ int store_zone_dbi(struct store *st, const char *zone, MDB_dbi *dbi, char *err, 
             rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
         }
     }
+    if (rc == MDB_NOTFOUND) {
+        snprintf(err, errlen, "zone %s: not in the read-only store yet (the feeder or dnsblctl creates it, "
+                 "as does a restart of dnsbl-server)", zone);
+        return -1;
+    }
     if (rc != 0) {
         snprintf(err, errlen, "zone %s: %s", zone, mdb_strerror(rc));
         return -1;
@@ -583,6 +588,90 @@ int store_touch(struct store_txn *w, MDB_dbi dbi)
     return touch_zone(w, dbi) ? 0 : EINVAL;
 }
 
+int store_mark_expired(struct store_txn *w, MDB_dbi dbi, uint32_t now)
+{
+    struct store_txn_zone *z = touch_zone(w, dbi);
+    if (!z)
+        return EINVAL;
+    z->expired_upto = now;
+    return 0;
+}
+
+int store_expiry_scan(MDB_txn *txn, MDB_dbi dbi, uint32_t after, uint32_t now, int *due, uint32_t *next)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    *due = 0;
+    *next = 0;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct listing l;
+        if (((const uint8_t *)k.mv_data)[0] == 0 || listing_decode(v.mv_data, v.mv_size, &l) < 0)
+            continue;   /* meta and map records */
+        for (int i = 0; i < l.nreasons; i++) {
+            uint32_t e = l.reasons[i].expires;
+            if (e > after && e <= now)
+                *due = 1;
+            else if (e > now && (*next == 0 || e < *next))
+                *next = e;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_expire_pass(struct store *st, struct store_expiry *x, int n, uint32_t now, int *raised)
+{
+    MDB_txn *txn;
+    uint8_t due[STORE_TXN_ZONES] = { 0 };
+    *raised = 0;
+    if (n > STORE_TXN_ZONES) {      /* one transaction holds at most that many zones */
+        int more = 0, rc = store_expire_pass(st, x, STORE_TXN_ZONES, now, raised);
+        if (rc == 0)
+            rc = store_expire_pass(st, x + STORE_TXN_ZONES, n - STORE_TXN_ZONES, now, &more);
+        *raised += more;
+        return rc;
+    }
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        struct zone_meta meta;
+        int d = 0;
+        if (store_read_meta(txn, x[i].dbi, &meta) < 0) {
+            rc = EIO;
+            break;
+        }
+        if (x[i].valid && x[i].serial == meta.serial && !(x[i].next && x[i].next <= now))
+            continue;
+        rc = store_expiry_scan(txn, x[i].dbi, meta.expired_upto, now, &d, &x[i].next);
+        x[i].valid = rc == 0;
+        x[i].serial = meta.serial;
+        due[i] = (uint8_t)d;
+        *raised += d;
+    }
+    mdb_txn_abort(txn);
+    struct store_txn w;
+    if (rc != 0 || !*raised || (rc = store_write_begin(st, &w)) != 0)
+        return rc;
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (due[i])
+            rc = store_mark_expired(&w, x[i].dbi, now);
+    if (rc != 0) {
+        store_write_abort(&w);
+        return rc;
+    }
+    if ((rc = store_write_commit(&w, now)) != 0)
+        return rc;
+    for (int j = 0; j < w.nzones; j++)       /* our own change: what we know still holds */
+        for (int i = 0; i < n; i++)
+            if (x[i].dbi == w.zones[j].dbi && x[i].serial == w.zones[j].old_serial)
+                x[i].serial = w.zones[j].new_serial;
+    return 0;
+}
+
 /* Sets the bits of the /24s in new24 (sorted here), one chunk read and at most one write per chunk. */
 static int map_add(MDB_txn *txn, MDB_dbi dbi, uint32_t *new24, int n, int *changed)
 {
@@ -663,7 +752,11 @@ static int update_meta(MDB_txn *txn, struct store_txn_zone *z, uint32_t now)
     /* RFC 1982: the clock when it is ahead of the serial in serial arithmetic, else one more; so the
      * serial never moves by 2^31 or more, which secondaries would read as going backwards */
     uint32_t next = meta.serial + 1;
+    z->old_serial = meta.serial;
     meta.serial = (int32_t)(now - next) > 0 ? now : next;
+    z->new_serial = meta.serial;
+    if (z->expired_upto)
+        meta.expired_upto = z->expired_upto;
     meta.v4_plens |= z->add.v4_plens;
     for (int j = 0; j < 3; j++)
         meta.v6_plens[j] |= z->add.v6_plens[j];

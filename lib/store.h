@@ -62,7 +62,7 @@ struct listing {
 
 struct zone_meta {
     uint32_t serial;        /* bumped by every write that changes the zone */
-    uint32_t reserved;
+    uint32_t expired_upto;  /* expiries up to this time are reflected in the serial (store_mark_expired) */
     uint64_t v4_plens;      /* bit n: some IPv4 key has prefix length n */
     uint64_t v6_plens[3];   /* bit n of the 129 */
     /* Last, so that a writer that does not know the map (and rewrites a shorter meta) drops it:
@@ -141,6 +141,8 @@ struct store_txn_zone {                     /* what a transaction changed in one
     struct zone_meta add;                   /* prefix lengths written */
     uint32_t new24[STORE_TXN_NEW24];        /* /24s of the IPv4 entries (plen >= 24) written */
     int nnew24;                             /* > STORE_TXN_NEW24: too many, rebuild the map */
+    uint32_t expired_upto;                  /* non-zero: store it in the meta (store_mark_expired) */
+    uint32_t old_serial, new_serial;        /* set by store_write_commit */
 };
 
 struct store_txn {
@@ -164,6 +166,27 @@ int store_touch(struct store_txn *w, MDB_dbi dbi);
  * bits). dnsblctl purge does this after deleting expired entries. */
 int store_rebuild_v4map(struct store_txn *w, MDB_dbi dbi);
 int store_write_commit(struct store_txn *w, uint32_t now);
+
+/* Expiries. A listing expires without a write, so nothing would raise the zone's serial and
+ * secondaries would keep serving it. A writer (the feeder; `dnsblctl expire` from a timer where no
+ * feeder runs) records expiries: it scans for reasons that expired after meta.expired_upto and, if
+ * there are any, raises the serial with store_mark_expired. dnsbl-server itself never writes.
+ * store_expiry_scan: *due = some reason expired in (after, now]; *next = the earliest expiry after
+ * now, 0 if none. 0, or an LMDB error. */
+int store_expiry_scan(MDB_txn *txn, MDB_dbi dbi, uint32_t after, uint32_t now, int *due, uint32_t *next);
+/* Raises the zone's serial at commit and records that expiries up to now are reflected in it. */
+int store_mark_expired(struct store_txn *w, MDB_dbi dbi, uint32_t now);
+/* What a writer knows of one zone's expiries, between passes. */
+struct store_expiry {
+    MDB_dbi dbi;
+    uint8_t valid;
+    uint32_t serial;        /* the serial `next` was computed at */
+    uint32_t next;          /* the earliest expiry still ahead then, 0 none */
+};
+/* One pass over n zones: a zone is scanned unless it is known (valid), unchanged (same serial) and
+ * its next expiry is still ahead; the serials of those with new expiries are raised in one commit.
+ * *raised: how many. 0, or an LMDB error. */
+int store_expire_pass(struct store *st, struct store_expiry *x, int n, uint32_t now, int *raised);
 void store_write_abort(struct store_txn *w);
 
 #endif

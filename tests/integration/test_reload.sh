@@ -9,6 +9,9 @@ start_server || exit 1
 
 check "zone not yet configured: REFUSED" "REFUSED" "$(status 2.0.0.127.new.example A)"
 sed -e 's/^name *= *bl.example$/name = new.example/' "$ROOT/zones/bl.example.conf" >"$ZONES/new.example.conf"
+# dnsbl-server holds the store read-only: a writer creates a new zone's sub-database first (here
+# dnsblctl; the feeder does it when it reloads). test_server_safety.sh shows the reload refused before.
+"$BIN/dnsblctl" --db "$T/db" --zones "$ZONES" stats >/dev/null
 
 # Keep querying while reloading: every answer must arrive.
 python3 - "$PORT" >"$T/during.txt" <<'PY' &

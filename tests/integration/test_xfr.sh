@@ -127,11 +127,16 @@ same "the listing below the wildcard" "mail.x.bounces.example.dbl.example"
 same "below that listing" "smtp.mail.x.bounces.example.dbl.example"
 same "TEST in the domain zone" "test.dbl.example"
 
-# ---- expiry: no store write, but the serial goes up and Knot follows ----
+# ---- expiry: no store write, but a writer raises the serial and Knot follows ----
+# dnsbl-server opens the store read-only; the feeder (here following an empty log) records expiries.
+: >"$T/empty.log"
+"$BIN/feeder" --db "$T/db" --zones "$ZONES" "$T/empty.log" 2>>"$T/feeder.log" &
+PIDS+=($!)
 ctl add bl.example 192.0.2.77 --code backscatter --expires 3s >/dev/null
 wait_for "a listing with --expires 3s reaches Knot" "127.0.0.3" kq "$(rev4 192.0.2.77).bl.example" A
+before=$(serial_of "$PORT" bl.example)
 wait_for "after it expires it disappears from Knot too (<= 15 s)" "NXDOMAIN" kstatus "$(rev4 192.0.2.77).bl.example" A
-check_match "the server raised the serial for the expiry" "zone bl\.example: a listing expired, serial raised" "$(cat "$T/server.log")"
+check "the feeder raised the serial for the expiry" "1" "$([ "$(serial_of "$PORT" bl.example)" -gt "$before" ] && echo 1)"
 check "primary and Knot agree on the serial" "$(serial_of "$PORT" bl.example)" "$(serial_of "$KPORT" bl.example)"
 
 # ---- delisting ----
