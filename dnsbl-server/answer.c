@@ -69,7 +69,9 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
 }
 
 /* Most questions are about addresses that are not listed. When the zone's /24 map says the address's
- * /24 holds no entry, only prefix lengths under 24 need a search (usually none: no B-tree at all). */
+ * /24 holds no entry, only prefix lengths under 24 need a search (usually none: no B-tree at all).
+ * Every entry that can cover the address with a prefix of 24 or more, allow entries included, lies in
+ * its /24 and has its bit there, so the narrowed lookup still sees every covering entry it needs. */
 static const struct zone_meta *lookup_meta(struct answer_ctx *ctx, int zi, const struct ipaddr *a,
                                            struct zone_meta *narrowed)
 {
