@@ -230,6 +230,20 @@ check_match "NUL shown as \\x00, one series per raw host" 'host="mx\\\\x00a"' "$
 check_match "valid UTF-8 kept" 'host="méx"' "$out"
 check_match "quote escaped" 'host="mx\\"q"' "$out"
 echo "$out" | sed 's/^/       /'
+# past 1024 hosts the rest count as "other": one series with a host really named "other"
+python3 - "$UPORT" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(1100):
+    s.sendto(b"<22>Nov 22 15:04:35 h%d postfix/smtpd[1]: connect from unknown[127.1.50.3]" % i,
+             ("127.0.0.1", int(sys.argv[1])))
+    if i % 100 == 99:
+        time.sleep(0.01)
+PY
+wait_metric feeder_syslog_received_total 1109
+check "1100 more hosts: one host=\"other\" series" "1" "$(metrics | grep -c '^feeder_events_total{type="connect",host="other"}')"
+check "... that counts the real \"other\" and the hosts past 1024" "$((1 + 1100 - (1024 - 9)))" \
+      "$(metric 'feeder_events_total{type="connect",host="other"}')"
 stop_feeder
 
 finish
