@@ -58,5 +58,11 @@ const char *event_type_name(enum event_type t);
 const char *find(const char *hay, size_t n, const char *needle);
 int parse_bracket_ip(const char *p, size_t n, struct ipaddr *out);     /* "NAME[IP]" or "[IP]" */
 int parse_ip_token(const char *p, size_t n, struct ipaddr *out);       /* up to ',' ' ' ']' */
+int parse_ip_exact(const char *p, size_t n, struct ipaddr *out);       /* all n bytes an address */
+/* "NAME[IP]", "NAME[IP]:PORT" or "NAME[IP]:" exactly n bytes long: the address in the last brackets */
+int parse_client_token(const char *p, size_t n, struct ipaddr *out);
+/* p is just after the '<' of a logged address: the offset of its closing '>' (n if none), reading a
+ * quoted local part ("x>y"@example.org) as one unit the way Postfix writes it */
+size_t address_end(const char *p, size_t n);
 
 #endif
