@@ -27,7 +27,7 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS_LMDB   = -llmdb
 LIBS_EVENT  = -levent_core -levent_extra -levent_pthreads -lpthread
 LIBS_LDNS   = -lldns
-LIBS_GEO    = -lmaxminddb
+LIBS_GEO    = -lmaxminddb -lz     # and zlib: the feeder reads rotated .gz logs
 
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c lib/metrics_http.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \

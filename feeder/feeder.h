@@ -84,10 +84,12 @@ int feeder_commit(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB
 void count_host_event(struct feeder *f, const char *host, size_t hlen, enum event_type type);
 void feeder_metrics_free(struct feeder *f);
 struct syslog_source;
+struct file_set;
 struct feeder_metrics_view {
     struct feeder *f;
     const struct syslog_source *syslog;
     int commit_ms;
+    const struct file_set *files;       /* followed files: losses and duplicate names */
 };
 void feeder_metrics_render(struct evbuffer *out, void *view);
 /* correlate.c */

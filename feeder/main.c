@@ -14,6 +14,7 @@
 
 #define MAX_FILES 64
 #define POLL_MS 10
+#define ROTATE_GRACE_MS 5000    /* how long a renamed log file is read on after its last write */
 
 struct options {
     const char *db, *zones, *geoip;
@@ -26,6 +27,7 @@ struct options {
     int syslog_idle_s, syslog_per_source;
     int once, replay, dump, verbose;
     int commit_ms;
+    int grace_set, grace_ms;    /* --rotate-grace; ROTATE_GRACE_MS when not set */
     long max_skew;              /* -1: the default */
     const char *metrics;
 };
@@ -33,6 +35,7 @@ struct options {
 struct run {
     struct options *o;
     struct feeder f;
+    struct file_set fset;       /* positions per file, shared by the names in files[] */
     struct file_source files[MAX_FILES];
     struct syslog_source syslog;
     struct event_base *base;
@@ -61,6 +64,7 @@ static void usage(FILE *out)
 "  --syslog-idle-timeout SECONDS  close TCP connections silent this long (default 300; 0: never)\n"
 "  --syslog-max-per-source N      TCP connections per sender address (default 8; 1 to 256)\n"
 "  --commit-interval MS  at most this long between an event and its commit (default 100)\n"
+"  --rotate-grace SEC    read a renamed log file on until it has had no writes this long (default 5)\n"
 "  --max-skew SECONDS    events dated further ahead of the clock are counted at the clock's time\n"
 "                        (a host with a wrong clock or time zone; default 300)\n"
 "  --metrics ADDR:PORT   Prometheus metrics over HTTP (GET /metrics), in the following mode\n"
@@ -91,7 +95,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "follow", 0, 0, O_FOLLOW }, { "replay", 0, 0, O_REPLAY }, { "syslog-udp", 1, 0, O_UDP },
         { "syslog-tcp", 1, 0, O_TCP }, { "allow-from", 1, 0, O_ALLOW }, { "commit-interval", 1, 0, O_COMMIT },
         { "dump", 0, 0, O_DUMP }, { "verbose", 0, 0, O_VERBOSE }, { "help", 0, 0, O_HELP },
-        { "metrics", 1, 0, O_METRICS }, { "max-skew", 1, 0, O_MAX_SKEW },
+        { "metrics", 1, 0, O_METRICS }, { "rotate-grace", 1, 0, 'g' }, { "max-skew", 1, 0, O_MAX_SKEW },
         { "syslog-idle-timeout", 1, 0, O_SYSLOG_IDLE }, { "syslog-max-per-source", 1, 0, O_SYSLOG_PER_SOURCE },
         { 0, 0, 0, 0 },
     };
@@ -135,6 +139,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (int_option("--syslog-max-per-source", optarg, 1, SYSLOG_MAX_CONNS, &o->syslog_per_source) < 0)
                 return -1;
             break;
+        case 'g': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || !(v >= 0 && v <= 3600)) {
+                fprintf(stderr, "feeder: --rotate-grace '%s': want seconds from 0 to 3600\n", optarg);
+                return -1;
+            }
+            o->grace_set = 1;
+            o->grace_ms = (int)(v * 1000 + 0.5);
+            break;
+        }
         case O_DUMP: o->dump = 1; break;
         case O_METRICS: o->metrics = optarg; break;
         case O_VERBOSE: o->verbose = 1; break;
@@ -171,16 +186,15 @@ static int64_t now_ms(void)
 static int save_positions(void *arg, MDB_txn *txn, MDB_dbi meta)
 {
     struct run *r = arg;
-    for (int i = 0; i < r->o->nfiles; i++)
-        if (file_source_save(&r->files[i], txn, meta) < 0)
-            return -1;
-    return 0;
+    return file_set_save(&r->fset, txn, meta);
 }
 
 static void commit(struct run *r)
 {
     if (feeder_commit(&r->f, save_positions, r) < 0)
         r->failed = 1;
+    else
+        file_set_saved(&r->fset);
     r->dirty = 0;
     r->last_commit_ms = now_ms();
 }
@@ -193,7 +207,7 @@ static int poll_files(struct run *r, size_t budget)
         struct file_source *s = &r->files[i];
         if (s->is_stdin && r->stdin_done)
             continue;
-        long n = file_source_poll(s, &r->f, budget);
+        long n = file_source_poll(s, budget);
         if (n == -2)
             r->stdin_done = 1;
         else if (n < 0)
@@ -286,7 +300,8 @@ static int run_follow(struct run *r)
     for (int i = 0; i < r->o->ntcp; i++)
         if (syslog_listen_tcp(&r->syslog, r->o->tcp[i], err, sizeof err) < 0)
             goto fail;
-    struct feeder_metrics_view view = { &r->f, &r->syslog, r->o->commit_ms };
+    struct feeder_metrics_view view = { .f = &r->f, .syslog = &r->syslog, .commit_ms = r->o->commit_ms,
+                                        .files = &r->fset };
     struct metrics_http *metrics = NULL;
     if (r->o->metrics && !(metrics = metrics_http_start(r->base, r->o->metrics, feeder_metrics_render, &view, err, sizeof err)))
         goto fail;
@@ -323,6 +338,13 @@ static void report(const struct run *r)
              (unsigned long long)s->skipped, (unsigned long long)s->unparsed, (unsigned long long)s->listings,
              (unsigned long long)s->manual_kept, (unsigned long long)s->allowed, (unsigned long long)s->commits,
              (unsigned long long)r->syslog.received, (unsigned long long)r->syslog.dropped_peer);
+    for (int i = 0; i < r->o->nfiles; i++) {
+        const struct file_source *fs = &r->files[i];
+        if (fs->lost_bytes || fs->duplicates)
+            log_warn("%s: %llu bytes lost (truncated or deleted before they were read); %llu times found to "
+                     "be a file read under another name", fs->path, (unsigned long long)fs->lost_bytes,
+                     (unsigned long long)fs->duplicates);
+    }
 }
 
 int main(int argc, char **argv)
@@ -354,8 +376,10 @@ int main(int argc, char **argv)
         feeder_set_max_skew(&r.f, (uint32_t)o.max_skew);
     if (!o.geoip)
         log_info("no --geoip: country rules are off (foreign volume limits, compromised accounts by country)");
+    /* --once: nobody waits for late writes to a renamed file */
+    file_set_init(&r.fset, &r.f, o.once ? 0 : o.grace_set ? o.grace_ms : ROTATE_GRACE_MS);
     for (int i = 0; i < o.nfiles; i++)
-        if (file_source_open(&r.files[i], o.files[i], &r.f, err, sizeof err) < 0) {
+        if (file_source_open(&r.files[i], &r.fset, o.files[i], err, sizeof err) < 0) {
             log_err("%s", err);
             goto out;
         }

@@ -211,4 +211,6 @@ void feeder_metrics_render(struct evbuffer *out, void *arg)
     render_listings(out, v->f);
     render_state(out, v->f);
     render_store(out, v);
+    if (v->files)
+        file_set_metrics(out, v->files);
 }

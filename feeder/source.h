@@ -12,29 +12,75 @@
 #include "feeder.h"
 
 #define FP_MAX 64
+#define FILE_KNOWN_MAX 1024     /* distinct files (dev, inode, first bytes) one run keeps positions for */
+#define FILE_QUEUE_MAX 32       /* rotated siblings to finish before the file at the name */
+
+/* One file, whatever name it is read under: (device, inode) plus its first bytes, and how far its
+ * lines were fed. A gzip file's offset and first bytes are those of its decompressed data. */
+struct file_pos {
+    uint64_t dev, ino;
+    uint64_t offset;            /* just past the last complete line fed */
+    uint64_t size;              /* the largest size seen: what a loss is measured against */
+    uint32_t fp_len;
+    uint8_t fp[FP_MAX];
+    uint8_t eof;                /* a rotated file read to its end */
+    const struct file_source *reader;   /* the one source reading it now; NULL when none */
+};
+
+/* An open file and its partial last line. */
+struct file_reader {
+    int fd;                     /* -1: closed */
+    void *gz;                   /* gzFile when reading a compressed rotated file */
+    struct file_pos *pos;       /* in the file set */
+    char *buf;
+    size_t len;
+    int64_t last_data_ms;       /* when bytes last came: a renamed file is let go after the grace */
+    char name[4096];            /* the name it was opened under, for the log */
+};
+
+struct file_queued { char name[4096]; uint64_t start; int gz; };
 
 struct file_source {
-    char path[4096];
-    int fd;                     /* -1 when the file does not exist (yet) */
-    dev_t dev;
-    ino_t ino;
-    uint64_t consumed;          /* file offset just past the last complete line fed */
-    char *buf;                  /* bytes read from `consumed` on: a partial last line */
-    size_t len, cap;
-    uint8_t fp[FP_MAX];         /* the file's first bytes: tells a rotated file from the one we read */
-    uint32_t fp_len;
-    int draining;               /* reading a rotated-away file to its end before the new one */
+    char path[4096];            /* the name as given */
+    char canon[4096];           /* absolute, directories resolved: the key of the stored position */
+    struct file_set *set;
+    struct file_reader cur;     /* the file at the name, or a rotated file being finished first */
+    struct file_reader old;     /* a renamed file drained until quiet for the grace period */
+    struct file_queued *queue;  /* rotated files to read before the one at the name, oldest first */
+    int nqueue, iqueue;
+    const struct file_pos *dup_pos;     /* the name points at a file another name reads */
+    int cur_queued;             /* cur is a queued rotated file, not the file at the name */
+    int legacy_key;             /* the position came from the old "source:PATH-AS-GIVEN" key */
+    uint64_t duplicates;        /* times the name was found to point at a file read under another */
+    uint64_t lost_bytes;        /* bytes known to be lost (truncated or deleted before they were read) */
     int is_stdin;
 };
 
-/* Opens a file at its stored position (or its start), or stdin for "-". */
-int file_source_open(struct file_source *s, const char *path, struct feeder *f, char *err, size_t errlen);
+/* Every followed file of one run: positions by (device, inode, first bytes), shared by all names. */
+struct file_set {
+    struct feeder *f;
+    struct file_pos known[FILE_KNOWN_MAX];
+    int nknown;
+    int grace_ms;               /* how long a renamed file must be quiet before it is let go */
+    struct file_source *sources[64];
+    int nsources;
+    int pruned;                 /* old stored positions dropped (once per run) */
+};
+
+void file_set_init(struct file_set *set, struct feeder *f, int grace_ms);
+/* Opens a name at its stored position (or its start), or stdin for "-"; finds the rotated files to
+ * finish first. */
+int file_source_open(struct file_source *s, struct file_set *set, const char *path, char *err, size_t errlen);
 void file_source_close(struct file_source *s);
 /* Feeds what has been appended, up to about `budget` bytes; handles rotation. Returns the bytes
  * read, 0 at the end of the data for now, -1 on a read error (stdin: end of input is -2). */
-long file_source_poll(struct file_source *s, struct feeder *f, size_t budget);
-/* Stores the position in the caller's transaction (the one that holds the counters). */
-int file_source_save(struct file_source *s, MDB_txn *txn, MDB_dbi meta);
+long file_source_poll(struct file_source *s, size_t budget);
+/* Stores every position in the caller's transaction (the one that holds the counters). */
+int file_set_save(struct file_set *set, MDB_txn *txn, MDB_dbi meta);
+/* After a commit that held file_set_save: what it replaced is gone for good. */
+void file_set_saved(struct file_set *set);
+/* Prometheus series: lost bytes and duplicate names, per name. */
+void file_set_metrics(struct evbuffer *out, const struct file_set *set);
 
 #define SYSLOG_MAX_ALLOW 64
 #define SYSLOG_MAX_LISTEN 8
