@@ -335,7 +335,8 @@ static int plen_present(const struct zone_meta *meta, int family, int plen)
 }
 
 /* Adds the live reasons of l to out, after those already there: an identical reason (code and
- * text) once, and no more than LISTING_MAX_REASONS in all (the most specific entries came first). */
+ * text) once, and no more than LISTING_MAX_REASONS in all (the most specific entries come first).
+ * Expired reasons are left out, so that they neither take a place nor hide a live twin. */
 static void merge_reasons(struct listing *out, const struct listing *l, uint32_t now)
 {
     for (int i = 0; i < l->nreasons && out->nreasons < LISTING_MAX_REASONS; i++) {
@@ -360,10 +361,12 @@ static int cover(struct listing *out, const struct listing *e, uint32_t now, int
         *listed = 0;
         return 1;
     }
-    if (!*listed)
-        *out = *e;          /* the most specific listing: its flags, since and every reason */
-    else
-        merge_reasons(out, e, now);
+    if (!*listed) {         /* the most specific listing: its flags and since */
+        out->flags = e->flags;
+        out->since = e->since;
+        out->nreasons = 0;
+    }
+    merge_reasons(out, e, now);
     *listed = 1;
     return 0;
 }

@@ -1258,3 +1258,20 @@ Test(cover, allowed_key_domains)
     cr_expect_eq(store_allowed_key(t, dbi, key, store_key_domain("other.example", 13, key), NOW), 0);
     mdb_txn_abort(t);
 }
+
+Test(cover, an_expired_reason_neither_hides_a_live_twin_nor_takes_a_place)
+{
+    struct listing narrow = { .nreasons = LISTING_MAX_REASONS, .since = NOW - 10 };
+    for (int i = 0; i < LISTING_MAX_REASONS; i++)      /* full, and all expired but the first */
+        narrow.reasons[i] = (struct reason){ CODE(20 + i), i ? NOW - 1 : 0, 5, "range" };
+    narrow.reasons[1].code = CODE(2);
+    struct listing wide = one_reason(LISTING_MANUAL, CODE(2), 0, "range");
+    put_net("203.0.113.0/24", &wide);
+    put_net("203.0.113.9", &narrow);
+    struct listing l;
+    cr_assert_eq(lookup_full("203.0.113.9", NOW, &l, NULL), 1);
+    cr_expect_eq(l.nreasons, 2, "the /32's live reason and the /24's");
+    cr_expect(has_code(&l, CODE(20)) && has_code(&l, CODE(2)));
+    for (int i = 0; i < l.nreasons; i++)
+        cr_expect(reason_live(&l.reasons[i], NOW), "only live reasons");
+}
