@@ -120,27 +120,80 @@ static void file_key(uint64_t dev, uint64_t ino, uint8_t *key)
     memcpy(key + 13, &ino, 8);
 }
 
-static int load_stored(struct feeder *f, const void *key, size_t klen, struct stored_pos *sp, int *legacy)
+static void from_legacy(const MDB_val *v, struct stored_pos *sp)
+{
+    struct legacy_pos lp;
+    memcpy(&lp, v->mv_data, sizeof lp);
+    memset(sp, 0, sizeof *sp);
+    sp->dev = lp.dev, sp->ino = lp.ino, sp->offset = lp.offset, sp->size = lp.offset;
+    sp->fp_len = lp.fp_len > FP_MAX ? 0 : lp.fp_len;
+    memcpy(sp->fp, lp.fp, sp->fp_len);
+}
+
+static int load_stored(struct feeder *f, const void *key, size_t klen, struct stored_pos *sp)
 {
     MDB_txn *txn;
     MDB_val k = { klen, (void *)key }, v;
     int found = 0;
     if (mdb_txn_begin(f->store.env, NULL, MDB_RDONLY, &txn) != 0)
         return 0;
-    if (mdb_get(txn, f->state.meta_dbi, &k, &v) == 0) {
-        memset(sp, 0, sizeof *sp);
-        if (v.mv_size == sizeof *sp) {
-            memcpy(sp, v.mv_data, sizeof *sp);
-            found = 1;
-        } else if (v.mv_size == sizeof(struct legacy_pos)) {
-            struct legacy_pos lp;
-            memcpy(&lp, v.mv_data, sizeof lp);
-            sp->dev = lp.dev, sp->ino = lp.ino, sp->offset = lp.offset, sp->size = lp.offset;
-            sp->fp_len = lp.fp_len > FP_MAX ? 0 : lp.fp_len;
-            memcpy(sp->fp, lp.fp, sp->fp_len);
-            *legacy = found = 1;
-        }
+    if (mdb_get(txn, f->state.meta_dbi, &k, &v) == 0 && v.mv_size == sizeof *sp) {
+        memcpy(sp, v.mv_data, sizeof *sp);
+        found = sp->fp_len <= FP_MAX;
     }
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static void canonical(const char *path, char *out, size_t n);
+
+/* Is k an old "source:PATH" record (struct legacy_pos) for the name `canon`, or (canon NULL) for
+ * the file (dev, ino)? Such records were keyed by the path as given, relative or not. */
+static int legacy_is(const MDB_val *k, const MDB_val *v, const char *canon, uint64_t dev, uint64_t ino)
+{
+    char path[4096], cp[4096];
+    struct stored_pos sp;
+    if (v->mv_size != sizeof(struct legacy_pos) || k->mv_size - 7 >= sizeof path)
+        return 0;
+    if (!canon) {
+        from_legacy(v, &sp);
+        return sp.dev == dev && sp.ino == ino;
+    }
+    memcpy(path, (const char *)k->mv_data + 7, k->mv_size - 7);
+    path[k->mv_size - 7] = 0;
+    canonical(path, cp, sizeof cp);
+    return !strcmp(cp, canon);
+}
+
+/* Finds (or, with del, deletes) the old records for a name or a file. */
+static int legacy_scan(MDB_txn *txn, MDB_dbi meta, const char *canon, uint64_t dev, uint64_t ino,
+                       struct stored_pos *sp, int del)
+{
+    MDB_cursor *c;
+    MDB_val k = { 7, "source:" }, v;
+    int found = 0;
+    if (mdb_cursor_open(txn, meta, &c) != 0)
+        return -1;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size > 7 && !memcmp(k.mv_data, "source:", 7) && (del || !found);
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        if (legacy_is(&k, &v, canon, dev, ino)) {
+            found = 1;
+            if (del && mdb_cursor_del(c, 0) != 0)
+                found = -1, del = 0;
+            else if (!del)
+                from_legacy(&v, sp);
+        }
+    mdb_cursor_close(c);
+    return found;
+}
+
+static int load_legacy(struct feeder *f, const char *canon, uint64_t dev, uint64_t ino, struct stored_pos *sp)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(f->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    int found = legacy_scan(txn, f->state.meta_dbi, canon, dev, ino, sp, 0) > 0;
     mdb_txn_abort(txn);
     return found;
 }
@@ -184,11 +237,10 @@ static struct file_pos *set_lookup(struct file_set *set, const struct file_sourc
     if (!e) {
         uint8_t key[21];
         struct stored_pos sp;
-        int legacy = 0;
         file_key(dev, ino, key);
         if (!(e = set_slot(set)))
             return NULL;
-        if (load_stored(set->f, key, sizeof key, &sp, &legacy) && sp.fp_len <= FP_MAX) {
+        if (load_stored(set->f, key, sizeof key, &sp) || load_legacy(set->f, NULL, dev, ino, &sp)) {
             pos_reset(e, dev, ino, sp.fp, sp.fp_len, sp.offset);
             e->size = sp.size, e->eof = (uint8_t)sp.eof;
             if (fp_match(e, fp, len))
@@ -456,12 +508,10 @@ static void canonical(const char *path, char *out, size_t n)
 static int load_last(struct file_source *s, struct stored_pos *last)
 {
     char key[4200];
-    int legacy = 0;
     int n = snprintf(key, sizeof key, "source:%s", s->canon);
-    if (load_stored(s->set->f, key, (size_t)n, last, &legacy))
+    if (load_stored(s->set->f, key, (size_t)n, last))
         return 1;
-    n = snprintf(key, sizeof key, "source:%s", s->path);
-    if (load_stored(s->set->f, key, (size_t)n, last, &legacy)) {
+    if (load_legacy(s->set->f, s->canon, 0, 0, last)) {
         s->legacy_key = 1;      /* dropped at the next save, in favour of the canonical key */
         return 1;
     }
@@ -829,13 +879,8 @@ static int save_source(struct file_source *s, MDB_txn *txn, MDB_dbi meta, int64_
     struct stored_pos sp;
     if (s->is_stdin || !s->cur.pos)
         return 0;
-    if (s->legacy_key) {
-        int n = snprintf(key, sizeof key, "source:%s", s->path);
-        MDB_val k = { (size_t)n, key };
-        int rc = mdb_del(txn, meta, &k, NULL);
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            return -1;
-    }
+    if (s->legacy_key && legacy_scan(txn, meta, s->canon, 0, 0, NULL, 1) < 0)
+        return -1;
     to_stored(s->cur.pos, &sp, now);
     int n = snprintf(key, sizeof key, "source:%s", s->canon);
     return put(txn, meta, key, (size_t)n, &sp);
