@@ -228,12 +228,12 @@ static void pos_reset(struct file_pos *p, uint64_t dev, uint64_t ino, const uint
 
 /* The entry for a file: from this run, else from the store, else new at `start`. An entry for the
  * same inode with other first bytes is another file (inode reused, or rewritten in place). */
-static struct file_pos *set_lookup(struct file_set *set, const struct file_source *s, uint64_t dev,
-                                   uint64_t ino, const uint8_t *fp, uint32_t len, uint64_t start)
+static struct file_pos *set_lookup(struct file_set *set, uint64_t dev, uint64_t ino, const uint8_t *fp,
+                                   uint32_t len, uint64_t start)
 {
     struct file_pos *e = set_find(set, dev, ino);
-    if (e && (fp_match(e, fp, len) || (e->reader && e->reader != s)))
-        return e;       /* a rewrite under another source's reader is for that source to find */
+    if (e && (fp_match(e, fp, len) || e->reader))
+        return e;       /* a rewrite under a reader is for that reader to find */
     if (!e) {
         uint8_t key[21];
         struct stored_pos sp;
@@ -290,11 +290,13 @@ static int reader_open(struct file_source *s, struct file_reader *r, const char 
         return OPEN_GONE;
     }
     len = gz ? fp_gz(z, fp) : fp_plain(fd, fp);
-    struct file_pos *p = set_lookup(s->set, s, st.st_dev, st.st_ino, fp, len, start);
-    if (!p || (p->reader && p->reader != s)) {
-        s->dup_pos = p;
+    struct file_pos *p = set_lookup(s->set, st.st_dev, st.st_ino, fp, len, start);
+    if (!p || p->reader) {      /* read under another name; or (a race) by our other reader */
+        int dup = p && p->reader != s;
+        if (dup)
+            s->dup_pos = p;
         z ? gzclose(z) : close(fd);
-        return p ? OPEN_DUP : OPEN_GONE;
+        return dup ? OPEN_DUP : OPEN_GONE;
     }
     if (!gz && (uint64_t)st.st_size < p->offset) {
         log_warn("%s: %llu bytes, less than the %llu already read, and starts as it did: it was cut; "
