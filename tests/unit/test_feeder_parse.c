@@ -299,6 +299,27 @@ Test(parse_client, bad_addresses)
     cr_assert_eq(parse(PFX "postfix/smtpd[1]: A1B2C3D4E5: client=unknown[2001:db8::zz]", &ev), EV_NONE);
 }
 
+/* smtpd_client_port_logging = yes appends ":PORT" to NAME[IP]; lost connection after DATA or BDAT
+ * says how many bytes came. The address is in the token's last brackets. */
+Test(parse_client, port_logging_and_data_bytes)
+{
+    struct event ev;
+    cr_assert_eq(parse(PFX "postfix/smtpd[1]: connect from mail.example.org[192.0.2.44]:41234", &ev), EV_CONNECT);
+    assert_ip(&ev, "192.0.2.44");
+    cr_assert_eq(parse(PFX "postfix/smtpd[1]: A1B2C3D4E5: client=unknown[2001:db8::1]:41234, sasl_method=PLAIN, "
+                       "sasl_username=dave", &ev), EV_CLIENT);
+    assert_ip(&ev, "2001:db8::1");
+    assert_str(ev.user, ev.user_len, "dave");
+    cr_assert_eq(parse(PFX "postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.5]:41234: 554 5.7.1 "
+                       "<x@elsewhere.example>: Relay access denied; from=<a@b.example> to=<x@elsewhere.example> "
+                       "proto=ESMTP helo=<h>", &ev), EV_RCPT_REJECT);
+    assert_ip(&ev, "192.0.2.5");
+    cr_assert_eq(ev.n1, 554);
+    cr_assert_eq(parse(PFX "postfix/smtpd[1]: lost connection after DATA (0 bytes) from unknown[192.0.2.8]", &ev),
+                 EV_LOST);
+    assert_ip(&ev, "192.0.2.8");
+}
+
 /* ---- smtpd: SASL ---- */
 
 Test(parse_sasl, login_failed_with_username)
