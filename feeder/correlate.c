@@ -119,11 +119,8 @@ static void queued(struct feeder *f, struct qentry *q, const struct event *ev, u
         return;
     q->counted = 1;
     q->null_sender = ev->sender_len == 0;
-    if (dlen) {
-        q->has_sender = 1;
-        q->domain_len = (uint8_t)dlen;
-        memcpy(q->domain, domain, dlen + 1);
-    }
+    if (dlen)
+        queue_set_domain(q, domain, dlen);  /* without memory: the domain goes unrated */
     queue_touch(&f->state, q);
     if (q->has_ip) {
         if (q->null_sender)
@@ -153,8 +150,11 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
     struct qentry *q = NULL;
     if (t > f->state.latest)
         f->state.latest = t;
+    state_limit(&f->state);     /* here, before this event holds any subject or queue entry */
     if (ev->qid && ev->type != EV_RCPT_UNKNOWN && ev->type != EV_RCPT_REJECT && ev->type != EV_MAIL_REJECT)
         q = queue_get(&f->state, host, hlen, ev->qid, ev->qid_len, ev->type == EV_CLIENT || ev->type == EV_QUEUED);
+    if (q)
+        queue_touch(&f->state, q);  /* any line of the message keeps its entry from idling out */
     switch (ev->type) {
     case EV_DISCONNECT:
         if (ev->n2)
@@ -174,28 +174,21 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
         if (q) {
             q->has_ip = 1;
             q->ip = ev->ip;
-            q->seen = t;
-            queue_touch(&f->state, q);
         }
         if (ev->user)
             account_login(f, ev->user, ev->user_len, &ev->ip, t);
         break;
     case EV_QUEUED:
-        if (q) {
-            if (!q->seen)
-                q->seen = t;
+        if (q)
             queued(f, q, ev, t);
-        }
         break;
     case EV_NDR_SENT:
         if (q)
             ndr_sent(f, q, t);
         break;
     case EV_REMOVED:
-        if (q) {
+        if (q)
             q->removed = t;
-            queue_touch(&f->state, q);
-        }
         break;
     case EV_AUTH_FAIL:
         count_ip(f, &ev->ip, M_AUTH_FAIL, ev->n1, t, RULE_AUTH);

@@ -29,6 +29,7 @@ struct options {
     int commit_ms;
     int grace_set, grace_ms;    /* --rotate-grace; ROTATE_GRACE_MS when not set */
     long max_skew;              /* -1: the default */
+    long max_sources, max_queue;    /* caps on the state in memory; -1: the defaults */
     const char *metrics;
 };
 
@@ -67,6 +68,9 @@ static void usage(FILE *out)
 "  --rotate-grace SEC    read a renamed log file on until it has had no writes this long (default 5)\n"
 "  --max-skew SECONDS    events dated further ahead of the clock are counted at the clock's time\n"
 "                        (a host with a wrong clock or time zone; default 300)\n"
+"  --max-sources N       sources (addresses, /64s, domains, accounts) kept at most; beyond it the least\n"
+"                        recently seen are dropped (default 4000000, about 400 MB; 0: no cap)\n"
+"  --max-queue N         queue IDs being joined at most, likewise (default 1000000; 0: no cap)\n"
 "  --metrics ADDR:PORT   Prometheus metrics over HTTP (GET /metrics), in the following mode\n"
 "  --dump                print the stored counters and state, sorted, and exit\n"
 "  --verbose, --help\n"
@@ -95,8 +99,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "follow", 0, 0, O_FOLLOW }, { "replay", 0, 0, O_REPLAY }, { "syslog-udp", 1, 0, O_UDP },
         { "syslog-tcp", 1, 0, O_TCP }, { "allow-from", 1, 0, O_ALLOW }, { "commit-interval", 1, 0, O_COMMIT },
         { "dump", 0, 0, O_DUMP }, { "verbose", 0, 0, O_VERBOSE }, { "help", 0, 0, O_HELP },
-        { "metrics", 1, 0, O_METRICS }, { "rotate-grace", 1, 0, 'g' }, { "max-skew", 1, 0, O_MAX_SKEW },
+        { "metrics", 1, 0, O_METRICS }, { "max-skew", 1, 0, O_MAX_SKEW },
+        { "max-sources", 1, 0, 'S' }, { "max-queue", 1, 0, 'Q' },
         { "syslog-idle-timeout", 1, 0, O_SYSLOG_IDLE }, { "syslog-max-per-source", 1, 0, O_SYSLOG_PER_SOURCE },
+        { "rotate-grace", 1, 0, 'g' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -148,6 +154,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             o->grace_set = 1;
             o->grace_ms = (int)(v * 1000 + 0.5);
+            break;
+        }
+        case 'S': case 'Q': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 0 || v > 1000000000) {
+                fprintf(stderr, "feeder: --max-%s '%s': want a count from 0 (no cap) to 1000000000\n",
+                        c == 'S' ? "sources" : "queue", optarg);
+                return -1;
+            }
+            *(c == 'S' ? &o->max_sources : &o->max_queue) = v;
             break;
         }
         case O_DUMP: o->dump = 1; break;
@@ -338,6 +355,14 @@ static void report(const struct run *r)
              (unsigned long long)s->skipped, (unsigned long long)s->unparsed, (unsigned long long)s->listings,
              (unsigned long long)s->manual_kept, (unsigned long long)s->allowed, (unsigned long long)s->commits,
              (unsigned long long)r->syslog.received, (unsigned long long)r->syslog.dropped_peer);
+    const struct state_stats *st = &r->f.state.stats;
+    if (st->evicted_sources || st->evicted_queue)
+        log_warn("at the caps, dropped the least recently seen: %llu sources (--max-sources %zu), %llu queue IDs "
+                 "(--max-queue %zu)", (unsigned long long)st->evicted_sources, r->f.state.max_sources,
+                 (unsigned long long)st->evicted_queue, r->f.state.max_queue);
+    if (st->expired_queue)
+        log_info("%llu queue IDs dropped after %us without a line (their removed line never came)",
+                 (unsigned long long)st->expired_queue, r->f.state.queue_idle);
     for (int i = 0; i < r->o->nfiles; i++) {
         const struct file_source *fs = &r->files[i];
         if (fs->lost_bytes || fs->duplicates)
@@ -350,6 +375,7 @@ static void report(const struct run *r)
 int main(int argc, char **argv)
 {
     static struct options o = { .db = "./var/db", .zones = "./zones", .commit_ms = 100, .max_skew = -1,
+                                .max_sources = -1, .max_queue = -1,
                                 .syslog_idle_s = 300, .syslog_per_source = 8 };
     static struct run r;
     char err[1024];
@@ -368,12 +394,19 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc = 1;
+    int64_t open_ms = now_ms();
     if (feeder_open(&r.f, o.db, o.zones, o.geoip, o.replay, err, sizeof err) < 0) {
         log_err("%s", err);
         goto out;
     }
+    log_info("state loaded in %.2f s: %zu sources, %zu queue IDs", (double)(now_ms() - open_ms) / 1000,
+             r.f.state.subjects.count, r.f.state.queue.count);
     if (o.max_skew >= 0)
         feeder_set_max_skew(&r.f, (uint32_t)o.max_skew);
+    if (o.max_sources >= 0)
+        r.f.state.max_sources = (size_t)o.max_sources;
+    if (o.max_queue >= 0)
+        r.f.state.max_queue = (size_t)o.max_queue;
     if (!o.geoip)
         log_info("no --geoip: country rules are off (foreign volume limits, compromised accounts by country)");
     /* --once: nobody waits for late writes to a renamed file */

@@ -145,9 +145,9 @@ static void render_listings(struct evbuffer *out, const struct feeder *f)
 static void render_state(struct evbuffer *out, const struct feeder *f)
 {
     size_t kinds[3] = { 0, 0, 0 };
-    const struct table *t = &f->state.subjects;
+    const struct ltable *t = &f->state.subjects;
     for (size_t i = 0; i <= t->mask; i++)
-        for (const struct hnode *n = t->buckets[i]; n; n = n->next) {
+        for (const struct lnode *n = t->buckets[i]; n; n = n->next) {
             int k = ((const struct subject *)n)->kind;
             kinds[k == SUBJ_IP ? 0 : k == SUBJ_DOMAIN ? 1 : 2]++;
         }
@@ -156,6 +156,11 @@ static void render_state(struct evbuffer *out, const struct feeder *f)
                         "feeder_sources{kind=\"account\"} %zu\n", kinds[0], kinds[1], kinds[2]);
     metric_head(out, "feeder_queue_entries", "gauge", "queue IDs being joined (all hosts)");
     evbuffer_add_printf(out, "feeder_queue_entries %zu\n", f->state.queue.count);
+    metric_head(out, "feeder_evicted_total", "counter", "state dropped at the caps (least recently seen first), by kind");
+    evbuffer_add_printf(out, "feeder_evicted_total{kind=\"source\"} %llu\nfeeder_evicted_total{kind=\"queue\"} %llu\n",
+                        (unsigned long long)f->state.stats.evicted_sources, (unsigned long long)f->state.stats.evicted_queue);
+    metric_head(out, "feeder_queue_expired_total", "counter", "queue IDs dropped after idling without their removed line");
+    evbuffer_add_printf(out, "feeder_queue_expired_total %llu\n", (unsigned long long)f->state.stats.expired_queue);
 }
 
 static void render_syslog(struct evbuffer *out, const struct syslog_source *sl)

@@ -37,8 +37,8 @@ static int allowed(const struct zone *z, const struct subject *sub)
  * re-judges the window at its disconnect: that alone must neither extend nor renew a listing). */
 static uint32_t offend(struct feeder *f, struct subject *sub, enum rule_kind k, const struct zone_rule *r, uint32_t t)
 {
-    struct offence *o = &sub->offence[k];
-    if (o->count && t <= o->last)
+    struct offence *o = subject_offence(sub, k);  /* allocated for subjects ever listed only */
+    if (!o || (o->count && t <= o->last))
         return 0;
     o->last = t;
     if (!(o->count && o->until > t))        /* not listed now (a listing "until t" has ended at t) */

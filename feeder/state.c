@@ -4,52 +4,93 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 #define SUBJECT_VALUE_MAX 4096
 #define QUEUE_GRACE 300             /* keep a removed queue ID this long: bounce may log after qmgr */
-#define QUEUE_MAX_AGE 86400
+
+#define STATE_FORMAT 3             /* feeder:meta "state-format": the newest record version written */
 
 int state_init(struct state *s)
 {
     memset(s, 0, sizeof *s);
-    return table_init(&s->subjects, 4096) < 0 || table_init(&s->queue, 4096) < 0 ? -1 : 0;
+    s->max_sources = STATE_MAX_SOURCES;
+    s->max_queue = STATE_MAX_QUEUE;
+    s->queue_idle = STATE_QUEUE_IDLE;
+    return ltable_init(&s->subjects, 4096) < 0 || ltable_init(&s->queue, 4096) < 0 ? -1 : 0;
 }
 
 static void subject_free(struct subject *sub)
 {
-    for (int m = 0; m < METRICS; m++)
+    for (int m = 0; sub->ring && m < METRICS; m++)
         free(sub->ring[m]);
+    free(sub->ring);
+    free(sub->offence);
     free(sub->acct);
     free(sub);
 }
 
+static void qentry_free(struct qentry *q)
+{
+    free(q->domain);
+    free(q);
+}
+
+static int pvec_push(struct pvec *v, void *p)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 1024;
+        void **grown = realloc(v->p, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        v->p = grown;
+        v->cap = cap;
+    }
+    v->p[v->n++] = p;
+    return 0;
+}
+
+/* After a save, a long burst's dirty vector is given back rather than kept at its peak. */
+static void pvec_reset(struct pvec *v)
+{
+    v->n = 0;
+    if (v->cap > 65536) {
+        free(v->p);
+        v->p = NULL;
+        v->cap = 0;
+    }
+}
+
 void state_free(struct state *s)
 {
-    for (struct subject *sub = s->dirty_subjects, *next; sub; sub = next) {
-        next = sub->dirty_next;
+    for (size_t i = 0; i < s->dirty_subjects.n; i++) {
+        struct subject *sub = s->dirty_subjects.p[i];
         if (sub->dead)
             subject_free(sub);
     }
-    for (struct qentry *q = s->dirty_queue, *next; q; q = next) {
-        next = q->dirty_next;
+    for (size_t i = 0; i < s->dirty_queue.n; i++) {
+        struct qentry *q = s->dirty_queue.p[i];
         if (q->dead)
-            free(q);
+            qentry_free(q);
     }
+    free(s->dirty_subjects.p);
+    free(s->dirty_queue.p);
     for (size_t i = 0; s->subjects.buckets && i <= s->subjects.mask; i++)
-        for (struct hnode *n = s->subjects.buckets[i], *next; n; n = next) {
+        for (struct lnode *n = s->subjects.buckets[i], *next; n; n = next) {
             next = n->next;
             subject_free((struct subject *)n);
         }
     for (size_t i = 0; s->queue.buckets && i <= s->queue.mask; i++)
-        for (struct hnode *n = s->queue.buckets[i], *next; n; n = next) {
+        for (struct lnode *n = s->queue.buckets[i], *next; n; n = next) {
             next = n->next;
-            free(n);
+            qentry_free((struct qentry *)n);
         }
     for (size_t i = 0; i < s->ndeleted; i++)
         free(s->deleted_keys[i]);
     free(s->deleted_keys), free(s->deleted_lens), free(s->deleted_db);
-    table_free(&s->subjects);
-    table_free(&s->queue);
+    ltable_free(&s->subjects);
+    ltable_free(&s->queue);
 }
 
 /* ---- subjects ---- */
@@ -75,48 +116,125 @@ size_t subject_key_name(int kind, const char *name, size_t len, uint8_t *key)
     return len + 1;
 }
 
-struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int create)
+static struct subject *subject_find(const struct state *s, const uint8_t *key, size_t len, uint32_t h)
 {
-    uint64_t h = table_hash(key, len);
-    struct subject *sub = (struct subject *)table_get(&s->subjects, key, len, h);
-    if (sub || !create)
-        return sub;
-    sub = calloc(1, sizeof *sub + len);
+    for (struct lnode *n = ltable_first(&s->subjects, h); n; n = n->next) {
+        struct subject *sub = (struct subject *)n;
+        if (n->hash == h && sub->keylen == len && !memcmp(sub->key, key, len))
+            return sub;
+    }
+    return NULL;
+}
+
+static struct subject *subject_new(const uint8_t *key, size_t len)
+{
+    if (len == 0 || len > UINT8_MAX)
+        return NULL;
+    struct subject *sub = calloc(1, sizeof *sub + len);
     if (!sub)
         return NULL;
     memcpy(sub->key, key, len);
-    sub->keylen = (uint16_t)len;
+    sub->keylen = (uint8_t)len;
     sub->kind = key[0];
+    return sub;
+}
+
+/* A new subject for a key known not to be in the table. */
+static struct subject *subject_insert(struct state *s, const uint8_t *key, size_t len, uint32_t h)
+{
+    struct subject *sub = subject_new(key, len);
+    if (!sub)
+        return NULL;
     sub->node.hash = h;
-    sub->node.key = sub->key;
-    sub->node.keylen = len;
-    if (table_put(&s->subjects, &sub->node) < 0) {
+    sub->node.seen = s->latest;
+    if (ltable_put(&s->subjects, &sub->node) < 0) {
         free(sub);
         return NULL;
     }
     return sub;
 }
 
+struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int create)
+{
+    uint32_t h = ltable_hash(key, len);
+    struct subject *sub = subject_find(s, key, len, h);
+    return sub || !create ? sub : subject_insert(s, key, len, h);
+}
+
 void subject_touch(struct state *s, struct subject *sub)
 {
-    if (sub->dirty)
-        return;
+    if (s->latest > sub->node.seen)
+        sub->node.seen = s->latest;
+    if (sub->dirty || pvec_push(&s->dirty_subjects, sub) < 0)
+        return;     /* without memory it stays clean: written when next touched */
     sub->dirty = 1;
-    sub->dirty_next = s->dirty_subjects;
-    s->dirty_subjects = sub;
+}
+
+/* The metric's full ring, or NULL while its counts are inline (or absent). */
+static struct ring *subject_ring(const struct subject *sub, enum metric m)
+{
+    return sub->ring ? sub->ring[m] : NULL;
+}
+
+/* Moves the metric with the most inline entries (m on a tie) into a ring of its own. 0 or -1. */
+static int promote(struct subject *sub, enum metric m)
+{
+    int best = m, most = sparse_count(sub->win, sub->nwin, (uint8_t)m);
+    for (int k = 0; k < METRICS; k++) {
+        int c = sparse_count(sub->win, sub->nwin, (uint8_t)k);
+        if (c > most)
+            best = k, most = c;
+    }
+    if (!sub->ring && !(sub->ring = calloc(METRICS, sizeof *sub->ring)))
+        return -1;
+    struct ring *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    if (most)
+        sparse_to_ring(sub->win, &sub->nwin, (uint8_t)best, r);
+    sub->ring[best] = r;
+    return 0;
 }
 
 void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t t, uint32_t n)
 {
-    if (!sub->ring[m] && !(sub->ring[m] = calloc(1, sizeof *sub->ring[m])))
-        return;
-    ring_add(sub->ring[m], t / 60, n);
+    struct ring *r = subject_ring(sub, m);
+    if (r) {
+        ring_add(r, t / 60, n);
+    } else if (sparse_add(sub->win, &sub->nwin, SUBJECT_WINDOW_INLINE, (uint8_t)m, t / 60, n) < 0) {
+        if (promote(sub, m) < 0)
+            return;
+        if ((r = subject_ring(sub, m)))
+            ring_add(r, t / 60, n);
+        else
+            sparse_add(sub->win, &sub->nwin, SUBJECT_WINDOW_INLINE, (uint8_t)m, t / 60, n);
+    }
     subject_touch(s, sub);
 }
 
 uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint32_t window)
 {
-    return ring_sum(sub->ring[m], t / 60, (window + 59) / 60);
+    const struct ring *r = subject_ring(sub, m);
+    uint32_t minutes = (window + 59) / 60;
+    return r ? ring_sum(r, t / 60, minutes) : sparse_sum(sub->win, sub->nwin, (uint8_t)m, t / 60, minutes);
+}
+
+static int subject_window_empty(const struct subject *sub, enum metric m, uint32_t t)
+{
+    const struct ring *r = subject_ring(sub, m);
+    return r ? ring_empty(r, t / 60) : sparse_empty(sub->win, sub->nwin, (uint8_t)m, t / 60);
+}
+
+/* The metric's counts as a ring (the subject's own, or one filled in tmp); NULL if it has none. */
+static const struct ring *subject_ring_view(const struct subject *sub, enum metric m, struct ring *tmp)
+{
+    const struct ring *r = subject_ring(sub, m);
+    if (r)
+        return r;
+    struct wentry w[SUBJECT_WINDOW_INLINE];
+    uint8_t n = sub->nwin;
+    memcpy(w, sub->win, sizeof w);
+    return sparse_to_ring(w, &n, (uint8_t)m, tmp) == 0 ? tmp : NULL;
 }
 
 struct account_state *subject_account(struct subject *sub)
@@ -124,6 +242,13 @@ struct account_state *subject_account(struct subject *sub)
     if (!sub->acct)
         sub->acct = calloc(1, sizeof *sub->acct);
     return sub->acct;
+}
+
+struct offence *subject_offence(struct subject *sub, int k)
+{
+    if (!sub->offence)
+        sub->offence = calloc(RULE_KINDS, sizeof *sub->offence);
+    return sub->offence ? &sub->offence[k] : NULL;
 }
 
 int subject_net(const struct subject *sub, struct ipnet *net)
@@ -154,6 +279,16 @@ const char *subject_name(const struct subject *sub, char *buf, size_t n)
 
 /* ---- queue IDs ---- */
 
+static struct qentry *queue_find(const struct state *s, const uint8_t *key, size_t len, uint32_t h)
+{
+    for (struct lnode *n = ltable_first(&s->queue, h); n; n = n->next) {
+        struct qentry *q = (struct qentry *)n;
+        if (n->hash == h && q->keylen == len && !memcmp(q->key, key, len))
+            return q;
+    }
+    return NULL;
+}
+
 struct qentry *queue_get(struct state *s, const char *host, size_t hlen, const char *qid, size_t qlen, int create)
 {
     uint8_t key[300];
@@ -163,8 +298,8 @@ struct qentry *queue_get(struct state *s, const char *host, size_t hlen, const c
     key[hlen] = 0;
     memcpy(key + hlen + 1, qid, qlen);
     size_t len = hlen + 1 + qlen;
-    uint64_t h = table_hash(key, len);
-    struct qentry *q = (struct qentry *)table_get(&s->queue, key, len, h);
+    uint32_t h = ltable_hash(key, len);
+    struct qentry *q = queue_find(s, key, len, h);
     if (q || !create)
         return q;
     q = calloc(1, sizeof *q + len);
@@ -173,9 +308,7 @@ struct qentry *queue_get(struct state *s, const char *host, size_t hlen, const c
     memcpy(q->key, key, len);
     q->keylen = (uint16_t)len;
     q->node.hash = h;
-    q->node.key = q->key;
-    q->node.keylen = len;
-    if (table_put(&s->queue, &q->node) < 0) {
+    if (ltable_put(&s->queue, &q->node) < 0) {
         free(q);
         return NULL;
     }
@@ -184,11 +317,25 @@ struct qentry *queue_get(struct state *s, const char *host, size_t hlen, const c
 
 void queue_touch(struct state *s, struct qentry *q)
 {
-    if (q->dirty)
+    if (s->latest > q->node.seen)
+        q->node.seen = s->latest;
+    if (q->dirty || pvec_push(&s->dirty_queue, q) < 0)
         return;
     q->dirty = 1;
-    q->dirty_next = s->dirty_queue;
-    s->dirty_queue = q;
+}
+
+int queue_set_domain(struct qentry *q, const char *domain, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, domain, len);
+    copy[len] = '\0';
+    free(q->domain);
+    q->domain = copy;
+    q->domain_len = (uint8_t)len;
+    q->has_sender = 1;
+    return 0;
 }
 
 /* ---- encoding ---- */
@@ -222,17 +369,20 @@ static uint8_t get8(struct buf *b) { uint8_t v; get(b, &v, 1); return v; }
 static uint32_t get32(struct buf *b) { uint32_t v; get(b, &v, 4); return v; }
 static void get_ip(struct buf *b, struct ipaddr *a) { a->family = get8(b); get(b, a->bytes, 16); }
 
-/* version 2; rings: metric, last, then (slot, count) for non-zero slots; offences (rule, until, count,
- * last); account state; the last unknown RCPT. Version 1 (no offence last, no last unknown) still reads. */
+/* version 3: rings: metric, last, then (slot, count) for non-zero slots; offences (rule, until, count,
+ * last); the last unknown RCPT; account state; the last-seen time. Versions 1 (no offence last, no
+ * last unknown) and 2 (no last-seen) still read. */
 static void encode_subject(const struct subject *sub, struct buf *b)
 {
-    put8(b, 2);
+    struct ring tmp[METRICS];
+    const struct ring *rings[METRICS];
+    put8(b, 3);
     uint8_t nrings = 0, noff = 0;
     for (int m = 0; m < METRICS; m++)
-        nrings += sub->ring[m] != NULL;
+        nrings += (rings[m] = subject_ring_view(sub, (enum metric)m, &tmp[m])) != NULL;
     put8(b, nrings);
     for (int m = 0; m < METRICS; m++) {
-        const struct ring *r = sub->ring[m];
+        const struct ring *r = rings[m];
         if (!r)
             continue;
         uint8_t nz = 0;
@@ -248,10 +398,10 @@ static void encode_subject(const struct subject *sub, struct buf *b)
             put(b, &r->slot[i], 2);
         }
     }
-    for (int k = 0; k < RULE_KINDS; k++)
+    for (int k = 0; sub->offence && k < RULE_KINDS; k++)
         noff += sub->offence[k].count != 0;
     put8(b, noff);
-    for (int k = 0; k < RULE_KINDS; k++) {
+    for (int k = 0; sub->offence && k < RULE_KINDS; k++) {
         if (!sub->offence[k].count)
             continue;
         put8(b, (uint8_t)k);
@@ -262,73 +412,152 @@ static void encode_subject(const struct subject *sub, struct buf *b)
     const struct account_state *a = sub->acct;
     put32(b, sub->last_unknown);
     put8(b, a != NULL);
-    if (!a)
-        return;
-    put8(b, a->nfail);
-    for (int i = 0; i < a->nfail; i++) {
-        put_ip(b, &a->fail[i].ip);
-        put32(b, a->fail[i].last);
-    }
-    put8(b, a->nlogin);
-    for (int i = 0; i < a->nlogin; i++) {
-        put32(b, a->login[i].time);
-        put_ip(b, &a->login[i].ip);
-        put(b, a->login[i].cc, 2);
-    }
-}
-
-static int decode_subject(struct subject *sub, struct buf *b)
-{
-    uint8_t version = get8(b);
-    if (version != 1 && version != 2)
-        return -1;
-    uint8_t nrings = get8(b);
-    for (int i = 0; i < nrings && !b->bad; i++) {
-        uint8_t m = get8(b);
-        if (m >= METRICS || sub->ring[m] || !(sub->ring[m] = calloc(1, sizeof(struct ring))))
-            return -1;
-        sub->ring[m]->last = get32(b);
-        uint8_t nz = get8(b);
-        for (int j = 0; j < nz && !b->bad; j++) {
-            uint8_t slot = get8(b);
-            uint16_t v;
-            get(b, &v, 2);
-            if (slot >= RING_MINUTES)
-                return -1;
-            sub->ring[m]->slot[slot] = v;
+    if (a) {
+        put8(b, a->nfail);
+        for (int i = 0; i < a->nfail; i++) {
+            put_ip(b, &a->fail[i].ip);
+            put32(b, a->fail[i].last);
+        }
+        put8(b, a->nlogin);
+        for (int i = 0; i < a->nlogin; i++) {
+            put32(b, a->login[i].time);
+            put_ip(b, &a->login[i].ip);
+            put(b, a->login[i].cc, 2);
         }
     }
+    put32(b, sub->node.seen);
+}
+
+/* One metric's ring into sub: inline if it fits (and expand is 0), else a ring of its own. */
+/* The (slot, count) pairs of one stored ring as inline entries, if they fit: the common case on load,
+ * without building the 64 slots. 1 if done, 0 if they do not fit (b untouched), -1 if damaged. */
+static int decode_inline(struct subject *sub, struct buf *b, uint8_t m, uint32_t last, uint8_t nz)
+{
+    struct wentry w[SUBJECT_WINDOW_INLINE];
+    uint8_t n = 0;
+    int at_last = 0;
+    if (nz > SUBJECT_WINDOW_INLINE - sub->nwin || b->len + 3u * nz > b->cap)
+        return 0;
+    for (int j = 0; j < nz; j++) {
+        uint8_t slot = get8(b);
+        uint16_t v;
+        get(b, &v, 2);
+        if (slot >= RING_MINUTES)
+            return -1;
+        uint32_t back = (last % RING_MINUTES + RING_MINUTES - slot) % RING_MINUTES;
+        if (v && back <= last)
+            w[n++] = (struct wentry){ last - back, m, 0, v };
+        at_last |= v && back == 0;
+    }
+    if (!at_last && n == SUBJECT_WINDOW_INLINE - sub->nwin) {
+        b->len -= 3u * nz;      /* no room for the marker of last: a ring after all */
+        return 0;
+    }
+    if (!at_last)
+        w[n++] = (struct wentry){ last, m, 0, 0 };
+    memcpy(sub->win + sub->nwin, w, n * sizeof *w);
+    sub->nwin = (uint8_t)(sub->nwin + n);
+    return 1;
+}
+
+static int decode_ring(struct subject *sub, struct buf *b, int expand)
+{
+    uint8_t m = get8(b);
+    struct ring r = { .last = get32(b) };
+    uint8_t nz = get8(b);
+    if (m >= METRICS || subject_ring(sub, m) || sparse_count(sub->win, sub->nwin, m))
+        return -1;
+    int done = expand ? 0 : decode_inline(sub, b, m, r.last, nz);
+    if (done)
+        return done < 0 ? -1 : 0;
+    for (int j = 0; j < nz && !b->bad; j++) {
+        uint8_t slot = get8(b);
+        uint16_t v;
+        get(b, &v, 2);
+        if (slot >= RING_MINUTES)
+            return -1;
+        r.slot[slot] = v;
+    }
+    if (!sub->ring && !(sub->ring = calloc(METRICS, sizeof *sub->ring)))
+        return -1;
+    if (!(sub->ring[m] = malloc(sizeof r)))
+        return -1;
+    *sub->ring[m] = r;
+    return 0;
+}
+
+static int decode_account(struct subject *sub, struct buf *b)
+{
+    struct account_state *a = subject_account(sub);
+    if (!a)
+        return -1;
+    a->nfail = get8(b);
+    if (a->nfail > ACCT_FAIL_IPS)
+        return -1;
+    for (int i = 0; i < a->nfail; i++) {
+        get_ip(b, &a->fail[i].ip);
+        a->fail[i].last = get32(b);
+    }
+    a->nlogin = get8(b);
+    if (a->nlogin > ACCT_LOGINS)
+        return -1;
+    for (int i = 0; i < a->nlogin; i++) {
+        a->login[i].time = get32(b);
+        get_ip(b, &a->login[i].ip);
+        get(b, a->login[i].cc, 2);
+    }
+    return 0;
+}
+
+/* A record without a last-seen time (version 1 or 2): the newest time it holds. */
+static uint32_t newest_time(const struct subject *sub)
+{
+    uint32_t t = sub->last_unknown;
+    struct ring tmp;
+    for (int m = 0; m < METRICS; m++) {
+        const struct ring *r = subject_ring_view(sub, (enum metric)m, &tmp);
+        if (r && r->last * 60 + 59 > t)
+            t = r->last * 60 + 59;
+    }
+    for (int k = 0; sub->offence && k < RULE_KINDS; k++)
+        if (sub->offence[k].last > t)
+            t = sub->offence[k].last;
+    for (int i = 0; sub->acct && i < sub->acct->nfail; i++)
+        if (sub->acct->fail[i].last > t)
+            t = sub->acct->fail[i].last;
+    if (sub->acct && sub->acct->nlogin && sub->acct->login[sub->acct->nlogin - 1].time > t)
+        t = sub->acct->login[sub->acct->nlogin - 1].time;
+    return t;
+}
+
+/* expand: every metric as a ring and the offence records allocated, as readers such as dnsblctl
+ * expect (struct subject's ring and offence are then never NULL). */
+static int decode_subject(struct subject *sub, struct buf *b, int expand)
+{
+    uint8_t version = get8(b);
+    if (version < 1 || version > 3)
+        return -1;
+    if (expand && (!(sub->ring = calloc(METRICS, sizeof *sub->ring)) || !subject_offence(sub, 0)))
+        return -1;
+    uint8_t nrings = get8(b);
+    for (int i = 0; i < nrings && !b->bad; i++)
+        if (decode_ring(sub, b, expand) < 0)
+            return -1;
     uint8_t noff = get8(b);
     for (int i = 0; i < noff && !b->bad; i++) {
         uint8_t k = get8(b);
-        if (k >= RULE_KINDS)
+        struct offence *o = k < RULE_KINDS ? subject_offence(sub, k) : NULL;
+        if (!o)
             return -1;
-        sub->offence[k].until = get32(b);
-        sub->offence[k].count = get32(b);
-        sub->offence[k].last = version >= 2 ? get32(b) : sub->offence[k].until;
+        o->until = get32(b);
+        o->count = get32(b);
+        o->last = version >= 2 ? get32(b) : o->until;
     }
     if (version >= 2)
         sub->last_unknown = get32(b);
-    if (get8(b)) {
-        struct account_state *a = subject_account(sub);
-        if (!a)
-            return -1;
-        a->nfail = get8(b);
-        if (a->nfail > ACCT_FAIL_IPS)
-            return -1;
-        for (int i = 0; i < a->nfail; i++) {
-            get_ip(b, &a->fail[i].ip);
-            a->fail[i].last = get32(b);
-        }
-        a->nlogin = get8(b);
-        if (a->nlogin > ACCT_LOGINS)
-            return -1;
-        for (int i = 0; i < a->nlogin; i++) {
-            a->login[i].time = get32(b);
-            get_ip(b, &a->login[i].ip);
-            get(b, a->login[i].cc, 2);
-        }
-    }
+    if (get8(b) && decode_account(sub, b) < 0)
+        return -1;
+    sub->node.seen = version >= 3 ? get32(b) : newest_time(sub);
     return b->bad || b->len != b->cap ? -1 : 0;
 }
 
@@ -336,10 +565,11 @@ static void encode_qentry(const struct qentry *q, struct buf *b)
 {
     put8(b, (uint8_t)(q->has_ip | q->null_sender << 1 | q->has_sender << 2 | q->counted << 3));
     put_ip(b, &q->ip);
-    put32(b, q->seen);
+    put32(b, q->node.seen);
     put32(b, q->removed);
     put8(b, q->domain_len);
-    put(b, q->domain, q->domain_len);
+    if (q->domain_len)
+        put(b, q->domain, q->domain_len);
 }
 
 static int decode_qentry(struct qentry *q, struct buf *b)
@@ -347,20 +577,60 @@ static int decode_qentry(struct qentry *q, struct buf *b)
     uint8_t flags = get8(b);
     q->has_ip = flags & 1;
     q->null_sender = (flags >> 1) & 1;
-    q->has_sender = (flags >> 2) & 1;
     q->counted = (flags >> 3) & 1;
     get_ip(b, &q->ip);
-    q->seen = get32(b);
+    q->node.seen = get32(b);
     q->removed = get32(b);
-    q->domain_len = get8(b);
-    if (q->domain_len > DOMAIN_MAX)
+    uint8_t dlen = get8(b);
+    if (dlen > DOMAIN_MAX || b->len + dlen > b->cap)
         return -1;
-    get(b, q->domain, q->domain_len);
-    q->domain[q->domain_len] = '\0';
+    if ((flags >> 2) & 1 && queue_set_domain(q, (const char *)b->p + b->len, dlen) < 0)
+        return -1;
+    b->len += dlen;
     return b->bad || b->len != b->cap ? -1 : 0;
 }
 
 /* ---- load and save ---- */
+
+#define RELEASE_EVERY 65536     /* records read or written between two release_map() */
+
+/* LMDB reads its pages through a shared map of the file, and every page it reads stays in the
+ * feeder's resident set although the page cache holds it anyway: loading 2M sources kept the whole
+ * file (150 MB) resident on top of the heap. The store is opened without MDB_WRITEMAP, so the map is
+ * read-only and its pages are clean: dropping them loses nothing, and a page needed again costs a
+ * minor fault. LMDB does not tell where its map is (me_mapaddr is only set with MDB_FIXEDMAP): it is
+ * the file mapping in /proc/self/maps that holds a value LMDB returned. */
+static void locate_map(struct state *s, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (s->map_len || mdb_cursor_open(txn, s->subjects_dbi, &c))
+        return;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    mdb_cursor_close(c);
+    FILE *maps = rc == 0 ? fopen("/proc/self/maps", "r") : NULL;
+    if (!maps)
+        return;
+    char line[512];
+    uintptr_t p = (uintptr_t)v.mv_data;
+    unsigned long long from, to, inode;
+    while (fgets(line, sizeof line, maps))
+        if (sscanf(line, "%llx-%llx %*s %*s %*s %llu", &from, &to, &inode) == 3 && p >= from && p < to) {
+            if (inode && strstr(line, "data.mdb")) {   /* not a page LMDB copied to the heap */
+                s->map_addr = (void *)(uintptr_t)from;
+                s->map_len = (size_t)(to - from);
+            }
+            break;
+        }
+    fclose(maps);
+}
+
+static void release_map(struct state *s, MDB_txn *txn)
+{
+    locate_map(s, txn);
+    if (s->map_len)
+        madvise(s->map_addr, s->map_len, MADV_DONTNEED);
+}
 
 static int open_dbi(MDB_txn *txn, const char *name, MDB_dbi *dbi, char *err, size_t errlen)
 {
@@ -370,17 +640,31 @@ static int open_dbi(MDB_txn *txn, const char *name, MDB_dbi *dbi, char *err, siz
     return rc ? -1 : 0;
 }
 
+/* Buckets for all the records at once: loading never rehashes. */
+static int presize(struct ltable *t, MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, dbi, &st) != 0 || st.ms_entries <= t->mask)
+        return 0;
+    ltable_free(t);
+    return ltable_init(t, st.ms_entries);
+}
+
 static int load_subjects(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 {
     MDB_cursor *c;
     MDB_val k, v;
-    if (mdb_cursor_open(txn, s->subjects_dbi, &c))
+    if (presize(&s->subjects, txn, s->subjects_dbi) < 0 || mdb_cursor_open(txn, s->subjects_dbi, &c))
         return -1;
     int rc;
+    size_t n = 0;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        struct subject *sub = subject_get(s, k.mv_data, k.mv_size, 1);
+        if (++n % RELEASE_EVERY == 0)
+            release_map(s, txn);
+        /* LMDB keys are unique: no lookup before the insert */
+        struct subject *sub = subject_insert(s, k.mv_data, k.mv_size, ltable_hash(k.mv_data, k.mv_size));
         struct buf b = { v.mv_data, 0, v.mv_size, 0 };
-        if (!sub || decode_subject(sub, &b) < 0) {
+        if (!sub || decode_subject(sub, &b, 0) < 0) {
             snprintf(err, errlen, "feeder:subjects: a damaged record (run with a fresh --db or delete it)");
             mdb_cursor_close(c);
             return -1;
@@ -395,7 +679,7 @@ static int load_queue(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 {
     MDB_cursor *c;
     MDB_val k, v;
-    if (mdb_cursor_open(txn, s->queue_dbi, &c))
+    if (presize(&s->queue, txn, s->queue_dbi) < 0 || mdb_cursor_open(txn, s->queue_dbi, &c))
         return -1;
     int rc;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -415,6 +699,20 @@ static int load_queue(struct state *s, MDB_txn *txn, char *err, size_t errlen)
     return rc == MDB_NOTFOUND ? 0 : -1;
 }
 
+/* A store written by a newer feeder is refused rather than misread. */
+static int check_format(struct state *s, MDB_txn *txn, char *err, size_t errlen)
+{
+    MDB_val k = { 12, "state-format" }, v;
+    uint32_t format = 0;
+    if (mdb_get(txn, s->meta_dbi, &k, &v) == 0 && v.mv_size == 4)
+        memcpy(&format, v.mv_data, 4);
+    if (format <= STATE_FORMAT)
+        return 0;
+    snprintf(err, errlen, "state: the store holds feeder state format %u, this feeder reads up to %u: "
+             "use the newer feeder, or a fresh --db", format, STATE_FORMAT);
+    return -1;
+}
+
 int state_load(struct state *s, MDB_env *env, char *err, size_t errlen)
 {
     MDB_txn *txn;
@@ -425,16 +723,19 @@ int state_load(struct state *s, MDB_env *env, char *err, size_t errlen)
     }
     if (open_dbi(txn, "feeder:subjects", &s->subjects_dbi, err, errlen) < 0 ||
         open_dbi(txn, "feeder:queue", &s->queue_dbi, err, errlen) < 0 ||
-        open_dbi(txn, "feeder:meta", &s->meta_dbi, err, errlen) < 0 ||
+        open_dbi(txn, "feeder:meta", &s->meta_dbi, err, errlen) < 0 || check_format(s, txn, err, errlen) < 0 ||
         load_subjects(s, txn, err, errlen) < 0 || load_queue(s, txn, err, errlen) < 0) {
         mdb_txn_abort(txn);
         if (!*err)
             snprintf(err, errlen, "state: cannot read");
         return -1;
     }
-    MDB_val k = { 5, "sweep" }, v;
+    release_map(s, txn);
+    MDB_val k = { 5, "sweep" }, v, lk = { 6, "latest" };
     if (mdb_get(txn, s->meta_dbi, &k, &v) == 0 && v.mv_size == 4)
         memcpy(&s->last_sweep, v.mv_data, 4);
+    if (mdb_get(txn, s->meta_dbi, &lk, &v) == 0 && v.mv_size == 4)
+        memcpy(&s->latest, v.mv_data, 4);   /* the clock of last-seen times goes on where it was */
     rc = mdb_txn_commit(txn);
     if (rc) {
         snprintf(err, errlen, "state: %s", mdb_strerror(rc));
@@ -443,10 +744,56 @@ int state_load(struct state *s, MDB_env *env, char *err, size_t errlen)
     return 0;
 }
 
+static int save_subjects(struct state *s, MDB_txn *txn, uint8_t *buf, size_t cap, int rc)
+{
+    for (size_t i = 0; i < s->dirty_subjects.n; i++) {
+        struct subject *sub = s->dirty_subjects.p[i];
+        if (sub->dead) {
+            subject_free(sub);
+            continue;
+        }
+        struct buf b = { buf, 0, cap, 0 };
+        encode_subject(sub, &b);
+        MDB_val k = { sub->keylen, sub->key }, v = { b.len, buf };
+        if (!rc && !b.bad)
+            rc = mdb_put(txn, s->subjects_dbi, &k, &v, 0);
+        sub->dirty = 0;
+        sub->stored = 1;
+    }
+    pvec_reset(&s->dirty_subjects);
+    return rc;
+}
+
+static int save_queue(struct state *s, MDB_txn *txn, uint8_t *buf, size_t cap, int rc)
+{
+    for (size_t i = 0; i < s->dirty_queue.n; i++) {
+        struct qentry *q = s->dirty_queue.p[i];
+        if (q->dead) {
+            qentry_free(q);
+            continue;
+        }
+        struct buf b = { buf, 0, cap, 0 };
+        encode_qentry(q, &b);
+        MDB_val k = { q->keylen, q->key }, v = { b.len, buf };
+        if (!rc)
+            rc = mdb_put(txn, s->queue_dbi, &k, &v, 0);
+        q->dirty = 0;
+        q->stored = 1;
+    }
+    pvec_reset(&s->dirty_queue);
+    return rc;
+}
+
 int state_save(struct state *s, MDB_txn *txn)
 {
     uint8_t buf[SUBJECT_VALUE_MAX];
     int rc = 0;
+    state_limit(s);     /* what is stored never exceeds the caps either */
+    s->map_writes += s->ndeleted + s->dirty_subjects.n + s->dirty_queue.n;
+    if (s->map_writes >= RELEASE_EVERY) {     /* before this save dirties the subjects' pages */
+        release_map(s, txn);
+        s->map_writes = 0;
+    }
     /* deletions first: a swept key may have been created again since, and that one must stay */
     for (size_t i = 0; i < s->ndeleted; i++) {
         MDB_val k = { s->deleted_lens[i], s->deleted_keys[i] };
@@ -456,45 +803,21 @@ int state_save(struct state *s, MDB_txn *txn)
         free(s->deleted_keys[i]);
     }
     s->ndeleted = 0;
-    for (struct subject *sub = s->dirty_subjects, *next; sub; sub = next) {
-        next = sub->dirty_next;
-        if (sub->dead) {
-            subject_free(sub);
-            continue;
-        }
-        struct buf b = { buf, 0, sizeof buf, 0 };
-        encode_subject(sub, &b);
-        MDB_val k = { sub->keylen, sub->key }, v = { b.len, buf };
-        if (!rc && !b.bad)
-            rc = mdb_put(txn, s->subjects_dbi, &k, &v, 0);
-        sub->dirty = 0;
-        sub->stored = 1;
-        sub->dirty_next = NULL;
-    }
-    s->dirty_subjects = NULL;
-    for (struct qentry *q = s->dirty_queue, *next; q; q = next) {
-        next = q->dirty_next;
-        if (q->dead) {
-            free(q);
-            continue;
-        }
-        struct buf b = { buf, 0, sizeof buf, 0 };
-        encode_qentry(q, &b);
-        MDB_val k = { q->keylen, q->key }, v = { b.len, buf };
-        if (!rc)
-            rc = mdb_put(txn, s->queue_dbi, &k, &v, 0);
-        q->dirty = 0;
-        q->stored = 1;
-        q->dirty_next = NULL;
-    }
-    s->dirty_queue = NULL;
-    MDB_val k = { 5, "sweep" }, v = { 4, &s->last_sweep };
+    rc = save_subjects(s, txn, buf, sizeof buf, rc);
+    rc = save_queue(s, txn, buf, sizeof buf, rc);
+    uint32_t format = STATE_FORMAT;
+    MDB_val k = { 5, "sweep" }, v = { 4, &s->last_sweep }, fk = { 12, "state-format" }, fv = { 4, &format };
+    MDB_val lk = { 6, "latest" }, lv = { 4, &s->latest };
     if (!rc)
         rc = mdb_put(txn, s->meta_dbi, &k, &v, 0);
+    if (!rc)
+        rc = mdb_put(txn, s->meta_dbi, &lk, &lv, 0);
+    if (!rc)
+        rc = mdb_put(txn, s->meta_dbi, &fk, &fv, 0);
     return rc;
 }
 
-/* ---- sweeping ---- */
+/* ---- sweeping and eviction ---- */
 
 static void remember_deletion(struct state *s, char db, const uint8_t *key, size_t len)
 {
@@ -525,9 +848,9 @@ static void remember_deletion(struct state *s, char db, const uint8_t *key, size
 static int subject_stale(const struct subject *sub, uint32_t t, uint32_t repeat_memory, uint32_t login_window)
 {
     for (int m = 0; m < METRICS; m++)
-        if (!ring_empty(sub->ring[m], t / 60))
+        if (!subject_window_empty(sub, (enum metric)m, t))
             return 0;
-    for (int k = 0; k < RULE_KINDS; k++)
+    for (int k = 0; sub->offence && k < RULE_KINDS; k++)
         if (sub->offence[k].count && sub->offence[k].until + repeat_memory > t)
             return 0;
     const struct account_state *a = sub->acct;
@@ -539,40 +862,79 @@ static int subject_stale(const struct subject *sub, uint32_t t, uint32_t repeat_
     return 1;
 }
 
+/* Takes sub out of memory and, if stored, out of the store. */
+static void subject_drop(struct state *s, struct subject *sub)
+{
+    if (sub->stored)
+        remember_deletion(s, 's', sub->key, sub->keylen);
+    ltable_del(&s->subjects, &sub->node);
+    if (sub->dirty)
+        sub->dead = 1;  /* still in the dirty vector: state_save frees it */
+    else
+        subject_free(sub);
+}
+
+static void queue_drop(struct state *s, struct qentry *q)
+{
+    if (q->stored)
+        remember_deletion(s, 'q', q->key, q->keylen);
+    ltable_del(&s->queue, &q->node);
+    if (q->dirty)
+        q->dead = 1;
+    else
+        qentry_free(q);
+}
+
 void state_sweep(struct state *s, uint32_t t, uint32_t repeat_memory, uint32_t login_window)
 {
     s->last_sweep = t;
     for (size_t i = 0; i <= s->subjects.mask; i++) {
-        for (struct hnode *n = s->subjects.buckets[i], *next; n; n = next) {
+        for (struct lnode *n = s->subjects.buckets[i], *next; n; n = next) {
             next = n->next;
             struct subject *sub = (struct subject *)n;
-            if (!subject_stale(sub, t, repeat_memory, login_window))
-                continue;
-            if (sub->stored)
-                remember_deletion(s, 's', sub->key, sub->keylen);
-            table_del(&s->subjects, n);
-            if (sub->dirty)
-                sub->dead = 1;  /* still on the dirty list: state_save frees it */
-            else
-                subject_free(sub);
+            if (subject_stale(sub, t, repeat_memory, login_window))
+                subject_drop(s, sub);
         }
     }
     for (size_t i = 0; i <= s->queue.mask; i++) {
-        for (struct hnode *n = s->queue.buckets[i], *next; n; n = next) {
+        for (struct lnode *n = s->queue.buckets[i], *next; n; n = next) {
             next = n->next;
             struct qentry *q = (struct qentry *)n;
-            int old = (q->removed && q->removed + QUEUE_GRACE < t) || q->seen + QUEUE_MAX_AGE < t;
-            if (!old)
-                continue;
-            if (q->stored)
-                remember_deletion(s, 'q', q->key, q->keylen);
-            table_del(&s->queue, n);
-            if (q->dirty)
-                q->dead = 1;
-            else
-                free(q);
+            if (q->removed && q->removed + QUEUE_GRACE < t) {
+                queue_drop(s, q);
+            } else if (!q->removed && q->node.seen + s->queue_idle < t) {
+                queue_drop(s, q);   /* its `removed` never came (lost lines, a host that stopped logging) */
+                s->stats.expired_queue++;
+            }
         }
     }
+}
+
+/* Drops the least recently seen entries of t until it holds at most 7/8 of max; returns how many. */
+static uint64_t evict(struct state *s, struct ltable *t, size_t max, void (*drop)(struct state *, struct lnode *))
+{
+    if (!max || t->count <= max)
+        return 0;
+    size_t keep = max - max / 8, need = t->count - keep, before = t->count;
+    struct lcut cut;
+    if (ltable_cut(t, need, &cut) < 0)
+        return 0;       /* no memory for the histogram now: tried again at the next call */
+    for (size_t i = 0; i <= t->mask; i++)
+        for (struct lnode *n = t->buckets[i], *next; n; n = next) {
+            next = n->next;
+            if (ltable_below(n, &cut))
+                drop(s, n);
+        }
+    return before - t->count;
+}
+
+static void drop_subject_node(struct state *s, struct lnode *n) { subject_drop(s, (struct subject *)n); }
+static void drop_queue_node(struct state *s, struct lnode *n) { queue_drop(s, (struct qentry *)n); }
+
+void state_limit(struct state *s)
+{
+    s->stats.evicted_sources += evict(s, &s->subjects, s->max_sources, drop_subject_node);
+    s->stats.evicted_queue += evict(s, &s->queue, s->max_queue, drop_queue_node);
 }
 
 /* ---- dump ---- */
@@ -583,7 +945,8 @@ static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subj
     char name[300];
     fprintf(out, "%c %s", key[0], subject_name(sub, name, sizeof name));
     for (int m = 0; m < METRICS; m++) {
-        const struct ring *r = sub->ring[m];
+        struct ring tmp;
+        const struct ring *r = subject_ring_view(sub, (enum metric)m, &tmp);
         if (!r)
             continue;
         fprintf(out, " %s@%u:", metric_names[m], r->last);
@@ -594,7 +957,7 @@ static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subj
         }
     }
     (void)klen;
-    for (int k = 0; k < RULE_KINDS; k++)
+    for (int k = 0; sub->offence && k < RULE_KINDS; k++)
         if (sub->offence[k].count)
             fprintf(out, " offence:%s=%u/%u/%u", rule_kind_name(k), sub->offence[k].count, sub->offence[k].until,
                     sub->offence[k].last);
@@ -608,7 +971,7 @@ static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subj
             fprintf(out, " login:%s/%.2s@%u", addr_format(&sub->acct->login[i].ip, ip, sizeof ip),
                     sub->acct->login[i].cc, sub->acct->login[i].time);
     }
-    fputc('\n', out);
+    fprintf(out, " seen:%u\n", sub->node.seen);
 }
 
 int state_dump(MDB_env *env, FILE *out, char *err, size_t errlen)
@@ -637,7 +1000,7 @@ int state_dump(MDB_env *env, FILE *out, char *err, size_t errlen)
                 fprintf(out, "q %.*s %.*s %s%s seen=%u removed=%u\n", (int)(nul - key), key,
                         (int)(k.mv_size - (size_t)(nul - key) - 1), nul + 1,
                         q->has_ip ? addr_format(&q->ip, ip, sizeof ip) : "-",
-                        q->null_sender ? " <>" : "", q->seen, q->removed);
+                        q->null_sender ? " <>" : "", q->node.seen, q->removed);
         }
         mdb_cursor_close(c);
     }
@@ -656,14 +1019,11 @@ struct subject *state_read_subject(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key
     MDB_val k = { len, (void *)key }, v;
     if (mdb_get(txn, dbi, &k, &v) != 0)
         return NULL;
-    struct subject *sub = calloc(1, sizeof *sub + len);
+    struct subject *sub = subject_new(key, len);
     if (!sub)
         return NULL;
-    memcpy(sub->key, key, len);
-    sub->keylen = (uint16_t)len;
-    sub->kind = key[0];
     struct buf b = { v.mv_data, 0, v.mv_size, 0 };
-    if (decode_subject(sub, &b) < 0) {
+    if (decode_subject(sub, &b, 1) < 0) {
         subject_free(sub);
         return NULL;
     }

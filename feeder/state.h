@@ -5,7 +5,10 @@
  *
  *   sub-database "feeder:subjects"  key: kind byte + address/name     value: see state.c encode_subject
  *   sub-database "feeder:queue"     key: host NUL queue-ID            value: see state.c encode_qentry
- *   sub-database "feeder:meta"      key: "source:PATH", "replay-offset", "sweep"                       */
+ *   sub-database "feeder:meta"      key: "source:PATH", "replay-offset", "sweep", "latest", "state-format"
+ *
+ * Memory: see struct subject. The number of subjects and of queue entries is capped (max_sources,
+ * max_queue); beyond a cap the least recently seen are dropped from memory and from the store. */
 #ifndef FEEDER_STATE_H
 #define FEEDER_STATE_H
 
@@ -49,44 +52,71 @@ struct offence {
     uint32_t last;      /* the offending event that last set until */
 };
 
+#define SUBJECT_WINDOW_INLINE 3     /* (minute, metric, count) entries kept in the subject itself */
+
+/* One source (an address, /64, sender domain or account), about 96 bytes with its key for the usual
+ * source with a few events: counts live in the inline entries, and only a metric with more distinct
+ * minutes than fit gets a full 64-minute ring; the offence records exist once it was ever listed.
+ * node.seen is the last event time that changed it: the least recently seen are evicted first. */
 struct subject {
-    struct hnode node;
-    struct subject *dirty_next;
-    uint8_t dirty, stored, kind;
-    uint8_t dead;                       /* swept while dirty: freed at the next save */
-    uint8_t geo_done;
-    char cc[2];                         /* country (GeoIP cache, not stored); "--" unknown */
-    struct ring *ring[METRICS];
-    struct offence offence[RULE_KINDS];
+    struct lnode node;
+    struct ring **ring;                 /* NULL, or METRICS ring pointers (a NULL ring: none or inline) */
+    struct offence *offence;            /* NULL (never listed), or RULE_KINDS records */
     struct account_state *acct;
     uint32_t last_unknown;              /* time of the newest unknown-recipient RCPT (dha) */
-    uint16_t keylen;
+    uint8_t kind, keylen, nwin;
+    uint8_t dirty : 1, stored : 1;
+    uint8_t dead : 1;                   /* evicted or swept while dirty: freed at the next save */
+    uint8_t geo_done : 1;
+    char cc[2];                         /* country (GeoIP cache, not stored); "--" unknown */
+    struct wentry win[SUBJECT_WINDOW_INLINE];
     uint8_t key[];                      /* kind byte, then 4 or 8 (IPv6 /64) bytes, or a name */
 };
 
+/* One queue ID on one host. node.seen is the newest event for it: idle entries expire, and the least
+ * recently seen are evicted first. */
 struct qentry {
-    struct hnode node;
-    struct qentry *dirty_next;
-    uint8_t dirty, stored, has_ip, null_sender, has_sender, dead;
-    uint8_t counted;                    /* qmgr logs from= again on every retry: count once */
+    struct lnode node;
+    uint32_t removed;                   /* event time; 0 = still queued */
     struct ipaddr ip;
-    uint32_t seen, removed;             /* event times; removed 0 = still queued */
+    uint8_t dirty : 1, stored : 1, dead : 1, has_ip : 1, null_sender : 1, has_sender : 1;
+    uint8_t counted : 1;                /* qmgr logs from= again on every retry: count once */
     uint8_t domain_len;
-    char domain[DOMAIN_MAX + 1];
     uint16_t keylen;
+    char *domain;                       /* the sender's domain (has_sender), its own allocation */
     uint8_t key[];                      /* host NUL qid */
 };
 
+/* Defaults sized for a feeder in 1 GB: about 100 bytes per quiet source plus its share of the LMDB
+ * map, and about 100 bytes per queue entry. */
+#define STATE_MAX_SOURCES 4000000
+#define STATE_MAX_QUEUE 1000000
+#define STATE_QUEUE_IDLE 7200   /* a queue ID with no line for this long is dropped: longer than
+                                 * Postfix's maximal_backoff_time (4000 s), so a deferred message
+                                 * that is still retried keeps its entry */
+
+struct state_stats {
+    uint64_t evicted_sources, evicted_queue;   /* dropped at the caps, least recently seen first */
+    uint64_t expired_queue;                     /* queue IDs dropped after STATE_QUEUE_IDLE without a line */
+};
+
+struct pvec { void **p; size_t n, cap; };
+
 struct state {
-    struct table subjects, queue;
-    struct subject *dirty_subjects;
-    struct qentry *dirty_queue;
+    struct ltable subjects, queue;
+    struct pvec dirty_subjects, dirty_queue;    /* written at the next save */
     uint8_t **deleted_keys;             /* stored subjects/queue entries pruned since the last commit */
     size_t *deleted_lens;
     uint8_t *deleted_db;                /* 's' or 'q' */
     size_t ndeleted, deleted_cap;
     uint32_t latest;                    /* the newest event time seen */
     uint32_t last_sweep;
+    size_t max_sources, max_queue;      /* 0: no cap */
+    uint32_t queue_idle;
+    struct state_stats stats;
+    size_t map_writes;                  /* records written since the store's map was last released */
+    void *map_addr;                     /* LMDB's map of the store, once found (state.c locate_map) */
+    size_t map_len;
     MDB_dbi subjects_dbi, queue_dbi, meta_dbi;
 };
 
@@ -101,19 +131,29 @@ int state_save(struct state *s, MDB_txn *txn);
 size_t subject_key_ip(const struct ipaddr *a, uint8_t *key);        /* IPv6: its /64 */
 size_t subject_key_name(int kind, const char *name, size_t len, uint8_t *key);
 struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int create);
+/* Marks sub to be written at the next save, as seen at the newest event time. */
 void subject_touch(struct state *s, struct subject *sub);
 void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t t, uint32_t n);
 uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint32_t window);
 struct account_state *subject_account(struct subject *sub);
+/* The offence record for rule k, created (zeroed) if need be; NULL without memory. */
+struct offence *subject_offence(struct subject *sub, int k);
 /* The subject's address as a network (IPv4 /32 or IPv6 /64); 0, or -1 for non-IP subjects. */
 int subject_net(const struct subject *sub, struct ipnet *net);
 const char *subject_name(const struct subject *sub, char *buf, size_t n);
 
 struct qentry *queue_get(struct state *s, const char *host, size_t hlen, const char *qid, size_t qlen, int create);
+/* Marks q to be written at the next save, as seen at the newest event time. */
 void queue_touch(struct state *s, struct qentry *q);
+/* The sender's domain of q's message (lower case, at most DOMAIN_MAX). 0 or -1 (no memory). */
+int queue_set_domain(struct qentry *q, const char *domain, size_t len);
 
 /* Drops what no window, rule or join can need any more, as of event time t. */
 void state_sweep(struct state *s, uint32_t t, uint32_t repeat_memory, uint32_t login_window);
+/* Evicts the least recently seen subjects and queue entries beyond the caps (down to 7/8 of a cap,
+ * so that the passes over the table are rare). Call it only where no subject or queue pointer is
+ * held (feed_event's start, state_save). */
+void state_limit(struct state *s);
 
 /* One stored subject, decoded into a fresh struct (free it with subject_release); NULL if absent or
  * damaged. For readers such as dnsblctl that do not load the whole state. */

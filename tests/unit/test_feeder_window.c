@@ -157,3 +157,74 @@ Test(window, ring_empty_ignores_counts_out_of_reach)
     cr_assert_eq(ring_sum(&r, M0 + 10, RING_MINUTES), 0);
     cr_assert(ring_empty(&r, M0 + 10));
 }
+
+/* ---- the sparse window: every sum, emptiness and conversion equals the ring's ---- */
+
+/* A small deterministic generator: the same sequence on every run. */
+static uint32_t next_rand(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 8;
+}
+
+static void check_same(const struct ring *r, const struct wentry *w, uint8_t n, uint8_t metric, uint32_t at)
+{
+    for (uint32_t minute = at - 70; minute <= at + 70; minute++) {
+        for (uint32_t win = 0; win <= 65; win += (win < 3 ? 1 : 7))
+            cr_assert_eq(sparse_sum(w, n, metric, minute, win), ring_sum(r, minute, win),
+                         "sum at %+d over %u", (int)(minute - at), win);
+        cr_assert_eq(sparse_empty(w, n, metric, minute), ring_empty(r, minute), "empty at %+d", (int)(minute - at));
+    }
+}
+
+/* Random adds (forward, backward, far back, far ahead, zero counts, saturation) with room for them all:
+ * the sparse window and a ring agree after every step. */
+Test(window, sparse_equals_ring)
+{
+    uint32_t seed = 7;
+    for (int round = 0; round < 200; round++) {
+        struct ring r = fresh();
+        struct wentry w[RING_MINUTES + 1];
+        uint8_t n = 0;
+        uint32_t at = M0;
+        for (int step = 0; step < 12; step++) {
+            uint32_t x = next_rand(&seed);
+            uint32_t minute = at - 80 + x % 100, count = x % 7 ? x % 5 : (x % 11 ? 0 : 70000);
+            if (x % 13 == 0)
+                minute = at + 200;      /* a jump past the whole ring */
+            ring_add(&r, minute, count);
+            cr_assert_eq(sparse_add(w, &n, RING_MINUTES + 1, 2, minute, count), 0);
+            if (minute > at)
+                at = minute;
+            check_same(&r, w, n, 2, at);
+        }
+        struct ring back;       /* and back into a ring, and inline again: the same counts */
+        struct wentry copy[RING_MINUTES + 1];
+        uint8_t cn = n;
+        memcpy(copy, w, sizeof w);
+        cr_assert_eq(sparse_to_ring(copy, &cn, 2, &back), 0);
+        cr_assert_eq(cn, 0);
+        check_same(&back, w, n, 2, at);
+        uint8_t m = 0;
+        cr_assert_eq(sparse_from_ring(copy, &m, RING_MINUTES + 1, 2, &back), 0);
+        check_same(&r, copy, m, 2, at);
+    }
+}
+
+Test(window, sparse_full_and_metrics_apart)
+{
+    struct wentry w[3];
+    uint8_t n = 0;
+    cr_assert_eq(sparse_add(w, &n, 3, 0, M0, 1), 0);
+    cr_assert_eq(sparse_add(w, &n, 3, 1, M0, 2), 0);
+    cr_assert_eq(sparse_add(w, &n, 3, 0, M0, 3), 0);           /* the same minute: no new entry */
+    cr_assert_eq(n, 2);
+    cr_assert_eq(sparse_add(w, &n, 3, 0, M0 + 1, 1), 0);
+    cr_assert_eq(sparse_add(w, &n, 3, 0, M0 + 2, 1), -1);      /* no room: the caller makes a ring */
+    cr_assert_eq(sparse_sum(w, n, 0, M0 + 1, 2), 5);
+    cr_assert_eq(sparse_sum(w, n, 1, M0 + 1, 2), 2);
+    cr_assert_eq(sparse_count(w, n, 0), 2);
+    cr_assert_eq(sparse_add(w, &n, 3, 0, M0 + 70, 1), 0);      /* moving on frees the old minutes */
+    cr_assert_eq(sparse_count(w, n, 0), 1);
+    cr_assert_eq(sparse_sum(w, n, 1, M0, 1), 2);               /* another metric keeps its own reach */
+}
