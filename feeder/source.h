@@ -98,6 +98,7 @@ struct syslog_conn {
     struct bufferevent *bev;
     struct ipaddr peer;
     int64_t active_ms;          /* monotonic time of the last bytes received (or of the accept) */
+    int64_t opened_ms;          /* of the accept */
     int slot;                   /* index in s->conns */
 };
 

@@ -29,11 +29,12 @@
 #define SYSLOG_MSG_MAX 65536
 #define SYSLOG_LOG_EVERY_MS 60000   /* per sender */
 #define SYSLOG_LOG_BUDGET 30        /* lines about refusals a minute, all senders together */
+#define SYSLOG_FRESH_MS 1000        /* evicted last: connections younger than this */
 
 static int64_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -58,6 +59,14 @@ static int same_addr(const struct ipaddr *a, const struct ipaddr *b)
     return a->family == b->family && !memcmp(a->bytes, b->bytes, addr_len(a->family));
 }
 
+static uint32_t addr_hash(const struct ipaddr *a)
+{
+    uint32_t h = 2166136261u;       /* FNV-1a */
+    for (int i = 0; i < addr_len(a->family); i++)
+        h = (h ^ a->bytes[i]) * 16777619u;
+    return h;
+}
+
 static int peer_allowed(const struct syslog_source *s, const struct ipaddr *a)
 {
     for (int i = 0; i < s->nallow; i++)
@@ -73,10 +82,7 @@ static void log_gated(struct syslog_source *s, const struct ipaddr *peer, const 
 static void log_gated(struct syslog_source *s, const struct ipaddr *peer, const char *fmt, ...)
 {
     int64_t now = mono_ms();
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < addr_len(peer->family); i++)
-        h = (h ^ peer->bytes[i]) * 16777619u;
-    struct syslog_log_gate *g = &s->gates[h % SYSLOG_LOG_GATES];
+    struct syslog_log_gate *g = &s->gates[addr_hash(peer) % SYSLOG_LOG_GATES];
     int known = g->last_ms && same_addr(&g->peer, peer);
     if (known && now - g->last_ms < SYSLOG_LOG_EVERY_MS) {
         g->quiet++;
@@ -238,6 +244,18 @@ static void conn_close(struct syslog_conn *c, enum syslog_closing why)
     conn_free(c);
 }
 
+/* Feeds the whole frames that have reached the socket but not the read callback yet, before a
+ * connection is evicted: what the sender already sent is not lost (a partial frame is). Bounded. */
+static void conn_drain(struct syslog_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    for (int i = 0; i < 16 && evbuffer_read(in, fd, SYSLOG_MSG_MAX) > 0; i++)
+        ;
+    while (tcp_frame(c->s, in) == 1)
+        ;
+}
+
 static void tcp_readable(struct bufferevent *bev, void *arg)
 {
     struct syslog_conn *c = arg;
@@ -268,16 +286,65 @@ static void tcp_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+struct src_count {
+    const struct ipaddr *peer;
+    int n;
+};
+
+static int *src_count(struct src_count *t, const struct ipaddr *a)
+{
+    for (uint32_t i = addr_hash(a) % (2 * SYSLOG_MAX_CONNS);; i = (i + 1) % (2 * SYSLOG_MAX_CONNS)) {
+        if (!t[i].peer)
+            t[i].peer = a;
+        if (same_addr(t[i].peer, a))
+            return &t[i].n;
+    }
+}
+
+/* Whether c is a better victim than best (NULL: none yet), n and most their senders' counts: the
+ * sender with the most first; among equals, a connection accepted more than SYSLOG_FRESH_MS ago (a
+ * new one may not have sent its first bytes yet), then the longest idle. */
+static int better_victim(const struct syslog_conn *c, int n, const struct syslog_conn *best, int most, int64_t now)
+{
+    if (!best || n != most)
+        return !best || n > most;
+    int fresh = now - c->opened_ms < SYSLOG_FRESH_MS, best_fresh = now - best->opened_ms < SYSLOG_FRESH_MS;
+    if (fresh != best_fresh)
+        return best_fresh;
+    return c->active_ms < best->active_ms;
+}
+
+/* The best victim (above) among all connections, and its sender's count. */
+static struct syslog_conn *busiest_idlest(const struct syslog_source *s, int *most, int64_t now)
+{
+    struct src_count counts[2 * SYSLOG_MAX_CONNS];      /* twice the slots: never fills */
+    struct syslog_conn *best = NULL;
+    memset(counts, 0, sizeof counts);
+    for (int i = 0; i < s->nconns; i++)
+        (*src_count(counts, &s->conns[i]->peer))++;
+    *most = 0;
+    for (int i = 0; i < s->nconns; i++) {
+        struct syslog_conn *c = s->conns[i];
+        int n = *src_count(counts, &c->peer);
+        if (better_victim(c, n, best, *most, now)) {
+            *most = n;
+            best = c;
+        }
+    }
+    return best;
+}
+
 /* The connection to close so that one from `peer` fits, with the reason; NULL when there is room. */
 static struct syslog_conn *tcp_victim(struct syslog_source *s, const struct ipaddr *peer, enum syslog_closing *why)
 {
-    struct syslog_conn *own = NULL, *other = NULL;
-    int mine = 0, most = 0;
+    struct syslog_conn *own = NULL;
+    int mine = 0, most;
+    int64_t now = mono_ms();
     for (int i = 0; i < s->nconns; i++) {
         struct syslog_conn *c = s->conns[i];
         if (same_addr(&c->peer, peer)) {
             mine++;
-            if (!own || c->active_ms < own->active_ms)
+            if (better_victim(c, 0, own, 0, now))
                 own = c;
         }
     }
@@ -287,17 +354,7 @@ static struct syslog_conn *tcp_victim(struct syslog_source *s, const struct ipad
     }
     if (s->nconns < SYSLOG_MAX_CONNS)
         return NULL;
-    /* every slot taken (rare): quadratic in the slots, which is cheap enough for 256 */
-    for (int i = 0; i < s->nconns; i++) {
-        struct syslog_conn *c = s->conns[i];
-        int n = 0;
-        for (int j = 0; j < s->nconns; j++)
-            n += same_addr(&s->conns[j]->peer, &c->peer);
-        if (n > most || (n == most && c->active_ms < other->active_ms)) {
-            most = n;
-            other = c;
-        }
-    }
+    struct syslog_conn *other = busiest_idlest(s, &most, now);
     *why = SYSLOG_CLOSED_EVICTED;
     return most > mine ? other : own;
 }
@@ -316,6 +373,7 @@ static void tcp_make_room(struct syslog_source *s, const struct ipaddr *peer)
     else
         log_gated(s, peer, "syslog tcp: all %d connections in use: %s evicts the longest-idle connection of %s",
                   SYSLOG_MAX_CONNS, ip, addr_format(&v->peer, vip, sizeof vip));
+    conn_drain(v);
     conn_close(v, why);
 }
 
@@ -346,7 +404,7 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     }
     c->s = s;
     c->peer = peer;
-    c->active_ms = mono_ms();
+    c->active_ms = c->opened_ms = mono_ms();
     c->slot = s->nconns;
     s->conns[s->nconns++] = c;
     s->tcp_accepted++;

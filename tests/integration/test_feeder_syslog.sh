@@ -23,12 +23,15 @@ stop_feeder() { kill "$FPID"; for _ in $(seq 50); do kill -0 "$FPID" 2>/dev/null
 # wait_metric NAME VALUE: until the metric has that value (at most 5 s)
 wait_metric() { for _ in $(seq 50); do [ "$(metric "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
 
-# 1. TCP: 260 idle connections (4 from each of 65 addresses) do not keep a relay out
+# 1. TCP: 260 idle connections (4 from each of 65 addresses) neither close a relay's connection nor
+#    keep a new relay out
 TPORT=$(free_port)
 start_feeder lockout --syslog-tcp "127.0.0.1:$TPORT" || exit 1
 out=$(timeout 60 python3 - "$TPORT" "$MPORT" "$LINE" <<'PY'
 import socket, sys, time, urllib.request
 port, mport, line = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+old = socket.create_connection(("127.0.0.1", port), timeout=2)     # a relay connected before
+time.sleep(0.1)
 idle = []
 for i in range(260):
     s = socket.socket()
@@ -40,6 +43,7 @@ for i in range(260):
         pass
     idle.append(s)
 time.sleep(0.5)
+old.sendall(line + b"\n")
 relay = socket.create_connection(("127.0.0.1", port), timeout=2)
 try:
     relay.sendall(line + b"\n")
@@ -50,14 +54,14 @@ except OSError:
 deadline = time.time() + 5
 while time.time() < deadline:
     m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=2).read().decode()
-    if "feeder_syslog_received_total 1\n" in m:
+    if "feeder_syslog_received_total 2\n" in m:
         break
     time.sleep(0.1)
 print(m)
 PY
 )
-check_match "260 idle TCP connections: a relay still connects and its line is received" \
-    'feeder_syslog_received_total 1' "$out"
+check_match "260 idle TCP connections: the relay's connection and a new one both deliver" \
+    'feeder_syslog_received_total 2' "$out"
 check_match "the connections evicted for it are counted by reason" \
     'feeder_syslog_tcp_closed_total\{reason="evicted"\} [1-9]' "$out"
 check_match "the evictions are logged" 'syslog tcp: .*127\.0\.0\.1.*evict' "$(cat "$T/feeder-lockout.log")"
