@@ -879,11 +879,13 @@ static int save_source(struct file_source *s, MDB_txn *txn, MDB_dbi meta, int64_
 {
     char key[4200];
     struct stored_pos sp;
-    if (s->is_stdin || !s->cur.pos)
+    /* a duplicate name remembers the file too: alone in a later run, it finds its rotations */
+    const struct file_pos *p = s->cur.pos ? s->cur.pos : s->dup_pos;
+    if (s->is_stdin || !p)
         return 0;
     if (s->legacy_key && legacy_scan(txn, meta, s->canon, 0, 0, NULL, 1) < 0)
         return -1;
-    to_stored(s->cur.pos, &sp, now);
+    to_stored(p, &sp, now);
     int n = snprintf(key, sizeof key, "source:%s", s->canon);
     return put(txn, meta, key, (size_t)n, &sp);
 }

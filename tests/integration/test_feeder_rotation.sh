@@ -56,6 +56,12 @@ same_as_ref duplicates "$T/dup/db"
 (cd "$T/dup/sub" && "$BIN/feeder" --db "$T/dup/db" --zones "$ROOT/zones" --once ./link.log 2>"$T/dup2.log")
 check "duplicates: a second --once under another spelling reads nothing" "0" "$(lines_read "$T/dup2.log")"
 same_as_ref "duplicates, second run" "$T/dup/db"
+cd "$T/dup" && follow duplicates-followed "$T/dup/db2" mail.log hard.log && cd - >/dev/null
+wait_lines "$N"
+check "duplicates: counted in feeder_file_duplicate_names_total" "0 1" \
+    "$(metric 'feeder_file_duplicate_names_total{file="mail.log"}') $(metric 'feeder_file_duplicate_names_total{file="hard.log"}')"
+stop_feeder
+same_as_ref "duplicates, followed" "$T/dup/db2"
 
 echo "== truncated to a smaller size while followed"
 L=$T/trunc.log
