@@ -207,7 +207,7 @@ start_feeder labels --syslog-udp "127.0.0.1:$UPORT" || exit 1
 python3 - "$UPORT" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for host in [b"mx\x00a", b"mx\x00b", b"mx\xffz", b"mx\xfez", b'mx"q', b"mx\\q", b"m\xc3\xa9x", b"mx\rr", b"other"]:
+for host in [b"mx\x00a", b"mx\x00b", b"mx\xffz", b"mx\xfez", b'mx"q', b"mx\\q", b"m\xc3\xa9x", b"mx\rr", b"other", b"x" * 300]:
     s.sendto(b"<22>Nov 22 15:04:35 " + host + b" postfix/smtpd[1]: connect from unknown[127.1.50.3]",
              ("127.0.0.1", int(sys.argv[1])))
 PY
@@ -244,9 +244,9 @@ for i in range(1100):
     if i % 100 == 99:
         time.sleep(0.01)
 PY
-wait_metric feeder_syslog_received_total 1109
+wait_metric feeder_syslog_received_total 1110
 check "1100 more hosts: one host=\"other\" series" "1" "$(metrics | grep -c '^feeder_events_total{type="connect",host="other"}')"
-check "... that counts the real \"other\" and the hosts past 1024" "$((1 + 1100 - (1024 - 9)))" \
+check "... that counts the real \"other\", the 300-byte name and the hosts past 1024" "$((2 + 1100 - (1024 - 9)))" \
       "$(metric 'feeder_events_total{type="connect",host="other"}')"
 stop_feeder
 
