@@ -569,6 +569,29 @@ static int same_file_at(const char *path, const struct file_pos *p)
     return same;
 }
 
+/* The name's file is the one read last, but a renamed file may have been stopped in its grace
+ * period with late writes unread: queue the plain siblings whose stored position is short of
+ * their end. */
+static void finish_drains(struct file_source *s)
+{
+    struct sibling *sb = calloc(SIBLINGS_MAX, sizeof *sb);
+    int n = sb ? list_siblings(s, sb, SIBLINGS_MAX) : 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t key[21];
+        struct stored_pos sp;
+        file_key(sb[i].dev, sb[i].ino, key);
+        if (sb[i].gz || !load_stored(s->set->f, key, sizeof key, &sp) || sp.eof || sp.offset >= sb[i].size)
+            continue;
+        struct file_pos p;
+        pos_reset(&p, sp.dev, sp.ino, sp.fp, sp.fp_len, sp.offset);
+        if (!fp_match(&p, sb[i].fp, sb[i].fp_len))
+            continue;
+        log_info("%s: finishing the renamed %s from byte %llu", s->path, sb[i].name, ull(sp.offset));
+        enqueue(s, &sb[i], sp.offset);
+    }
+    free(sb);
+}
+
 void file_set_init(struct file_set *set, struct feeder *f, int grace_ms)
 {
     memset(set, 0, sizeof *set);
@@ -614,8 +637,9 @@ int file_source_open(struct file_source *s, struct file_set *set, const char *pa
         p->size = last.size;
     }
     if (p && same_file_at(path, p))
-        return 0;
-    catch_up(s, &last);
+        finish_drains(s);
+    else
+        catch_up(s, &last);
     return 0;
 }
 

@@ -109,6 +109,24 @@ stop_feeder
 check_match "rename: the renamed file is let go after the grace" "let go of the renamed" "$(cat "$T/rename-hup.log")"
 same_as_ref rename-hup "$T/hup"
 
+echo "== a restart while a renamed file still gets late writes"
+L=$T/hup2.log
+part 1 "$q1" >"$L"
+follow restart-hup "$T/hup2" "$L"
+wait_lines "$q1"
+mv "$L" "$L.1"; : >"$L"
+sleep 0.3
+part $((q1 + 1)) "$q2" >>"$L.1"
+wait_lines "$q2"
+sleep 0.3                                       # committed
+kill -9 "$FPID"; wait "$FPID" 2>/dev/null
+part $((q2 + 1)) "$q3" >>"$L.1"                 # more late writes while the feeder is down
+part $((q3 + 1)) "$N" >>"$L"                    # then the HUP: the new file
+: >"$T/once.log"
+once "$T/hup2" "$L"
+check "restart in the grace: the renamed file's late writes, then the new file" "$((N - q2))" "$(lines_read "$T/once.log")"
+same_as_ref restart-hup "$T/hup2"
+
 echo "== late writes to a symlink's old target"
 mkdir -p "$T/late"
 part 1 "$q1" >"$T/late/a.log"
