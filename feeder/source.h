@@ -123,6 +123,8 @@ struct syslog_source {
     uint64_t received;          /* messages fed */
     uint64_t dropped_peer;      /* UDP datagrams from senders outside --allow-from */
     uint64_t kernel_drops;      /* UDP datagrams the kernel dropped (receive buffer full) */
+    uint64_t drops_logged;      /* kernel_drops at the last warning about them, */
+    int64_t drops_log_ms;       /* which comes at most once a minute */
     uint64_t tcp_accepted, tcp_refused[SYSLOG_REFUSALS], tcp_closed[SYSLOG_CLOSINGS];
     struct syslog_conn *conns[SYSLOG_MAX_CONNS];    /* open TCP connections, freed at close */
     int nconns;

@@ -148,6 +148,16 @@ static void count_kernel_drops(struct syslog_source *s, int sock, struct msghdr 
         s->kernel_drops += (uint32_t)(total - s->udp_drops_seen[sock]);    /* wraps at 2^32 */
         s->udp_drops_seen[sock] = total;
     }
+    if (s->kernel_drops == s->drops_logged)
+        return;
+    int64_t now = mono_ms();
+    if (!s->drops_log_ms || now - s->drops_log_ms >= SYSLOG_LOG_EVERY_MS) {
+        log_warn("syslog udp: the kernel dropped %llu datagrams, %llu since the last such line: the receive buffer "
+                 "was full (raise net.core.rmem_max, or send over TCP)", (unsigned long long)s->kernel_drops,
+                 (unsigned long long)(s->kernel_drops - s->drops_logged));
+        s->drops_logged = s->kernel_drops;
+        s->drops_log_ms = now;
+    }
 }
 
 static void udp_readable(evutil_socket_t fd, short what, void *arg)

@@ -200,6 +200,7 @@ drops=$(metric feeder_syslog_kernel_drops_total)
 echo "  (sent $sent, received $received, kernel drops $drops)"
 check_match "a burst to a stopped feeder: kernel drops counted" '^[1-9][0-9]*$' "$drops"
 check "kernel drops = sent - received" "$((sent - received))" "$drops"
+check_match "the drops are logged" "syslog udp: the kernel dropped $drops datagrams" "$(cat "$T/feeder-udp.log")"
 stop_feeder
 
 # 6. host label values: NUL, invalid UTF-8, quotes and backslashes give valid, distinct series
