@@ -11,7 +11,7 @@
  *  - a renamed file (or a symlink's old target) is read on, next to its successor, until it has been
  *    quiet for the grace period: rsyslog writes to it until its HUP;
  *  - at start, if the name's file changed while we were away, the file read last is found among the
- *    rotated siblings (NAME.N, NAME-DATE, either possibly .gz) and finished, then every newer sibling,
+ *    rotated siblings (NAME.N, NAME-DATE, either possibly .gz, NAME-old) and finished, then every newer sibling,
  *    oldest first, then the file at the name;
  *  - a file shrunk below our offset that still starts with its first bytes was cut: we continue at
  *    its new end (its lines were counted). One that starts differently was truncated and rewritten
@@ -386,7 +386,7 @@ static long reader_read(struct file_reader *r, struct feeder *f, size_t budget, 
 
 /* ---- rotated siblings ---- */
 
-/* Is `ent` a rotated sibling of `base` (base.N, base-DATE, either possibly .gz)? */
+/* Is `ent` a rotated sibling of `base` (base.N, base-DATE, either possibly .gz, or base-old)? */
 static int sibling_name(const char *base, const char *ent, struct sibling *sb)
 {
     size_t bl = strlen(base), el = strlen(ent);
@@ -397,6 +397,11 @@ static int sibling_name(const char *base, const char *ent, struct sibling *sb)
     sb->gz = sl > 3 && !strcmp(suf + sl - 3, ".gz");
     if (sb->gz)
         sl -= 3;
+    if (ent[bl] == '-' && sl == 3 && !memcmp(suf, "old", 3)) {
+        sb->numeric = 0;
+        sb->date[0] = 0;        /* ordered by its mtime */
+        return 1;
+    }
     if (!sl || sl >= sizeof sb->date || !isdigit((unsigned char)suf[0]))
         return 0;
     for (size_t i = 0; i < sl; i++)
@@ -441,7 +446,7 @@ static int sibling_older(const struct sibling *a, const struct sibling *b)
 {
     if (a->numeric && b->numeric && a->num != b->num)
         return a->num > b->num;
-    if (!a->numeric && !b->numeric && strcmp(a->date, b->date))
+    if (!a->numeric && !b->numeric && a->date[0] && b->date[0] && strcmp(a->date, b->date))
         return strcmp(a->date, b->date) < 0;
     return a->mtime_ns < b->mtime_ns;
 }
@@ -722,6 +727,11 @@ static void rewritten(struct file_source *s)
         log_info("%s: truncated in place (copytruncate): finishing its copy %s from byte %llu", s->path,
                  sb[k].name, ull(off));
         enqueue(s, &sb[k], off);
+        lost = !sb[k].gz && sb[k].size < s->cur.pos->size ? s->cur.pos->size - sb[k].size : 0;
+        if (lost)   /* written between the copy and the truncation */
+            log_warn("%s: %llu bytes written after the copy was taken and before the truncation: lost",
+                     s->path, ull(lost));
+        s->lost_bytes += lost;
     } else if (lost) {
         log_warn("%s: truncated in place before bytes %llu-%llu were read, and no rotated copy of it: "
                  "%llu bytes lost (more if it grew after the feeder last looked)", s->path, ull(off),
@@ -743,7 +753,7 @@ static int check_content(struct file_reader *r)
     if (r->gz || fstat(r->fd, &st) < 0)
         return 1;
     uint64_t size = (uint64_t)st.st_size;
-    if (!fp_match(r->pos, fp, fp_plain(r->fd, fp)) || (size < r->pos->offset && !r->pos->fp_len))
+    if (!fp_match(r->pos, fp, fp_plain(r->fd, fp)))
         return -1;
     if (size >= r->pos->offset + r->len) {
         if (size > r->pos->size)
