@@ -19,6 +19,7 @@ struct response {
     int full;                   /* something did not fit: the answer gets truncated */
     uint16_t an, ns;
     uint8_t aa, rcode;
+    uint8_t tcp;                /* over UDP, ANY gets one RRset (RFC 8482): no amplification */
 };
 
 static void put(struct response *r, const void *p, size_t n)
@@ -100,7 +101,8 @@ static void put_soa(struct answer_ctx *ctx, int zi, const struct dns_query *q, s
     const struct zone_rr *soa = &z->rrs[z->soa];
     uint32_t serial = zone_meta(ctx, zi)->serial;
     size_t apex = DNS_HEADER_LEN + q->label_off[q->nlabels - z->nlabels];
-    put_rr_head(r, apex, DNS_TYPE_SOA, z->negative_ttl, soa->rdlen);
+    /* RFC 2308 3: the SOA of a negative answer lives min(its own TTL, MINIMUM) */
+    put_rr_head(r, apex, DNS_TYPE_SOA, soa->ttl < z->negative_ttl ? soa->ttl : z->negative_ttl, soa->rdlen);
     put(r, soa->rdata, soa->rdlen - 20u);
     put32(r, serial ? serial : 1);
     put(r, soa->rdata + soa->rdlen - 16, 16);
@@ -120,7 +122,7 @@ static int label_boundary(const struct zone_rr *rr, size_t off)
 static int static_records(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
 {
     const struct zone *z = &ctx->zones->zones[zi];
-    int exists = q->nlabels == z->nlabels;
+    int exists = q->nlabels == z->nlabels, any_type = 0;
     for (int i = 0; i < z->nrrs; i++) {
         const struct zone_rr *rr = &z->rrs[i];
         if (rr->owner_len != q->name_len || memcmp(rr->owner, q->name, q->name_len) != 0) {
@@ -133,6 +135,9 @@ static int static_records(struct answer_ctx *ctx, int zi, const struct dns_query
         exists = 1;
         if (q->qtype != rr->type && q->qtype != DNS_TYPE_ANY)
             continue;
+        if (q->qtype == DNS_TYPE_ANY && !r->tcp && any_type && any_type != rr->type)
+            continue;       /* RFC 8482: the first RRset only */
+        any_type = rr->type;
         put_rr_head(r, DNS_HEADER_LEN, rr->type, rr->ttl, rr->rdlen);
         if (rr->type == DNS_TYPE_SOA) {
             put(r, rr->rdata, rr->rdlen - 20u);
@@ -220,10 +225,11 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
     return store_lookup_domain(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, l, NULL);
 }
 
-/* The zone TTL, cut so that no cache keeps the listing past its expiry. */
+/* The zone TTL, cut so that no cache keeps the answer past the first expiry of a reason in it (after
+ * that the answer changes: a code fewer, or not listed). */
 static uint32_t listing_ttl(const struct zone *z, const struct listing *l, uint32_t now)
 {
-    uint32_t until = listing_expires(l);
+    uint32_t until = listing_next_expiry(l, now);
     if (until == 0 || until - now >= z->ttl)
         return z->ttl;
     return until > now ? until - now : 1;
@@ -245,16 +251,19 @@ static size_t expand_reasons(const struct zone *z, const struct listing *l, uint
         const struct reason *rs = &l->reasons[i];
         if (!reason_live(rs, now))
             continue;
+        const char *text = rs->text;
+        size_t len = rs->text_len;
+        if (!len) {
+            const struct zone_code *c = zone_code_by_addr(z, rs->code);
+            text = c ? c->meaning : "listed";
+            len = strlen(text);
+        }
+        if (!first && pos + 2 + len >= cap)
+            break;      /* past the TXT cap: whole reasons only (the first always shows) */
         if (!first)
             pos = append(out, pos, cap, "; ", 2);
         first = 0;
-        if (rs->text_len) {
-            pos = append(out, pos, cap, rs->text, rs->text_len);
-        } else {
-            const struct zone_code *c = zone_code_by_addr(z, rs->code);
-            const char *m = c ? c->meaning : "listed";
-            pos = append(out, pos, cap, m, strlen(m));
-        }
+        pos = append(out, pos, cap, text, len);
     }
     return pos;
 }
@@ -290,6 +299,33 @@ static size_t expand_txt(const struct zone *z, const struct listing *l, uint32_t
     return pos;
 }
 
+/* The strings of a TXT record (at most 255 bytes each): each ends after a space where one falls in
+ * its last 64 bytes, so that a reader joining them never sees a word cut in two. */
+static void put_txt(struct response *r, uint32_t ttl, const char *text, size_t n)
+{
+    uint16_t ends[TXT_MAX];
+    size_t nstr = 0, off = 0;
+    do {
+        size_t end = n - off > 255 ? off + 255 : n;
+        for (size_t i = end; end < n && i > end - 64; i--)
+            if (text[i - 1] == ' ') {
+                end = i;
+                break;
+            }
+        ends[nstr++] = (uint16_t)end;
+        off = end;
+    } while (off < n);
+    put_rr_head(r, DNS_HEADER_LEN, DNS_TYPE_TXT, ttl, (uint16_t)(n + nstr));
+    off = 0;
+    for (size_t i = 0; i < nstr; i++) {
+        uint8_t len = (uint8_t)(ends[i] - off);
+        put(r, &len, 1);
+        put(r, text + off, len);
+        off = ends[i];
+    }
+    r->an++;
+}
+
 static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *q,
                         const struct listing *l, char *subject, const struct ipaddr *addr, struct response *r)
 {
@@ -304,19 +340,11 @@ static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *
             r->an++;
         }
     }
-    if (q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) {
+    if (q->qtype == DNS_TYPE_TXT || (q->qtype == DNS_TYPE_ANY && r->tcp)) {
         char text[TXT_MAX];
         if (!subject[0])
             addr_format(addr, subject, DOMAIN_MAX + 1);
-        size_t n = expand_txt(z, l, ctx->now, subject, text, sizeof text);
-        size_t chunks = n ? (n + 254) / 255 : 1;
-        put_rr_head(r, DNS_HEADER_LEN, DNS_TYPE_TXT, ttl, (uint16_t)(n + chunks));
-        for (size_t off = 0, c = 0; c < chunks; c++, off += 255) {
-            uint8_t piece = (uint8_t)(n - off > 255 ? 255 : n - off);
-            put(r, &piece, 1);
-            put(r, text + off, piece);
-        }
-        r->an++;
+        put_txt(r, ttl, text, expand_txt(z, l, ctx->now, subject, text, sizeof text));
     }
 }
 
@@ -366,14 +394,29 @@ static size_t udp_limit(const struct dns_query *q)
     return q->edns_size < ANSWER_EDNS_SIZE ? q->edns_size : ANSWER_EDNS_SIZE;
 }
 
-static void put_opt(struct response *r, uint8_t rcode)
+static void put_opt(struct response *r, uint8_t rcode, uint8_t dnssec_ok)
 {
     static const uint8_t root = 0;
     put(r, &root, 1);
     put16(r, DNS_TYPE_OPT);
     put16(r, ANSWER_EDNS_SIZE);
-    put32(r, (uint32_t)(rcode >> 4) << 24);     /* extended rcode, version 0, no flags */
+    /* extended rcode, version 0, the DO bit as the query had it (RFC 3225) */
+    put32(r, (uint32_t)(rcode >> 4) << 24 | (uint32_t)(dnssec_ok ? 0x8000 : 0));
     put16(r, 0);
+}
+
+/* IXFR over UDP (RFC 1995 4): the current SOA alone, which sends the client to TCP for the rest. */
+static void ixfr_udp(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    if (q->nlabels != z->nlabels) {
+        r->rcode = RCODE_REFUSED;
+        return;
+    }
+    r->aa = 1;
+    struct dns_query soa = *q;
+    soa.qtype = DNS_TYPE_SOA;
+    static_records(ctx, zi, &soa, r);
 }
 
 static void write_header(uint8_t *out, const struct dns_query *q, const struct response *r,
@@ -423,7 +466,7 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
 {
     struct dns_query q;
     enum query_status st = query_parse(pkt, len, &q);
-    struct response r = { .buf = out, .len = DNS_HEADER_LEN };
+    struct response r = { .buf = out, .len = DNS_HEADER_LEN, .tcp = (uint8_t)(tcp != 0) };
     info->zone = -1;
     info->qtype = q.qtype;
     info->listed = 0;
@@ -440,8 +483,9 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
     else if (st == QUERY_NOTIMP) r.rcode = RCODE_NOTIMP;
     else if (st == QUERY_BADVERS) r.rcode = RCODE_BADVERS;
     else if (q.qclass != DNS_CLASS_IN && q.qclass != DNS_CLASS_ANY) r.rcode = RCODE_REFUSED;
-    else if (!tcp && (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)) r.full = 1; /* TCP only */
+    else if (!tcp && q.qtype == DNS_TYPE_AXFR) r.full = 1;      /* TCP only */
     else if ((info->zone = find_zone(ctx->zones, &q)) < 0) r.rcode = RCODE_REFUSED;
+    else if (q.qtype == DNS_TYPE_IXFR && !tcp) ixfr_udp(ctx, info->zone, &q, &r);
     else resolve(ctx, info->zone, &q, &r);
     int tc = r.full;
     if (tc) {               /* RFC 2181 9: drop the sections, keep the question, set TC */
@@ -451,7 +495,7 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
     }
     r.cap = limit;
     if (q.edns)
-        put_opt(&r, r.rcode);
+        put_opt(&r, r.rcode, q.edns_do);
     write_header(out, &q, &r, tc, q.question_end ? 1 : 0, q.edns ? 1 : 0);
     info->rcode = r.rcode;
     info->listed = r.rcode == RCODE_NOERROR && r.an > 0 && q.nlabels > 0 && info->zone >= 0 &&

@@ -59,6 +59,20 @@ static int skip_name(const uint8_t *pkt, size_t len, size_t *pos)
     return -1;
 }
 
+/* Skips count records (answer or authority); -1 if they run past the packet. */
+static int skip_records(const uint8_t *pkt, size_t len, size_t *pos, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (skip_name(pkt, len, pos) < 0 || *pos + 10 > len)
+            return -1;
+        size_t rdlen = get16(pkt + *pos + 8);
+        if (*pos + 10 + rdlen > len)
+            return -1;
+        *pos += 10 + rdlen;
+    }
+    return 0;
+}
+
 static enum query_status parse_additional(const uint8_t *pkt, size_t len, size_t pos, int count,
                                           struct dns_query *q)
 {
@@ -75,6 +89,7 @@ static enum query_status parse_additional(const uint8_t *pkt, size_t len, size_t
             q->edns = 1;
             q->edns_size = get16(pkt + pos + 2);
             q->edns_version = pkt[pos + 5];
+            q->edns_do = pkt[pos + 6] >> 7;
         }
         pos += 10 + rdlen;
     }
@@ -88,6 +103,7 @@ enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *
     q->edns = 0;
     q->edns_version = 0;
     q->edns_size = 0;
+    q->edns_do = 0;
     q->name_len = 0;
     q->nlabels = 0;
     if (len < DNS_HEADER_LEN || (pkt[2] & 0x80))
@@ -107,10 +123,15 @@ enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *
     q->question_end = pos + 4;
     if (q->opcode != 0)
         return QUERY_NOTIMP;
-    if (an != 0 || ns != 0)
+    /* the records in between are skipped even when they make the query malformed, so that its OPT
+     * is found and a FORMERR carries one too */
+    pos = q->question_end;
+    if (skip_records(pkt, len, &pos, an + ns) < 0)
         return QUERY_FORMERR;
-    enum query_status st = parse_additional(pkt, len, q->question_end, ar, q);
+    enum query_status st = parse_additional(pkt, len, pos, ar, q);
     if (st != QUERY_OK)
         return st;
+    if (an != 0 || (ns != 0 && !(ns == 1 && q->qtype == DNS_TYPE_IXFR)))
+        return QUERY_FORMERR;
     return q->edns && q->edns_version > 0 ? QUERY_BADVERS : QUERY_OK;
 }

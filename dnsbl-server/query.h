@@ -43,11 +43,14 @@ struct dns_query {
     uint8_t name_len;
     uint8_t nlabels;            /* not counting the root */
     uint8_t label_off[128];     /* offset in name of each label's length byte */
-    uint8_t edns;               /* an OPT record was present */
+    uint8_t edns;               /* an OPT record was present (also noted for FORMERR where it can be) */
+    uint8_t edns_do;            /* its DO bit: copied into the response's OPT (RFC 3225) */
     uint8_t edns_version;
     uint16_t edns_size;
 };
 
+/* One question, no answer records, and no authority records except the SOA of an IXFR query (RFC
+ * 1995); any number of additional records, of which one may be an OPT. */
 enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *q);
 
 #endif

@@ -254,6 +254,17 @@ int listing_live_codes(const struct listing *l, uint32_t now, uint32_t codes[LIS
     return n;
 }
 
+uint32_t listing_next_expiry(const struct listing *l, uint32_t now)
+{
+    uint32_t first = 0;
+    for (int i = 0; i < l->nreasons; i++) {
+        uint32_t e = l->reasons[i].expires;
+        if (reason_live(&l->reasons[i], now) && e && (!first || e < first))
+            first = e;
+    }
+    return first;
+}
+
 uint32_t listing_expires(const struct listing *l)
 {
     uint32_t latest = 0;

@@ -107,6 +107,8 @@ int reason_live(const struct reason *r, uint32_t now);
 int listing_live_codes(const struct listing *l, uint32_t now, uint32_t codes[LISTING_MAX_REASONS]);
 /* The latest expiry of the live reasons, 0 if one never expires. */
 uint32_t listing_expires(const struct listing *l);
+/* The earliest expiry of the live reasons, 0 if none expires: when an answer stops being true. */
+uint32_t listing_next_expiry(const struct listing *l, uint32_t now);
 /* Adds or replaces (same code) a reason; -1 when full. */
 int listing_set_reason(struct listing *l, const struct reason *r);
 
