@@ -159,10 +159,10 @@ stop_feeder
 same_as_ref copytruncate "$T/ct"
 
 # A feeder that has seen the file grow to S but fed only O < S of it, and is stopped there:
-# the big part is 40 copies of the log, so that the feeder is caught in the middle of it.
+# the big part is 16 copies of the log, so that the feeder is caught in the middle of it.
 lag_then_stop() {   # lag_then_stop FILE: returns with the feeder STOPped mid-file
     kill -STOP "$FPID"
-    for _ in $(seq 40); do cat "$T/all.log"; done >>"$1"
+    for _ in $(seq 16); do cat "$T/all.log"; done >>"$1"
     kill -CONT "$FPID"
     for _ in $(seq 300); do [ "$(metric feeder_lines_total)" -gt "$N" ] && break; sleep 0.01; done
     kill -STOP "$FPID"
