@@ -92,12 +92,14 @@ static void log_gated(struct syslog_source *s, const struct ipaddr *peer, const 
         s->log_window_ms = now;
         s->log_lines = 0;
     }
-    if (++s->log_lines > SYSLOG_LOG_BUDGET) {
-        if (s->log_lines == SYSLOG_LOG_BUDGET + 1)
-            log_warn("syslog: more than %d refused or evicted connections a minute: not logging them until "
-                     "the next minute (the metrics count them all)", SYSLOG_LOG_BUDGET);
-        return;
+    if (s->log_lines == SYSLOG_LOG_BUDGET) {
+        s->log_lines++;     /* once; and no further counting, which could overflow in a flood */
+        log_warn("syslog: more than %d refused or evicted connections a minute: not logging them until "
+                 "the next minute (the metrics count them all)", SYSLOG_LOG_BUDGET);
     }
+    if (s->log_lines > SYSLOG_LOG_BUDGET)
+        return;
+    s->log_lines++;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
