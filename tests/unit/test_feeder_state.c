@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "state.h"
+#include "testutil.h"
 
 #define T0 1764000000u
 
@@ -167,4 +168,93 @@ Test(state, queue_entry_without_removed_expires_when_idle)
     cr_assert_eq(s.stats.expired_queue, 1);
     cr_assert_leq(STATE_QUEUE_IDLE, 3 * 3600);
     state_free(&s);
+}
+
+/* ---- the store: what is saved comes back the same, and readers get full rings ---- */
+
+static MDB_env *open_env(const char *dir)
+{
+    MDB_env *env;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    mdb_env_set_mapsize(env, 64 << 20);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    return env;
+}
+
+static void save(struct state *s, MDB_env *env)
+{
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(state_save(s, txn), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
+Test(state, saved_and_loaded_alike_and_read_in_full)
+{
+    char dir[64], err[256] = "";
+    tmpdir_make(dir, sizeof dir, "feeder-state");
+    MDB_env *env = open_env(dir);
+    struct state a, b;
+    cr_assert_eq(state_init(&a), 0);
+    cr_assert_eq(state_load(&a, env, err, sizeof err), 0, "%s", err);
+    a.latest = T0 + 3000;
+    struct subject *few = ip_subject(&a, 1), *many = ip_subject(&a, 2);
+    subject_count(&a, few, M_AUTH_FAIL, T0, 2);
+    subject_count(&a, few, M_RCPT, T0 + 60, 1);
+    for (uint32_t i = 0; i < 30; i++)      /* a ring */
+        subject_count(&a, many, M_MSGS, T0 + i * 60, 1);
+    subject_offence(many, RULE_VOLUME)->count = 1;
+    save(&a, env);
+
+    cr_assert_eq(state_init(&b), 0);
+    cr_assert_eq(state_load(&b, env, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(b.latest, T0 + 3000);
+    struct subject *f2 = ip_subject(&b, 1), *m2 = ip_subject(&b, 2);
+    cr_assert_eq(subject_sum(f2, M_AUTH_FAIL, T0 + 60, 600), 2);
+    cr_assert_eq(subject_sum(f2, M_RCPT, T0 + 60, 600), 1);
+    cr_assert_eq(subject_sum(m2, M_MSGS, T0 + 29 * 60, 3600), 30);
+    cr_assert_eq(f2->node.seen, T0 + 3000);
+    cr_assert_null(f2->offence);            /* never listed: no offence records */
+    cr_assert_eq(m2->offence[RULE_VOLUME].count, 1);
+
+    /* dnsblctl's reader: every counted metric as a ring, offence records always there */
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    struct subject *r = state_read_subject(txn, b.subjects_dbi, f2->key, f2->keylen);
+    cr_assert_not_null(r);
+    cr_assert_not_null(r->ring[M_AUTH_FAIL]);
+    cr_assert_eq(r->ring[M_AUTH_FAIL]->last, T0 / 60);
+    cr_assert_null(r->ring[M_MSGS]);
+    cr_assert_eq(r->offence[RULE_DHA].count, 0);
+    cr_assert_eq(subject_sum(r, M_AUTH_FAIL, T0, 60), 2);
+    subject_release(r);
+    mdb_txn_abort(txn);
+    state_free(&a);
+    state_free(&b);
+    mdb_env_close(env);
+    tmpdir_remove(dir);
+}
+
+/* A store written by a newer feeder (a higher state-format) is refused with a clear error. */
+Test(state, newer_format_refused)
+{
+    char dir[64], err[256] = "";
+    tmpdir_make(dir, sizeof dir, "feeder-state");
+    MDB_env *env = open_env(dir);
+    MDB_txn *txn;
+    MDB_dbi meta;
+    uint32_t format = 99;
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "feeder:meta", MDB_CREATE, &meta), 0);
+    MDB_val k = { 12, "state-format" }, v = { 4, &format };
+    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    struct state s;
+    cr_assert_eq(state_init(&s), 0);
+    cr_assert_eq(state_load(&s, env, err, sizeof err), -1);
+    cr_assert(strstr(err, "format 99"), "%s", err);
+    state_free(&s);
+    mdb_env_close(env);
+    tmpdir_remove(dir);
 }
