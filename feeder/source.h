@@ -36,6 +36,7 @@ struct file_reader {
     size_t len;
     int64_t last_data_ms;       /* when bytes last came: a renamed file is let go after the grace */
     char name[4096];            /* the name it was opened under, for the log */
+    char *real;                 /* its real path (a symlink's target), stored with the name's position */
 };
 
 struct file_queued { char name[4096]; uint64_t start; int gz; };

@@ -130,16 +130,25 @@ static void from_legacy(const MDB_val *v, struct stored_pos *sp)
     memcpy(sp->fp, lp.fp, sp->fp_len);
 }
 
-static int load_stored(struct feeder *f, const void *key, size_t klen, struct stored_pos *sp)
+/* A stored position; a name's ("source:") is followed by the real path of its file, copied to real
+ * (PATH_MAX bytes) if wanted. */
+static int load_stored(struct feeder *f, const void *key, size_t klen, struct stored_pos *sp, char *real)
 {
     MDB_txn *txn;
     MDB_val k = { klen, (void *)key }, v;
     int found = 0;
+    if (real)
+        real[0] = 0;
     if (mdb_txn_begin(f->store.env, NULL, MDB_RDONLY, &txn) != 0)
         return 0;
-    if (mdb_get(txn, f->state.meta_dbi, &k, &v) == 0 && v.mv_size == sizeof *sp) {
+    if (mdb_get(txn, f->state.meta_dbi, &k, &v) == 0 && v.mv_size >= sizeof *sp &&
+        v.mv_size - sizeof *sp < PATH_MAX) {
         memcpy(sp, v.mv_data, sizeof *sp);
         found = sp->fp_len <= FP_MAX;
+        if (real) {
+            memcpy(real, (const char *)v.mv_data + sizeof *sp, v.mv_size - sizeof *sp);
+            real[v.mv_size - sizeof *sp] = 0;
+        }
     }
     mdb_txn_abort(txn);
     return found;
@@ -240,7 +249,7 @@ static struct file_pos *set_lookup(struct file_set *set, uint64_t dev, uint64_t 
         file_key(dev, ino, key);
         if (!(e = set_slot(set)))
             return NULL;
-        if (load_stored(set->f, key, sizeof key, &sp) || load_legacy(set->f, NULL, dev, ino, &sp)) {
+        if (load_stored(set->f, key, sizeof key, &sp, NULL) || load_legacy(set->f, NULL, dev, ino, &sp)) {
             pos_reset(e, dev, ino, sp.fp, sp.fp_len, sp.offset);
             e->size = sp.size, e->eof = (uint8_t)sp.eof;
             if (fp_match(e, fp, len))
@@ -272,6 +281,7 @@ static void reader_close(struct file_reader *r, const char *why)
     else
         close(r->fd);
     free(r->buf);
+    free(r->real);
     reader_init(r);
 }
 
@@ -314,6 +324,7 @@ static int reader_open(struct file_source *s, struct file_reader *r, const char 
     p->reader = s;
     s->dup_pos = NULL;
     snprintf(r->name, sizeof r->name, "%s", name);
+    r->real = realpath(name, NULL);
     return OPEN_OK;
 }
 
@@ -512,11 +523,11 @@ static void canonical(const char *path, char *out, size_t n)
     }
 }
 
-static int load_last(struct file_source *s, struct stored_pos *last)
+static int load_last(struct file_source *s, struct stored_pos *last, char *real)
 {
     char key[4200];
     int n = snprintf(key, sizeof key, "source:%s", s->canon);
-    if (load_stored(s->set->f, key, (size_t)n, last))
+    if (load_stored(s->set->f, key, (size_t)n, last, real))
         return 1;
     if (load_legacy(s->set->f, s->canon, 0, 0, last)) {
         s->legacy_key = 1;      /* dropped at the next save, in favour of the canonical key */
@@ -524,6 +535,8 @@ static int load_last(struct file_source *s, struct stored_pos *last)
     }
     return 0;
 }
+
+static int same_file_at(const char *path, const struct file_pos *p);
 
 static void report_gone(struct file_source *s, const struct stored_pos *last)
 {
@@ -536,13 +549,21 @@ static void report_gone(struct file_source *s, const struct stored_pos *last)
 
 /* The name's file changed while we were away: queue the file read last (from its offset) and the
  * rotated files after it, so that they are finished before the file at the name. */
-static void catch_up(struct file_source *s, const struct stored_pos *last)
+static void catch_up(struct file_source *s, const struct stored_pos *last, const char *real)
 {
     struct sibling *sb = calloc(SIBLINGS_MAX, sizeof *sb);
     struct file_pos lp;
     if (!sb)
         return;
     pos_reset(&lp, last->dev, last->ino, last->fp, last->fp_len, last->offset);
+    if (real[0] && strcmp(real, s->canon) && same_file_at(real, &lp)) {
+        /* the name is a symlink pointed elsewhere; its old target may have had late writes */
+        log_info("%s: finishing the file read last, %s, from byte %llu", s->path, real, ull(last->offset));
+        snprintf(sb[0].name, sizeof sb[0].name, "%s", real);
+        enqueue(s, &sb[0], last->offset);
+        free(sb);
+        return;
+    }
     int n = list_siblings(s, sb, SIBLINGS_MAX), k = -1;
     for (int i = n - 1; i >= 0 && k < 0; i--)
         if (sibling_is(&sb[i], &lp))
@@ -585,7 +606,7 @@ static void finish_drains(struct file_source *s)
         uint8_t key[21];
         struct stored_pos sp;
         file_key(sb[i].dev, sb[i].ino, key);
-        if (sb[i].gz || !load_stored(s->set->f, key, sizeof key, &sp) || sp.eof || sp.offset >= sb[i].size)
+        if (sb[i].gz || !load_stored(s->set->f, key, sizeof key, &sp, NULL) || sp.eof || sp.offset >= sb[i].size)
             continue;
         struct file_pos p;
         pos_reset(&p, sp.dev, sp.ino, sp.fp, sp.fp_len, sp.offset);
@@ -633,7 +654,8 @@ int file_source_open(struct file_source *s, struct file_set *set, const char *pa
         return -1;
     }
     struct stored_pos last;
-    if (!load_last(s, &last))
+    char real[PATH_MAX];
+    if (!load_last(s, &last, real))
         return 0;
     /* the file read last continues at its stored offset whatever name finds it */
     struct file_pos *p = set_find(set, last.dev, last.ino);
@@ -644,7 +666,7 @@ int file_source_open(struct file_source *s, struct file_set *set, const char *pa
     if (p && same_file_at(path, p))
         finish_drains(s);
     else
-        catch_up(s, &last);
+        catch_up(s, &last, real);
     return 0;
 }
 
@@ -921,7 +943,17 @@ static int save_source(struct file_source *s, MDB_txn *txn, MDB_dbi meta, int64_
         return -1;
     to_stored(p, &sp, now);
     int n = snprintf(key, sizeof key, "source:%s", s->canon);
-    return put(txn, meta, key, (size_t)n, &sp);
+    const char *real = s->cur.pos && s->cur.real ? s->cur.real : "";
+    size_t rlen = strlen(real) < PATH_MAX ? strlen(real) : 0;
+    char *val = malloc(sizeof sp + rlen);
+    if (!val)
+        return -1;
+    memcpy(val, &sp, sizeof sp);
+    memcpy(val + sizeof sp, real, rlen);
+    MDB_val k = { (size_t)n, key }, v = { sizeof sp + rlen, val };
+    int rc = mdb_put(txn, meta, &k, &v, 0);
+    free(val);
+    return rc == 0 ? 0 : -1;
 }
 
 int file_set_save(struct file_set *set, MDB_txn *txn, MDB_dbi meta)
