@@ -14,6 +14,7 @@
 #define FP_MAX 64
 #define FILE_KNOWN_MAX 1024     /* distinct files (dev, inode, first bytes) one run keeps positions for */
 #define FILE_QUEUE_MAX 32       /* rotated siblings to finish before the file at the name */
+#define FILE_SOURCES_MAX 64     /* names one run follows (feeder's MAX_FILES) */
 
 /* One file, whatever name it is read under: (device, inode) plus its first bytes, and how far its
  * lines were fed. A gzip file's offset and first bytes are those of its decompressed data. */
@@ -63,7 +64,7 @@ struct file_set {
     struct file_pos known[FILE_KNOWN_MAX];
     int nknown;
     int grace_ms;               /* how long a renamed file must be quiet before it is let go */
-    struct file_source *sources[64];
+    struct file_source *sources[FILE_SOURCES_MAX];
     int nsources;
     int pruned;                 /* old stored positions dropped (once per run) */
 };
