@@ -225,6 +225,83 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
     return store_lookup_domain(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, l, NULL);
 }
 
+/* ---- empty non-terminals (RFC 8020) ----
+ * A name above a listing exists although nothing is listed at it: "2.0.192" when 192.0.2.5 is, the
+ * nibble names above a listed /64, "sub.example" when *.sub.example is. Such a name gets NODATA, never
+ * NXDOMAIN, which a resolver that trusts NXDOMAIN (RFC 8020, QNAME minimisation) would apply to every
+ * name below it. IPv4 and IPv6 names share ancestors ("1.0.0.2" is IPv4 2.0.0.1 and above every
+ * 2001::/16 listing), so a name is tried as both. */
+
+static int octet(const struct label *l)
+{
+    int v = 0;
+    if (l->len < 1 || l->len > 3 || (l->len > 1 && l->p[0] == '0'))
+        return -1;
+    for (int i = 0; i < l->len; i++) {
+        if (l->p[i] < '0' || l->p[i] > '9')
+            return -1;
+        v = v * 10 + (l->p[i] - '0');
+    }
+    return v <= 255 ? v : -1;
+}
+
+static int nibble(const struct label *l)
+{
+    if (l->len != 1)
+        return -1;
+    uint8_t c = l->p[0];
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The network the first rel labels name, read as IPv4 octets (v6 = 0) or IPv6 nibbles; -1 if they
+ * cannot be. */
+static int name_prefix(const struct dns_query *q, int rel, int v6, struct ipnet *out)
+{
+    memset(out, 0, sizeof *out);
+    out->addr.family = v6 ? ADDR_V6 : ADDR_V4;
+    out->plen = (uint8_t)(rel * (v6 ? 4 : 8));
+    if (rel < 1 || out->plen > addr_bits(out->addr.family))
+        return -1;
+    for (int i = 0; i < rel; i++) {
+        struct label l;
+        label_view(q, rel - 1 - i, &l);         /* the last label is the first octet or nibble */
+        int v = v6 ? nibble(&l) : octet(&l);
+        if (v < 0)
+            return -1;
+        if (v6)
+            out->addr.bytes[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+        else
+            out->addr.bytes[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+static int prefix_exists(struct answer_ctx *ctx, int zi, const struct ipnet *p)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    static const struct ipaddr tp4 = { ADDR_V4, { 127, 0, 0, 2 } };
+    static const struct ipaddr tp6 = { ADDR_V6, { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x7f, 0, 0, 2 } };
+    if (z->test_points && net_contains(p, p->addr.family == ADDR_V4 ? &tp4 : &tp6))
+        return 1;
+    return store_prefix_exists(ctx->txn, z->dbi, zone_meta(ctx, zi), p, ctx->now);
+}
+
+/* Does the name exist although nothing is listed at it (l: what the lookup found)? 1, 0, or -1 on a
+ * store error. */
+static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_query *q, const struct listing *l)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    int rel = q->nlabels - z->nlabels, rc = 0;
+    struct ipnet p;
+    if (z->kind != ZONE_IP)         /* "*.sub.example" is listed: store_lookup_domain says so */
+        return (l->flags & LISTING_SUBDOMAINS) && !(l->flags & LISTING_ALLOW);
+    if (rel < 4 && name_prefix(q, rel, 0, &p) == 0)
+        rc = prefix_exists(ctx, zi, &p);
+    if (rc == 0 && rel < 32 && name_prefix(q, rel, 1, &p) == 0)
+        rc = prefix_exists(ctx, zi, &p);
+    return rc;
+}
+
 /* The zone TTL, cut so that no cache keeps the answer past the first expiry of a reason in it (after
  * that the answer changes: a code fewer, or not listed). */
 static uint32_t listing_ttl(const struct zone *z, const struct listing *l, uint32_t now)
@@ -359,15 +436,22 @@ static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, s
             put_soa(ctx, zi, q, r);
         return;
     }
+    l.flags = l.nreasons = 0;
     int listed = lookup(ctx, zi, q, &l, subject, sizeof subject, &addr);
     if (listed < 0) {
         r->rcode = RCODE_SERVFAIL;
         return;
     }
-    if (listed)
+    if (listed) {
         put_listing(ctx, zi, q, &l, subject, &addr, r);
-    else
-        r->rcode = RCODE_NXDOMAIN;
+    } else {
+        int exists = empty_non_terminal(ctx, zi, q, &l);
+        if (exists < 0) {
+            r->rcode = RCODE_SERVFAIL;
+            return;
+        }
+        r->rcode = exists ? RCODE_NOERROR : RCODE_NXDOMAIN;
+    }
     if (r->an == 0)
         put_soa(ctx, zi, q, r);
 }

@@ -413,12 +413,65 @@ int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
     return 0;
 }
 
+/* A live listing (not an allow entry) with a key in [lo, hi]: the first such, found by one cursor
+ * walk. After 64 entries that are all expired or allow entries it gives up and says yes: a name
+ * wrongly said to exist costs a NODATA, one wrongly said not to hides listings (RFC 8020). */
+static int listed_in_range(MDB_txn *txn, MDB_dbi dbi, uint8_t *lo, size_t lolen, uint8_t *hi, size_t hilen,
+                           uint32_t now)
+{
+    MDB_cursor *cur;
+    MDB_val k = { lolen, lo }, v, end = { hilen, hi };
+    int rc = mdb_cursor_open(txn, dbi, &cur), found = 0;
+    if (rc != 0)
+        return -1;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (int n = 0; rc == 0 && !found && mdb_cmp(txn, dbi, &k, &end) <= 0; n++) {
+        struct listing l;
+        if (n == 64 || (listing_decode(v.mv_data, v.mv_size, &l) == 0 && !(l.flags & LISTING_ALLOW) &&
+                        listing_live(&l, now)))
+            found = 1;
+        else
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return found ? 1 : rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const struct ipnet *prefix,
+                        uint32_t now)
+{
+    struct ipnet net = *prefix;
+    uint8_t lo[18], hi[18];
+    struct listing l;
+    net_clear_host_bits(&net);
+    for (int plen = 0; plen <= net.plen; plen++) {       /* an entry covering the whole prefix */
+        if (!plen_present(meta, net.addr.family, plen))
+            continue;
+        struct ipnet up = net;
+        up.plen = (uint8_t)plen;
+        net_clear_host_bits(&up);
+        int found = store_get(txn, dbi, lo, store_key_net(&up, lo), &l);
+        if (found < 0)
+            return -1;
+        if (found && !(l.flags & LISTING_ALLOW) && listing_live(&l, now))
+            return 1;
+    }
+    size_t len = store_key_net(&net, lo);       /* entries inside it: keys from its first address ... */
+    memcpy(hi, lo, len);
+    int bits = addr_bits(net.addr.family);
+    for (int b = net.plen; b < bits; b++)       /* ... to its last, at any prefix length */
+        hi[1 + b / 8] |= (uint8_t)(0x80 >> (b % 8));
+    lo[len - 1] = 0;
+    hi[len - 1] = 0xff;
+    return listed_in_range(txn, dbi, lo, len, hi, len, now);
+}
+
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset)
 {
     uint8_t key[STORE_KEY_MAX];
     struct listing e;
-    int listed = 0;
+    int listed = 0, below = 0;
     out->flags = 0;
     out->nreasons = 0;
     if (len == 0 || len > DOMAIN_MAX)
@@ -429,6 +482,8 @@ int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len,
             return -1;
         /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */
         int applies = off == 0 ? !(e.flags & LISTING_SUBDOMAINS) : (e.flags & LISTING_WILDCARD);
+        if (found && off == 0 && !applies && listing_live(&e, now))
+            below = 1;      /* "*.name" is listed: the name exists, as an empty non-terminal */
         if (found && applies) {
             int was_listed = listed, decided = cover(out, &e, now, &listed);
             if (matched_offset && (decided || listed != was_listed))
@@ -443,7 +498,7 @@ int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len,
     }
     if (listed)
         return 1;
-    out->flags = 0;
+    out->flags = below ? LISTING_WILDCARD | LISTING_SUBDOMAINS : 0;
     out->nreasons = 0;
     return 0;
 }

@@ -121,6 +121,12 @@ int listing_set_reason(struct listing *l, const struct reason *r);
 int store_read_meta(MDB_txn *txn, MDB_dbi dbi, struct zone_meta *meta);
 int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched);
+/* Does any live listing lie inside or over the prefix (its names, or names below it, exist)? For
+ * empty non-terminals (RFC 8020): 1 yes, 0 no, -1 on an LMDB error. */
+int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const struct ipnet *prefix,
+                        uint32_t now);
+/* Not listed, out->flags holds LISTING_SUBDOMAINS when the name itself carries a live "*.name"
+ * listing: names below it are listed, so the name exists (an empty non-terminal, RFC 8020). */
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset);
 /* Would listing this key list something a live allow entry excludes? An allow entry at or above

@@ -47,11 +47,14 @@ check "SOA serial follows the store" "1" "$([ "$(q bl.example SOA | cut -d' ' -f
 out=$(full www.example.com A)
 check_match "out of zone: REFUSED" "status: REFUSED" "$out"
 check_nomatch "out of zone: AA clear" "flags: qr aa" "$out"
-check "three labels: NXDOMAIN" "NXDOMAIN" "$(status 2.0.192.bl.example A)"
+check "three labels above a listing: NODATA (RFC 8020)" "NOERROR" "$(status 2.0.192.bl.example A)"
+check "three labels above nothing: NXDOMAIN" "NXDOMAIN" "$(status 3.0.192.bl.example A)"
 check "five labels: NXDOMAIN" "NXDOMAIN" "$(status 1.1.2.0.192.bl.example A)"
 check "octet 256: NXDOMAIN" "NXDOMAIN" "$(status 256.2.0.192.bl.example A)"
 check "leading zero: NXDOMAIN" "NXDOMAIN" "$(status 01.2.0.192.bl.example A)"
-check "31 nibbles: NXDOMAIN" "NXDOMAIN" "$(status "$(rev6 2001:db8::1 | cut -d. -f2-).bl.example" A)"
+check "31 nibbles inside a listed /64: NODATA (RFC 8020)" "NOERROR" "$(status "$(rev6 2001:db8::1 | cut -d. -f2-).bl.example" A)"
+check "31 nibbles outside every listing: NXDOMAIN" "NXDOMAIN" "$(status "$(rev6 2001:db8:1::1 | cut -d. -f2-).bl.example" A)"
+check "1.0.0.2: IPv4 2.0.0.1 unlisted, but above the 2001::/16 listings: NODATA" "NOERROR" "$(status 1.0.0.2.bl.example A)"
 check "name below an address: NXDOMAIN" "NXDOMAIN" "$(status "x.$(rev4 192.0.2.1).bl.example" A)"
 check "case-insensitive" "127.0.0.2 127.0.0.4" "$(q "$(rev4 192.0.2.1).BL.Example" A)"
 out=$(full "$(rev4 192.0.2.1).bL.eXaMpLe" A +noall +question)

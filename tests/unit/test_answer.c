@@ -569,7 +569,7 @@ Test(answer, apex_a_nodata)
 
 Test(answer, wrong_label_counts_nxdomain)
 {
-    const char *names[] = { "2.0.192.bl.example", "1.1.2.0.192.bl.example", "x.1.2.0.192.bl.example",
+    const char *names[] = { "1.1.2.0.192.bl.example", "x.1.2.0.192.bl.example",
                             "256.2.0.192.bl.example", "01.2.0.192.bl.example", "a.bl.example" };
     struct reason rs[] = { R(CODE(0, 2), 0, "x") };
     put("bl.example", "192.0.2.0/24", 0, 1, rs);
@@ -1198,4 +1198,58 @@ Test(answer, opt_everywhere_and_do_copied)
     send_pkt(&p, 0);
     cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_FORMERR);
     cr_assert(ldns_pkt_edns(resp), "FORMERR carries the OPT");
+}
+
+/* RFC 8020: a name above a listing exists (NOERROR, no answer, the SOA); NXDOMAIN would tell a
+ * resolver that nothing below it exists either. */
+static void expect_nodata(const char *name)
+{
+    ask(name, LDNS_RR_TYPE_A);
+    cr_expect_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR, "%s: NODATA, not NXDOMAIN", name);
+    cr_expect_eq(ldns_pkt_ancount(resp), 0, "%s", name);
+    cr_expect_eq(count(ldns_pkt_authority(resp), LDNS_RR_TYPE_SOA), 1, "%s: SOA", name);
+}
+
+static void expect_nxdomain(const char *name)
+{
+    ask(name, LDNS_RR_TYPE_A);
+    cr_expect_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NXDOMAIN, "%s", name);
+}
+
+Test(answer, empty_non_terminals_exist)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.5", 0, 1, rs);
+    put("bl.example", "2001:db8:aa:bb::/64", 0, 1, rs);
+    put("bl.example", "10.1.0.0/16", 0, 1, rs);
+    expect_nodata("2.0.192.bl.example");
+    expect_nodata("0.192.bl.example");
+    expect_nodata("192.bl.example");
+    expect_nxdomain("3.0.192.bl.example");
+    expect_nxdomain("193.bl.example");
+    expect_nodata("0.0.127.bl.example");            /* above the test point 127.0.0.2 */
+    expect_nodata("1.10.bl.example");               /* a name a /16 covers ... */
+    expect_nodata("7.1.10.bl.example");             /* ... and one below it */
+    expect_nodata("1.0.0.2.bl.example");            /* IPv4 2.0.0.1 is not listed, but 2001::/16 is above */
+    expect_nodata("8.b.d.0.1.0.0.2.bl.example");    /* 2001:db8::/32 */
+    expect_nodata("b.b.0.0.a.a.0.0.8.b.d.0.1.0.0.2.bl.example");   /* the /64 itself */
+    expect_nxdomain("c.b.0.0.a.a.0.0.8.b.d.0.1.0.0.2.bl.example");
+    expect_nxdomain("9.b.d.0.1.0.0.2.bl.example");
+    /* an expired or allow entry makes nothing exist */
+    struct reason old[] = { R(CODE(0, 2), NOW - 10, "gone") };
+    put("bl.example", "198.51.100.7", 0, 1, old);
+    expect_nxdomain("100.51.198.bl.example");
+    struct reason allow[] = { R(0, 0, "") };
+    put("bl.example", "203.0.113.9", LISTING_ALLOW, 1, allow);
+    expect_nxdomain("113.0.203.bl.example");
+}
+
+Test(answer, wildcard_parent_exists_in_domain_zones)
+{
+    struct reason rs[] = { R(CODE(1, 3), 0, "x") };
+    put("dbl.example", "sub.example", LISTING_WILDCARD | LISTING_SUBDOMAINS, 1, rs);
+    expect_nodata("sub.example.dbl.example");
+    ask("a.sub.example.dbl.example", LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_ancount(resp), 1, "the subdomain is listed");
+    expect_nxdomain("other.example.dbl.example");
 }
