@@ -144,7 +144,7 @@ void ltable_del(struct ltable *t, struct lnode *n)
     }
 }
 
-#define CUT_BINS 65536
+#define CUT_BINS_MAX 65536     /* 256 KB of counts: a big table is cut in two passes per key part */
 
 /* One histogram pass over the entries whose seen is in [lo, hi] (or, with by_hash, whose seen is lo),
  * binned by seen or by hash; then narrows the range to the bin where the need-th entry falls. */
@@ -153,12 +153,13 @@ struct cut_pass {
     uint32_t seen;          /* by_hash: the one second left */
     int by_hash;
     size_t need;            /* entries still wanted from the range */
+    size_t bins;            /* a power of two: more passes over a small table, each cheaper */
 };
 
 static void cut_narrow(const struct ltable *t, struct cut_pass *p, uint32_t *bins)
 {
-    uint64_t width = ((uint64_t)p->hi - p->lo) / CUT_BINS + 1;
-    memset(bins, 0, CUT_BINS * sizeof *bins);
+    uint64_t width = ((uint64_t)p->hi - p->lo) / p->bins + 1;
+    memset(bins, 0, p->bins * sizeof *bins);
     for (size_t i = 0; i <= t->mask; i++)
         for (const struct lnode *n = t->buckets[i]; n; n = n->next) {
             uint32_t v = p->by_hash ? n->hash : n->seen;
@@ -177,10 +178,12 @@ static void cut_narrow(const struct ltable *t, struct cut_pass *p, uint32_t *bin
 
 int ltable_cut(const struct ltable *t, size_t need, struct lcut *cut)
 {
-    uint32_t *bins = malloc(CUT_BINS * sizeof *bins);
+    struct cut_pass p = { 0, UINT32_MAX, 0, 0, need, 256 };
+    while (p.bins < CUT_BINS_MAX && p.bins < t->count)
+        p.bins <<= 1;
+    uint32_t *bins = malloc(p.bins * sizeof *bins);
     if (!bins)
         return -1;
-    struct cut_pass p = { 0, UINT32_MAX, 0, 0, need };
     do
         cut_narrow(t, &p, bins);
     while (p.lo != p.hi);
