@@ -144,13 +144,7 @@ static void render_listings(struct evbuffer *out, const struct feeder *f)
 
 static void render_state(struct evbuffer *out, const struct feeder *f)
 {
-    size_t kinds[3] = { 0, 0, 0 };
-    const struct ltable *t = &f->state.subjects;
-    for (size_t i = 0; i <= t->mask; i++)
-        for (const struct lnode *n = t->buckets[i]; n; n = n->next) {
-            int k = ((const struct subject *)n)->kind;
-            kinds[k == SUBJ_IP ? 0 : k == SUBJ_DOMAIN ? 1 : 2]++;
-        }
+    const size_t *kinds = f->state.sources_by_kind;     /* kept by state.c: no walk over millions */
     metric_head(out, "feeder_sources", "gauge", "sources with counters in memory, by kind");
     evbuffer_add_printf(out, "feeder_sources{kind=\"ip\"} %zu\nfeeder_sources{kind=\"domain\"} %zu\n"
                         "feeder_sources{kind=\"account\"} %zu\n", kinds[0], kinds[1], kinds[2]);

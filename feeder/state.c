@@ -151,6 +151,7 @@ static struct subject *subject_insert(struct state *s, const uint8_t *key, size_
         free(sub);
         return NULL;
     }
+    s->sources_by_kind[subject_kind_index(sub->kind)]++;
     return sub;
 }
 
@@ -868,6 +869,7 @@ static void subject_drop(struct state *s, struct subject *sub)
     if (sub->stored)
         remember_deletion(s, 's', sub->key, sub->keylen);
     ltable_del(&s->subjects, &sub->node);
+    s->sources_by_kind[subject_kind_index(sub->kind)]--;
     if (sub->dirty)
         sub->dead = 1;  /* still in the dirty vector: state_save frees it */
     else

@@ -112,6 +112,7 @@ struct state {
     uint32_t latest;                    /* the newest event time seen */
     uint32_t last_sweep;
     size_t max_sources, max_queue;      /* 0: no cap */
+    size_t sources_by_kind[3];          /* in the table: IP, domain, account (for the metrics) */
     uint32_t queue_idle;
     struct state_stats stats;
     size_t map_writes;                  /* records written since the store's map was last released */
@@ -138,6 +139,8 @@ uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint3
 struct account_state *subject_account(struct subject *sub);
 /* The offence record for rule k, created (zeroed) if need be; NULL without memory. */
 struct offence *subject_offence(struct subject *sub, int k);
+/* 0, 1, 2 for SUBJ_IP, SUBJ_DOMAIN, SUBJ_ACCOUNT: the index of state.sources_by_kind. */
+static inline int subject_kind_index(int kind) { return kind == SUBJ_IP ? 0 : kind == SUBJ_DOMAIN ? 1 : 2; }
 /* The subject's address as a network (IPv4 /32 or IPv6 /64); 0, or -1 for non-IP subjects. */
 int subject_net(const struct subject *sub, struct ipnet *net);
 const char *subject_name(const struct subject *sub, char *buf, size_t n);

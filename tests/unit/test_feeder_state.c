@@ -64,6 +64,7 @@ Test(state, sources_cap_evicts_least_recently_seen)
     event(&s, 101, T0 + 102);               /* the next event finds 17: evicts down to 14 */
     cr_assert_eq(s.stats.evicted_sources, 3);
     cr_assert_eq(s.subjects.count, 15);     /* 14 kept and 101 */
+    cr_assert_eq(s.sources_by_kind[0], 15);    /* the metrics' count by kind follows */
     cr_assert(present(&s, 0));
     cr_assert_not(present(&s, 1));
     cr_assert_not(present(&s, 2));
