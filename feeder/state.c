@@ -605,10 +605,13 @@ static void locate_map(struct state *s, MDB_txn *txn)
 {
     MDB_cursor *c;
     MDB_val k, v;
-    if (s->map_len || mdb_cursor_open(txn, s->subjects_dbi, &c))
-        return;
-    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    mdb_cursor_close(c);
+    int rc = -1;
+    for (int i = 0; i < 2 && rc && !s->map_len; i++) {     /* a record of either database will do */
+        if (mdb_cursor_open(txn, i ? s->queue_dbi : s->subjects_dbi, &c))
+            return;
+        rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        mdb_cursor_close(c);
+    }
     FILE *maps = rc == 0 ? fopen("/proc/self/maps", "r") : NULL;
     if (!maps)
         return;
