@@ -49,6 +49,8 @@ int ltable_init(struct ltable *t, size_t entries);
 void ltable_free(struct ltable *t);
 static inline struct lnode *ltable_first(const struct ltable *t, uint32_t hash) { return t->buckets[hash & t->mask]; }
 int ltable_put(struct ltable *t, struct lnode *n);
+/* Asks for the bucket of hash to be brought into the cache ahead of an ltable_put. */
+static inline void ltable_prefetch(const struct ltable *t, uint32_t hash) { __builtin_prefetch(&t->buckets[hash & t->mask], 1); }
 void ltable_del(struct ltable *t, struct lnode *n);
 
 /* The eviction line: entries ordered by (seen, hash); the `need` first of them are ltable_below(). */
