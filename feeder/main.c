@@ -69,7 +69,7 @@ static void usage(FILE *out)
 "  --max-skew SECONDS    events dated further ahead of the clock are counted at the clock's time\n"
 "                        (a host with a wrong clock or time zone; default 300)\n"
 "  --max-sources N       sources (addresses, /64s, domains, accounts) kept at most; beyond it the least\n"
-"                        recently seen are dropped (default 4000000, about 400 MB; 0: no cap)\n"
+"                        recently seen are dropped (default 4000000, about 450 MB; 0: no cap)\n"
 "  --max-queue N         queue IDs being joined at most, likewise (default 1000000; 0: no cap)\n"
 "  --metrics ADDR:PORT   Prometheus metrics over HTTP (GET /metrics), in the following mode\n"
 "  --dump                print the stored counters and state, sorted, and exit\n"
