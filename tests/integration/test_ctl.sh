@@ -101,7 +101,8 @@ check "import of a bad file writes nothing" "NXDOMAIN" "$(status "$(rev4 10.9.9.
 printf 'example.net\n*.sub.example.org\n' | ctl import dbl.example - 2>/dev/null
 check "import from stdin into a domain zone" "127.0.1.3" "$(q example.net.dbl.example A)"
 check "*.domain: subdomains" "127.0.1.3" "$(q a.sub.example.org.dbl.example A)"
-check "*.domain: not the domain itself" "NXDOMAIN" "$(status sub.example.org.dbl.example A)"
+check "*.domain: not the domain itself (no A)" "" "$(q sub.example.org.dbl.example A)"
+check "*.domain: ... which exists above its listed subdomains: NODATA (RFC 8020)" "NOERROR" "$(status sub.example.org.dbl.example A)"
 printf '10.7.0.1\n' | ctl import bl.example - --replace 2>/dev/null
 check "import --replace: old entries gone" "NXDOMAIN" "$(status "$(rev4 10.1.1.1).bl.example" A)"
 check "import --replace: new entries there" "127.0.0.2" "$(q "$(rev4 10.7.0.1).bl.example" A)"
