@@ -31,7 +31,7 @@ LIBS_GEO    = -lmaxminddb -lz     # and zlib: the feeder reads rotated .gz logs
 
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c lib/metrics_http.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
-             dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c
+             dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c
 CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \
              dnsbl-server/dnsblctl.c dnsbl-server/ctl_export.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
 # zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl

@@ -252,6 +252,24 @@ static void udp_send(int fd, struct mmsghdr *tx, int n)
     }
 }
 
+/* --rrl: the response as it may go out (truncated when it slips), or 0 when it is dropped. */
+static size_t rate_limit(struct worker *w, int i, const struct answer_info *info, uint8_t *out, size_t len)
+{
+    size_t qend;
+    uint64_t key = rrl_key(&w->peer[i], w->in[i], w->rx[i].msg_len, info, &qend);
+    switch (rrl_check(&w->rrl, key, w->actx.now)) {
+    case RRL_PASS:
+        return len;
+    case RRL_SLIP:
+        counter_add(&w->metrics->rrl_slipped, 1);
+        return rrl_truncate(out, w->in[i], qend);
+    case RRL_DROP:
+        break;
+    }
+    counter_add(&w->metrics->rrl_dropped, 1);
+    return 0;
+}
+
 static void udp_answer_batch(struct worker *w, int n)
 {
     struct timespec t0;
@@ -266,6 +284,8 @@ static void udp_answer_batch(struct worker *w, int n)
         count(w, &info, len);
         if (w->srv->query_log)
             log_query(&w->peer[i], w->in[i], w->rx[i].msg_len, &info, 0);
+        if (len && w->rrl.b && !(len = rate_limit(w, i, &info, w->out[nout], len)))
+            continue;
         if (!len)
             continue;
         w->tx_iov[nout] = (struct iovec){ w->out[nout], len };
@@ -534,7 +554,8 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
         w->peer = calloc(UDP_BATCH, sizeof *w->peer);
         w->in = calloc(UDP_BATCH, sizeof *w->in);
         w->out = calloc(UDP_BATCH, sizeof *w->out);
-        ok = w->rx && w->tx && w->rx_iov && w->tx_iov && w->peer && w->in && w->out;
+        ok = w->rx && w->tx && w->rx_iov && w->tx_iov && w->peer && w->in && w->out &&
+             (!srv->rrl_rate || rrl_init(&w->rrl, (uint32_t)srv->rrl_rate, (uint32_t)srv->rrl_slip) == 0);
     } else {
         w->tcp_out = malloc(2 + 65535);
         w->base = event_base_new();
@@ -612,6 +633,7 @@ static void worker_free(struct worker *w)
         event_base_free(w->base);
     free(w->rx), free(w->tx), free(w->rx_iov), free(w->tx_iov);
     free(w->peer), free(w->in), free(w->out), free(w->tcp_out);
+    rrl_free(&w->rrl);
     free(w->metrics);
 }
 

@@ -42,6 +42,10 @@ static void usage(FILE *f)
 "  --tcp-timeout MS    a query message must arrive whole within this; trickled\n"
 "                      bytes do not extend it (default 2000)\n"
 "  --tcp-per-source N  TCP connections one address (IPv6: /64) may hold (default 16)\n"
+"  --rrl N             response rate limiting: N responses a second per source\n"
+"                      prefix (/24, /56) and answer (default 0: off)\n"
+"  --rrl-slip N        over the rate, every Nth response is sent truncated so real\n"
+"                      resolvers retry over TCP; the rest are dropped (default 2)\n"
 "  --metrics ADDR:PORT Prometheus metrics over HTTP: GET /metrics\n"
 "  --verbose           debug messages\n"
 "  --help, --version\n"
@@ -79,14 +83,15 @@ static int parse_int(const char *s, int min, int max, int *out)
 static int parse_args(int argc, char **argv, struct server *srv)
 {
     enum { O_DB = 256, O_ZONES, O_LISTEN, O_THREADS, O_USER, O_FG, O_SYSLOG, O_PID, O_QLOG,
-           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION, O_METRICS, O_TCPTIMEOUT, O_TCPSOURCE };
+           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION, O_METRICS, O_TCPTIMEOUT, O_TCPSOURCE, O_RRL, O_RRLSLIP };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "listen", 1, 0, O_LISTEN },
         { "threads", 1, 0, O_THREADS }, { "user", 1, 0, O_USER }, { "foreground", 0, 0, O_FG },
         { "syslog", 0, 0, O_SYSLOG }, { "pidfile", 1, 0, O_PID }, { "query-log", 0, 0, O_QLOG },
         { "tcp-max", 1, 0, O_TCPMAX }, { "tcp-idle", 1, 0, O_TCPIDLE }, { "verbose", 0, 0, O_VERBOSE },
         { "help", 0, 0, O_HELP }, { "version", 0, 0, O_VERSION }, { "metrics", 1, 0, O_METRICS },
-        { "tcp-timeout", 1, 0, O_TCPTIMEOUT }, { "tcp-per-source", 1, 0, O_TCPSOURCE }, { 0, 0, 0, 0 },
+        { "tcp-timeout", 1, 0, O_TCPTIMEOUT }, { "tcp-per-source", 1, 0, O_TCPSOURCE },
+        { "rrl", 1, 0, O_RRL }, { "rrl-slip", 1, 0, O_RRLSLIP }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -105,6 +110,8 @@ static int parse_args(int argc, char **argv, struct server *srv)
         case O_TCPIDLE: bad = parse_int(optarg, 1, 3600, &srv->tcp_idle_seconds); break;
         case O_TCPTIMEOUT: bad = parse_int(optarg, 50, 60000, &srv->tcp_timeout_ms); break;
         case O_TCPSOURCE: bad = parse_int(optarg, 1, 1000000, &srv->tcp_per_source); break;
+        case O_RRL: bad = parse_int(optarg, 0, 1000000, &srv->rrl_rate); break;
+        case O_RRLSLIP: bad = parse_int(optarg, 0, 100, &srv->rrl_slip); break;
         case O_VERBOSE: srv->verbose = 1; break;
         case O_METRICS: srv->metrics_addr = optarg; break;
         case O_HELP: usage(stdout); exit(0);
@@ -295,7 +302,7 @@ int main(int argc, char **argv)
 {
     struct server srv = { .db_dir = "./var/db", .zones_dir = "./zones", .nthreads = 1,
                           .tcp_max_conns = 256, .tcp_idle_seconds = 10, .tcp_timeout_ms = 2000,
-                          .tcp_per_source = 16 };
+                          .tcp_per_source = 16, .rrl_slip = 2 };
     if (parse_args(argc, argv, &srv) < 0)
         return 2;
     log_open("dnsbl-server", srv.use_syslog, srv.verbose);

@@ -75,6 +75,10 @@ static void render_queries(struct evbuffer *out, const struct server *srv)
     metric_head(out, "dnsbl_tcp_evicted_total", "counter",
                 "TCP connections closed to make room: the one without progress for longest");
     evbuffer_add_printf(out, "dnsbl_tcp_evicted_total %llu\n", (unsigned long long)SUM(srv, tcp_evicted));
+    metric_head(out, "dnsbl_rrl_dropped_total", "counter", "UDP responses dropped by --rrl");
+    evbuffer_add_printf(out, "dnsbl_rrl_dropped_total %llu\n", (unsigned long long)SUM(srv, rrl_dropped));
+    metric_head(out, "dnsbl_rrl_slipped_total", "counter", "UDP responses sent truncated (TC) by --rrl");
+    evbuffer_add_printf(out, "dnsbl_rrl_slipped_total %llu\n", (unsigned long long)SUM(srv, rrl_slipped));
     metric_head(out, "dnsbl_tcp_timeouts_total", "counter",
                 "TCP connections closed: idle for --tcp-idle, or a query not whole within --tcp-timeout");
     evbuffer_add_printf(out, "dnsbl_tcp_timeouts_total %llu\n", (unsigned long long)SUM(srv, tcp_timeouts));

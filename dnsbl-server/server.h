@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "answer.h"
+#include "rrl.h"
 #include "tcp_sources.h"
 #include "metrics_http.h"
 #include "store.h"
@@ -30,6 +31,7 @@ struct worker_metrics {
     counter_t queries[METRIC_ZONES][METRIC_QTYPES][METRIC_RCODES];
     counter_t dropped, tcp_refused, listed;
     counter_t tcp_per_source, tcp_evicted, tcp_timeouts;
+    counter_t rrl_dropped, rrl_slipped;
     counter_t latency[HIST_BUCKETS], latency_count, latency_ns;
     _Atomic int tcp_conns;
 };
@@ -62,6 +64,7 @@ struct worker {
     struct sockaddr_storage *peer;
     uint8_t (*in)[UDP_RECV_MAX];
     uint8_t (*out)[UDP_RECV_MAX];
+    struct rrl rrl;                         /* when --rrl is on */
     /* WORKER_TCP */
     struct event_base *base;
     int tcp_fd[SERVER_MAX_LISTEN];
@@ -81,6 +84,7 @@ struct server {
     int tcp_idle_seconds;
     int tcp_timeout_ms;                     /* a whole query message must arrive within this */
     int tcp_per_source;                     /* connections one address (IPv6: /64) may hold */
+    int rrl_rate, rrl_slip;                 /* --rrl responses/s per bucket (0: off), --rrl-slip */
     const char *metrics_addr;               /* --metrics ADDR:PORT */
     /* state */
     struct store store;
