@@ -12,11 +12,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "answer.h"
 #include "log.h"
 #include "query.h"
 #include "xfr_records.h"
 
 #define MSG_MAX 65535
+#define XFR_OPT_LEN 11
 
 struct msg {
     struct evbuffer *out;
@@ -25,6 +27,7 @@ struct msg {
     size_t qlen;
     uint16_t id;
     uint8_t rd, rcode, aa;
+    uint8_t edns, edns_do;      /* the query had an OPT: every message carries one (RFC 6891 7) */
     size_t len;                 /* of the message being built, in buf + 2 */
     uint16_t an;
     size_t apex;                /* offset of the zone name in the message, 0 if not written yet */
@@ -56,6 +59,14 @@ static void msg_begin(struct msg *m)
 
 static int msg_finish(struct msg *m)
 {
+    if (m->edns) {              /* root owner, OPT, our UDP size, version 0, the query's DO, no data */
+        uint8_t *p = m->buf + 2 + m->len;
+        p[0] = 0;
+        put16(p + 1, DNS_TYPE_OPT), put16(p + 3, ANSWER_EDNS_SIZE);
+        put32(p + 5, m->edns_do ? 0x8000u : 0), put16(p + 9, 0);
+        m->len += XFR_OPT_LEN;
+        put16(m->buf + 2 + 10, 1);              /* ARCOUNT */
+    }
     put16(m->buf, (uint16_t)m->len);
     put16(m->buf + 2 + 6, m->an);
     m->count++;
@@ -66,7 +77,7 @@ static int msg_rr(void *ud, const struct xfr_rr *rr)
 {
     struct msg *m = ud;
     size_t owner = rr->rel_len + (m->apex ? 2 : m->z->wire_len);
-    if (m->len + owner + 10 + rr->rdlen > MSG_MAX) {
+    if (m->len + owner + 10 + rr->rdlen + (m->edns ? XFR_OPT_LEN : 0) > MSG_MAX) {
         if (m->an == 0 || msg_finish(m) < 0)
             return -1;
         msg_begin(m);
@@ -104,6 +115,8 @@ static struct msg *msg_new(const struct zone *z, const struct dns_query *q, cons
     m->rd = q->rd;
     m->rcode = rcode;
     m->aa = rcode == RCODE_NOERROR;
+    m->edns = q->edns;
+    m->edns_do = q->edns_do;
     m->count = 0;
     msg_begin(m);
     return m;

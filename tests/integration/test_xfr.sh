@@ -151,6 +151,31 @@ out=$(dig +time=2 +tries=1 @127.0.0.1 -p "$PORT" acct.example AXFR +short 2>&1 |
 check_match "AXFR from an allowed source works for every configured zone" "SOA|ns1" "$out"
 out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" nosuch.example AXFR 2>&1)
 check_match "AXFR of a zone we do not serve: REFUSED" "REFUSED" "$out"
+# EDNS (RFC 6891 7): a transfer asked with an OPT carries one in every message, DO copied; so does a refusal
+cat >"$T/xfr_opt.py" <<'PY'
+import socket, struct, sys
+port, src = int(sys.argv[1]), sys.argv[2]
+q = (struct.pack(">HHHHHH", 0x4243, 0, 1, 0, 0, 1) + b"\x02bl\x07example\x00" + struct.pack(">HH", 252, 1)
+     + b"\x00" + struct.pack(">HHIH", 41, 1232, 0x8000, 0))
+s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+s.sendall(struct.pack(">H", len(q)) + q)
+f = s.makefile("rb")
+msgs = with_opt = soas = 0
+while soas < 2:
+    n = f.read(2)
+    if len(n) < 2: break
+    m = f.read(struct.unpack(">H", n)[0])
+    msgs += 1
+    rcode, an, ar = m[3] & 15, struct.unpack(">H", m[6:8])[0], struct.unpack(">H", m[10:12])[0]
+    opt = m[-11:]
+    with_opt += ar == 1 and opt[0] == 0 and opt[1:3] == b"\x00\x29" and (opt[7] & 0x80) != 0
+    soas += m.count(b"\x00\x06\x00\x01") if rcode == 0 else 2
+print(msgs, with_opt, rcode)
+PY
+read -r msgs with_opt rcode < <(python3 "$T/xfr_opt.py" "$PORT" 127.0.0.1)
+check "an AXFR asked with an OPT (DO): every message has the OPT with DO ($msgs messages)" "$msgs" "$with_opt"
+read -r msgs with_opt rcode < <(python3 "$T/xfr_opt.py" "$PORT" 127.0.0.9)
+check "a refused AXFR asked with an OPT: REFUSED with the OPT" "1 1 5" "$msgs $with_opt $rcode"
 out=$(python3 - "$PORT" <<'PY'
 import socket, struct, sys
 q = struct.pack(">HHHHHH", 0x4242, 0, 1, 0, 0, 0) + b"\x02bl\x07example\x00" + struct.pack(">HH", 252, 1)
