@@ -67,21 +67,23 @@ static void render_queries(struct evbuffer *out, const struct server *srv)
         conns += atomic_load(&srv->workers[t].metrics->tcp_conns);
     metric_head(out, "dnsbl_tcp_connections", "gauge", "open TCP connections");
     evbuffer_add_printf(out, "dnsbl_tcp_connections %d\n", conns);
-    metric_head(out, "dnsbl_tcp_refused_total", "counter", "TCP connections closed at once: over --tcp-max");
-    evbuffer_add_printf(out, "dnsbl_tcp_refused_total %llu\n", (unsigned long long)SUM(srv, tcp_refused));
-    metric_head(out, "dnsbl_tcp_per_source_refused_total", "counter",
-                "TCP connections refused: the source already held --tcp-per-source");
-    evbuffer_add_printf(out, "dnsbl_tcp_per_source_refused_total %llu\n", (unsigned long long)SUM(srv, tcp_per_source));
-    metric_head(out, "dnsbl_tcp_evicted_total", "counter",
-                "TCP connections closed to make room: the one without progress for longest");
-    evbuffer_add_printf(out, "dnsbl_tcp_evicted_total %llu\n", (unsigned long long)SUM(srv, tcp_evicted));
-    metric_head(out, "dnsbl_rrl_dropped_total", "counter", "UDP responses dropped by --rrl");
-    evbuffer_add_printf(out, "dnsbl_rrl_dropped_total %llu\n", (unsigned long long)SUM(srv, rrl_dropped));
-    metric_head(out, "dnsbl_rrl_slipped_total", "counter", "UDP responses sent truncated (TC) by --rrl");
-    evbuffer_add_printf(out, "dnsbl_rrl_slipped_total %llu\n", (unsigned long long)SUM(srv, rrl_slipped));
-    metric_head(out, "dnsbl_tcp_timeouts_total", "counter",
-                "TCP connections closed: idle for --tcp-idle, or a query not whole within --tcp-timeout");
-    evbuffer_add_printf(out, "dnsbl_tcp_timeouts_total %llu\n", (unsigned long long)SUM(srv, tcp_timeouts));
+    static const struct { const char *name, *help; size_t field; } counters[] = {
+        { "dnsbl_tcp_refused_total", "TCP connections closed at once: no room could be made",
+          offsetof(struct worker_metrics, tcp_refused) },
+        { "dnsbl_tcp_per_source_refused_total", "TCP connections refused: the source already held --tcp-per-source",
+          offsetof(struct worker_metrics, tcp_per_source) },
+        { "dnsbl_tcp_evicted_total", "TCP connections closed to make room: the one without progress for longest",
+          offsetof(struct worker_metrics, tcp_evicted) },
+        { "dnsbl_tcp_timeouts_total", "TCP connections closed: idle for --tcp-idle, or a query not whole within --tcp-timeout",
+          offsetof(struct worker_metrics, tcp_timeouts) },
+        { "dnsbl_rrl_dropped_total", "UDP responses dropped by --rrl", offsetof(struct worker_metrics, rrl_dropped) },
+        { "dnsbl_rrl_slipped_total", "UDP responses sent truncated (TC) by --rrl",
+          offsetof(struct worker_metrics, rrl_slipped) },
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) {
+        metric_head(out, counters[i].name, "counter", counters[i].help);
+        evbuffer_add_printf(out, "%s %llu\n", counters[i].name, (unsigned long long)sum(srv, counters[i].field));
+    }
 }
 
 /* Live listings per zone and reason code: a scan of each zone, in one read transaction. */
