@@ -27,17 +27,8 @@ void tcp_sources_free(struct tcp_sources *s)
 
 int tcp_source_of(const struct sockaddr *sa, struct ipaddr *src, struct ipaddr *peer)
 {
-    memset(peer, 0, sizeof *peer);
-    if (sa->sa_family == AF_INET) {
-        peer->family = ADDR_V4;
-        memcpy(peer->bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        peer->family = ADDR_V6;
-        memcpy(peer->bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        addr_unmap_v4(peer);
-    } else {
+    if (addr_from_sockaddr(sa, peer) < 0)
         return -1;
-    }
     *src = *peer;
     if (src->family == ADDR_V6)
         memset(src->bytes + 8, 0, 8);

@@ -38,21 +38,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int sockaddr_ip(const struct sockaddr *sa, struct ipaddr *a)
-{
-    memset(a, 0, sizeof *a);
-    if (sa->sa_family == AF_INET) {
-        a->family = ADDR_V4;
-        memcpy(a->bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        a->family = ADDR_V6;
-        memcpy(a->bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        addr_unmap_v4(a);
-    } else {
-        return -1;
-    }
-    return 0;
-}
 
 static int same_addr(const struct ipaddr *a, const struct ipaddr *b)
 {
@@ -181,7 +166,7 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
             return;
         count_kernel_drops(s, sock, &mh);
         struct ipaddr a;
-        if (sockaddr_ip((struct sockaddr *)&peer, &a) < 0 || !peer_allowed(s, &a)) {
+        if (addr_from_sockaddr((struct sockaddr *)&peer, &a) < 0 || !peer_allowed(s, &a)) {
             char ip[64];
             s->dropped_peer++;
             log_gated(s, &a, "syslog udp: dropped a datagram from %s: not in --allow-from",
@@ -403,7 +388,7 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     struct syslog_source *s = arg;
     struct ipaddr peer;
     (void)l, (void)salen;
-    if (sockaddr_ip(sa, &peer) < 0 || !peer_allowed(s, &peer)) {
+    if (addr_from_sockaddr(sa, &peer) < 0 || !peer_allowed(s, &peer)) {
         tcp_refuse(s, fd, &peer, SYSLOG_REFUSED_NOT_ALLOWED);
         return;
     }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <ldns/sha2.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,4 +212,20 @@ void account_label(const char *account, size_t len, char out[ACCOUNT_LABEL_LEN +
         out[2 * i + 1] = hex[digest[i] & 15];
     }
     out[ACCOUNT_LABEL_LEN] = '\0';
+}
+
+int addr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (sa->sa_family == AF_INET) {
+        out->family = ADDR_V4;
+        memcpy(out->bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        out->family = ADDR_V6;
+        memcpy(out->bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        addr_unmap_v4(out);
+    } else {
+        return -1;
+    }
+    return 0;
 }

@@ -42,6 +42,9 @@ const char *addr_format(const struct ipaddr *a, char *buf, size_t n);
 const char *net_format(const struct ipnet *net, char *buf, size_t n);
 /* IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4; anything else is left as it is. */
 void addr_unmap_v4(struct ipaddr *a);
+struct sockaddr;
+/* A socket address's IP (IPv4-mapped IPv6 as IPv4): 0, or -1 for another family. */
+int addr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *out);
 
 /* The labels of a query name below the zone, in query order ("4.3.2.1" or 32 nibbles). -1 when the
  * labels cannot be an address: wrong count, a label that is not a canonical octet or a nibble. */
