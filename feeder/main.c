@@ -78,14 +78,24 @@ static void usage(FILE *out)
 "Signals: HUP re-reads the zones (rules), TERM and INT commit and stop.\n");
 }
 
-static int int_option(const char *name, const char *arg, long lo, long hi, int *out)
+/* A whole number option within [lo, hi]: 0, or -1 with the reason on stderr. */
+static int num_option(const char *name, const char *arg, long lo, long hi, long *out)
 {
     char *end;
     long v = strtol(arg, &end, 10);
     if (end == arg || *end || v < lo || v > hi) {
-        fprintf(stderr, "feeder: %s '%s': want a number from %ld to %ld\n", name, arg, lo, hi);
+        fprintf(stderr, "feeder: --%s '%s': want a number from %ld to %ld\n", name, arg, lo, hi);
         return -1;
     }
+    *out = v;
+    return 0;
+}
+
+static int int_option(const char *name, const char *arg, long lo, long hi, int *out)
+{
+    long v;
+    if (num_option(name, arg, lo, hi, &v) < 0)
+        return -1;
     *out = (int)v;
     return 0;
 }
@@ -105,8 +115,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "rotate-grace", 1, 0, 'g' },
         { 0, 0, 0, 0 },
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_DB: o->db = optarg; break;
         case O_ZONES: o->zones = optarg; break;
@@ -117,33 +127,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_UDP: if (o->nudp == SYSLOG_MAX_LISTEN) goto many; o->udp[o->nudp++] = optarg; break;
         case O_TCP: if (o->ntcp == SYSLOG_MAX_LISTEN) goto many; o->tcp[o->ntcp++] = optarg; break;
         case O_ALLOW: if (o->nallow == SYSLOG_MAX_ALLOW) goto many; o->allow[o->nallow++] = optarg; break;
-        case O_COMMIT: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 60000) {
-                fprintf(stderr, "feeder: --commit-interval '%s': want milliseconds from 1 to 60000\n", optarg);
-                return -1;
-            }
-            o->commit_ms = (int)v;
-            break;
-        }
-        case O_MAX_SKEW: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || v < 0 || v > 86400) {
-                fprintf(stderr, "feeder: --max-skew '%s': want seconds from 0 to 86400\n", optarg);
-                return -1;
-            }
-            o->max_skew = v;
-            break;
-        }
-        case O_SYSLOG_IDLE:
-            if (int_option("--syslog-idle-timeout", optarg, 0, 86400, &o->syslog_idle_s) < 0)
-                return -1;
-            break;
+        case O_COMMIT: bad = int_option("commit-interval", optarg, 1, 60000, &o->commit_ms); break;
+        case O_MAX_SKEW: bad = num_option("max-skew", optarg, 0, 86400, &o->max_skew); break;
+        case O_SYSLOG_IDLE: bad = int_option("syslog-idle-timeout", optarg, 0, 86400, &o->syslog_idle_s); break;
         case O_SYSLOG_PER_SOURCE:
-            if (int_option("--syslog-max-per-source", optarg, 1, SYSLOG_MAX_CONNS, &o->syslog_per_source) < 0)
-                return -1;
+            bad = int_option("syslog-max-per-source", optarg, 1, SYSLOG_MAX_CONNS, &o->syslog_per_source);
             break;
         case 'g': {
             char *end;
@@ -156,17 +144,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->grace_ms = (int)(v * 1000 + 0.5);
             break;
         }
-        case 'S': case 'Q': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || v < 0 || v > 1000000000) {
-                fprintf(stderr, "feeder: --max-%s '%s': want a count from 0 (no cap) to 1000000000\n",
-                        c == 'S' ? "sources" : "queue", optarg);
-                return -1;
-            }
-            *(c == 'S' ? &o->max_sources : &o->max_queue) = v;
-            break;
-        }
+        case 'S': bad = num_option("max-sources", optarg, 0, 1000000000, &o->max_sources); break;
+        case 'Q': bad = num_option("max-queue", optarg, 0, 1000000000, &o->max_queue); break;
         case O_DUMP: o->dump = 1; break;
         case O_METRICS: o->metrics = optarg; break;
         case O_VERBOSE: o->verbose = 1; break;
@@ -174,6 +153,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         default: usage(stderr); return -1;
         }
     }
+    if (bad)
+        return -1;
     for (int i = optind; i < argc; i++) {
         if (o->nfiles == MAX_FILES)
             goto many;
