@@ -165,6 +165,15 @@ static size_t rejected_item(const char *text, const char *end)
     return helo ? helo : 1 + address_end(text + 1, (size_t)(end - text - 1)) + 1;
 }
 
+/* reject_unverified_recipient's failures, read at the start of the reason (what follows is the remote
+ * server's reply, which quotes the client's recipient): "undeliverable address: ..." (a hard failure,
+ * such as Dovecot LMTP's "User doesn't exist") and "unverified address: ..." (a probe still failing). */
+static int verify_failed(const char *reason, size_t n)
+{
+    return STARTS(reason, n, "Recipient address rejected: undeliverable address: ") ||
+           STARTS(reason, n, "Recipient address rejected: unverified address: ");
+}
+
 static enum event_type reject(const char *p, size_t n, struct event *ev)
 {
     /* reject: CMD from NAME[IP]: 550 5.1.1 <RCPT>: Recipient address rejected: REASON; from=<...> ... */
@@ -194,7 +203,7 @@ static enum event_type reject(const char *p, size_t n, struct event *ev)
     if ((size_t)(sp - cmd) != 4 || memcmp(cmd, "RCPT", 4))
         return EV_MAIL_REJECT;
     size_t rn = (size_t)(tail - reason);
-    if (find(reason, rn, "User unknown") || find(reason, rn, "unverified address"))
+    if (find(reason, rn, "User unknown") || find(reason, rn, "unverified address") || verify_failed(reason, rn))
         return EV_RCPT_UNKNOWN;
     return EV_RCPT_REJECT;
 }

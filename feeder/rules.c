@@ -144,6 +144,21 @@ static void eval_dha(struct feeder *f, int zi, struct subject *sub, uint32_t t)
     list(f, zi, RULE_DHA, sub, sub->last_unknown ? sub->last_unknown : t, why);
 }
 
+/* dha without the ratio: so many unknown recipients that no share of valid ones (a harvest diluted
+ * with real addresses to stay under the ratio) makes them innocent. Listed with the same reason text
+ * and under the same rule as eval_dha, so a client crossing both is listed once. */
+static void eval_dha_count(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_DHA];
+    uint32_t unknown = subject_sum(sub, M_UNKNOWN, t, r->window), rcpt = subject_sum(sub, M_RCPT, t, r->window);
+    if (!r->count || unknown < r->count)
+        return;
+    char why[160];
+    snprintf(why, sizeof why, "unknown recipients %u/%u in %um", unknown, rcpt < unknown ? unknown : rcpt,
+             r->window / 60);
+    list(f, zi, RULE_DHA, sub, sub->last_unknown ? sub->last_unknown : t, why);
+}
+
 static void eval_backscatter(struct feeder *f, int zi, struct subject *sub, uint32_t t)
 {
     const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_BACKSCATTER];
@@ -277,7 +292,12 @@ void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_
         if (!z->rules[k].enabled)
             continue;
         switch (k) {
-        case RULE_DHA: if (zone_rates(z, sub)) eval_dha(f, zi, sub, t); break;
+        case RULE_DHA:
+            if (zone_rates(z, sub)) {
+                eval_dha(f, zi, sub, t);
+                eval_dha_count(f, zi, sub, t);
+            }
+            break;
         case RULE_BACKSCATTER: if (zone_rates(z, sub)) eval_backscatter(f, zi, sub, t); break;
         case RULE_VOLUME: if (zone_rates(z, sub)) eval_volume(f, zi, sub, t); break;
         case RULE_AUTH: eval_auth(f, zi, sub, t); break;

@@ -37,7 +37,9 @@ struct zone_rr {
 
 /* The feeder's rules (README "Rules"). Each zone enables the kinds that apply to what it lists: an IP
  * zone rates client addresses, a domain zone sender domains, an account zone SASL/IMAP accounts. */
-enum rule_kind { RULE_DHA, RULE_BACKSCATTER, RULE_AUTH, RULE_VOLUME, RULE_COMPROMISED, RULE_KINDS };
+enum rule_kind { RULE_DHA, RULE_BACKSCATTER, RULE_AUTH, RULE_VOLUME, RULE_COMPROMISED,
+                 RULE_ABNORMAL,     /* sessions that end without a message: hang-ups, timeouts, pregreet */
+                 RULE_KINDS };
 
 struct zone_rule {
     int enabled;
@@ -46,6 +48,7 @@ struct zone_rule {
     uint32_t threshold;         /* dha: unknown RCPTs; backscatter: NDRs; auth: failures;
                                    volume: messages; compromised: countries */
     uint32_t ratio;             /* dha: percent of RCPTs unknown */
+    uint32_t count;             /* dha: this many unknown RCPTs list whatever the ratio (0 = off) */
     uint32_t account_ips;       /* auth: one account failing from this many addresses (0 = off) */
     uint32_t foreign_threshold; /* volume: for clients outside home-country (0 = threshold) */
     uint32_t ips;               /* compromised: distinct addresses also flag (0 = off) */

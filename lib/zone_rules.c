@@ -14,7 +14,8 @@
 #define COUNTER_WINDOW_MAX (60 * 60)    /* the feeder keeps 64 one-minute buckets */
 #define LOGIN_WINDOW_MAX (7 * 86400)
 
-static const char *const kind_names[RULE_KINDS] = { "dha", "backscatter", "auth", "volume", "compromised" };
+static const char *const kind_names[RULE_KINDS] = { "dha", "backscatter", "auth", "volume", "compromised",
+                                                    "abnormal" };
 
 const char *rule_kind_name(enum rule_kind kind)
 {
@@ -42,14 +43,15 @@ static int kind_fits(enum zone_kind zk, int rk)
 
 void rules_defaults(struct zone *z)
 {
-    static const uint32_t window[RULE_KINDS] = { 600, 600, 600, 600, 86400 };
-    static const uint32_t threshold[RULE_KINDS] = { 10, 20, 10, 300, 4 };
+    static const uint32_t window[RULE_KINDS] = { 600, 600, 600, 600, 86400, 600 };
+    static const uint32_t threshold[RULE_KINDS] = { 10, 20, 10, 300, 4, 10 };
     for (int i = 0; i < RULE_KINDS; i++) {
         struct zone_rule *r = &z->rules[i];
         memset(r, 0, sizeof *r);
         r->window = window[i];
         r->threshold = threshold[i];
         r->ratio = 50;
+        r->count = i == RULE_DHA ? 50 : 0;
         r->account_ips = i == RULE_AUTH && z->kind == ZONE_IP ? 5 : 0;
         r->expire = 3600;
         r->max_expire = 86400;
@@ -78,7 +80,8 @@ int rules_section(struct zone *z, const char *section, const char *arg, char *er
     }
     int k = kind_by_name(arg);
     if (k < 0) {
-        snprintf(err, errlen, "[rule %s]: unknown rule (dha, backscatter, auth, volume, compromised)", arg);
+        snprintf(err, errlen, "[rule %s]: unknown rule (dha, backscatter, auth, volume, compromised, abnormal)",
+                 arg);
         return -1;
     }
     if (!kind_fits(z->kind, k)) {
@@ -190,6 +193,7 @@ static int rule_key(struct zone *z, int k, const char *key, const char *value, c
         }
         return 0;
     }
+    if (k == RULE_DHA && !strcmp(key, "count")) return count_key(key, value, &r->count, err, errlen);
     if (k == RULE_AUTH && !strcmp(key, "account-ips")) return count_key(key, value, &r->account_ips, err, errlen);
     if (k == RULE_VOLUME && !strcmp(key, "foreign-threshold"))
         return count_key(key, value, &r->foreign_threshold, err, errlen);

@@ -62,6 +62,13 @@ static const struct form forms[] = {
     { PFX "postfix/smtpd[1]: C898910C502: reject: RCPT from unknown[2001:db8::1]: 550 5.1.1 <@@>: Recipient address "
       "rejected: User unknown in local recipient table; from=<> to=<@@> proto=ESMTP helo=<h>", ADDR, EV_RCPT_UNKNOWN,
       "2001:db8::1", NO_USER, NULL, 0 },
+    /* reject_unverified_recipient: the recipient inside the remote server's reply, and Dovecot's text */
+#define UNDELIVERABLE(rcpt, said) \
+    PFX "postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 550 5.1.1 <" rcpt ">: Recipient address " \
+    "rejected: undeliverable address: host 127.0.0.1[private/dovecot-lmtp] said: 550 5.1.1 <" said "> User doesn't " \
+    "exist: " said " (in reply to RCPT TO command); from=<a@b.example> to=<" rcpt "> proto=ESMTP helo=<h>"
+    { UNDELIVERABLE("@@", "n@example.jp"), ADDR, EV_RCPT_UNKNOWN, "192.0.2.1", NO_USER, NULL, 0 },
+    { UNDELIVERABLE("n@example.jp", "@@"), RAW, EV_RCPT_UNKNOWN, "192.0.2.1", NO_USER, NULL, 0 },
     /* rejected at RCPT for the HELO name (which Postfix does not quote) or the sender */
     { PFX "postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 504 5.5.2 <@@>: Helo command rejected: "
       "need fully-qualified hostname; from=<a@b.example> to=<n@example.jp> proto=ESMTP helo=<@@>", RAW, EV_RCPT_REJECT,
@@ -137,6 +144,8 @@ static const char *const values[] = {
     "x, sasl_username=evil", ", lip=", ">,", ">, ", ": ", "<", ">", "\"", "\\", "[", "]", "]:", "a b", "alice",
     "unknown[8.8.8.8]: SASL LOGIN authentication failed", "(auth failed, 9 attempts in 1 secs)",
     "Login: user=<a>", "User unknown in local recipient table", "unverified address",
+    "Recipient address rejected: undeliverable address: x", "User doesn't exist",
+    ">: Recipient address rejected: undeliverable address: host x said: 550 5.1.1 <y> User doesn't exist",
     ">: Recipient address rejected: User unknown in local recipient table;",
     "\"a\"b>: Recipient address rejected: User unknown in local recipient table; from=<> helo=<a",
     "; from=<a@b> to=<c@d> proto=ESMTP helo=<x>", " status=bounced", ", status=bounced (x)",

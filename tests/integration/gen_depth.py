@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""gen_depth.py SCENARIO BASE > log: sessions for the issue 9 rules, built from the corpus's own lines
+(tests/corpus/mail.log) with their client address, time, queue ID and counters rewritten, the way
+gen_shifted.py reuses them. Forms the corpus does not hold are Postfix 3.7's texts (smtpd.c,
+postscreen_early.c, postscreen_smtpd.c, smtpd_check.c) in the corpus's envelope; each says so.
+
+SCENARIO:
+  dha-count  198.51.100.1 diluted harvest: 10 sessions of 19 unknown + 20 valid RCPTs (190 unknown,
+                          49 %), every other unknown a reject_unverified_recipient failure
+             198.51.100.2 near miss: 49 unknown among 169 RCPTs
+             198.51.100.3 harvest through recipient verification only: 12 "undeliverable address"
+             198.51.100.4 clean: 30 normal sessions
+  abnormal   see the comments in abnormal()
+BASE: unix time of the first line."""
+import os
+import re
+import sys
+from datetime import datetime, timezone
+
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus", "mail.log")
+LINES = open(CORPUS).read().splitlines()
+ENVELOPE = "2026-11-22T15:04:35.000000+00:00 mx1 "
+
+
+def shape(pattern):
+    """The first corpus line matching pattern, without its time stamp."""
+    rx = re.compile(pattern)
+    for l in LINES:
+        if rx.search(l):
+            return l.split(" ", 1)[1]
+    raise SystemExit("corpus has no line like " + pattern)
+
+
+def postfix37(text):
+    """A Postfix 3.7 line the corpus does not hold, in the corpus's envelope."""
+    return ENVELOPE.split(" ", 1)[1] + text
+
+
+ADDR = re.compile(r"127\.[13]\.\d+\.\d+")     # the corpus's clients, not its 127.0.0.1 server
+QID = re.compile(r"\b[0-9A-F]{10,11}\b")
+PORT = re.compile(r"(\]):\d+")
+out = []
+
+
+def emit(t, line, ip, qid=None, port=None):
+    stamp = datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="microseconds")
+    line = ADDR.sub(ip, line)
+    if qid:
+        line = QID.sub(qid, line)
+    if port is not None:
+        line = PORT.sub(r"\1:%d" % port, line)
+    out.append(stamp + " " + line)
+
+
+CONNECT = shape(r"smtpd\[\d+\]: connect from unknown\[127\.1\.20\.3\]")
+UNKNOWN = shape(r"smtpd\[\d+\]: [0-9A-F]+: reject: RCPT from unknown\[127\.1\.20\.3\]: 550 .*User unknown")
+DHA_DISCONNECT = shape(r"disconnect from unknown\[127\.1\.20\.3\] ehlo=1 mail=1 rcpt=1/21")
+CLIENT = shape(r"smtpd\[\d+\]: 0F5B110C502: client=unknown\[127\.1\.10\.4\]")
+QUEUED = shape(r"qmgr\[\d+\]: 0F5B110C502: from=")
+REMOVED = shape(r"qmgr\[\d+\]: 0F5B110C502: removed")
+CLEAN_DISCONNECT = shape(r"disconnect from unknown\[127\.1\.10\.4\] ehlo=1 mail=1 rcpt=1 data=1 quit=1")
+# smtpd_check.c: reject_unverified_recipient's hard failure, with Dovecot LMTP's reply
+UNDELIVERABLE = UNKNOWN.replace(
+    "Recipient address rejected: User unknown in local recipient table",
+    "Recipient address rejected: undeliverable address: host 127.0.0.1[private/dovecot-lmtp] said: "
+    "550 5.1.1 <u28499@example.jp> User doesn't exist: u28499@example.jp (in reply to RCPT TO command)")
+
+
+def counters(line, text):
+    """The disconnect line with its command counters replaced."""
+    return line[:line.index("] ") + 2] + text
+
+
+def harvest_session(t, ip, n, unknown, valid, verify_every=0):
+    """One session: connect, `unknown` rejects (every verify_every-th an undeliverable address),
+    disconnect with rcpt=valid/valid+unknown."""
+    emit(t, CONNECT, ip)
+    for i in range(unknown):
+        form = UNDELIVERABLE if verify_every and i % verify_every == 0 else UNKNOWN
+        line = re.sub(r"\bu\d+@", "u%d.%d@" % (n, i), form)     # a new recipient each time
+        emit(t + 0.01 * (i + 1), line, ip, qid="%08X%03X" % (n, i))
+    total = valid + unknown
+    emit(t + 0.5, counters(DHA_DISCONNECT, "ehlo=1 mail=1 rcpt=%d/%d quit=1 commands=%d/%d" %
+                           (valid, total, valid + 3, total + 3)), ip)
+
+
+def clean_session(t, ip, n):
+    qid = "C%09X" % n
+    emit(t, CONNECT, ip)
+    emit(t + 0.1, CLIENT, ip, qid=qid)
+    emit(t + 0.2, QUEUED, ip, qid=qid)
+    emit(t + 0.3, CLEAN_DISCONNECT, ip)
+    emit(t + 0.4, REMOVED, ip, qid=qid)
+
+
+def dha_count(base):
+    for s in range(10):     # 10 sessions in 5 minutes: 190 unknown of 390
+        harvest_session(base + 30 * s, "198.51.100.1", 100 + s, 19, 20, verify_every=2)
+    for s, unknown in enumerate((17, 16, 16)):  # 49 unknown of 169
+        harvest_session(base + 40 * s + 7, "198.51.100.2", 200 + s, unknown, 40)
+    harvest_session(base + 11, "198.51.100.3", 300, 12, 0, verify_every=1)
+    for s in range(30):
+        clean_session(base + 9 * s + 3, "198.51.100.4", 400 + s)
+
+
+if __name__ == "__main__":
+    scenario, base = sys.argv[1], int(sys.argv[2])
+    {"dha-count": dha_count}[scenario](base)
+    out.sort(key=lambda l: l.split(" ", 1)[0])
+    sys.stdout.write("\n".join(out) + "\n")
