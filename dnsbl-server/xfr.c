@@ -14,6 +14,7 @@
 
 #include "answer.h"
 #include "log.h"
+#include "store.h"
 #include "query.h"
 #include "xfr_records.h"
 
@@ -165,6 +166,161 @@ static int transfer(const struct zone *z, MDB_txn *txn, uint32_t now, const stru
     return rc;
 }
 
+/* ---- IXFR from the journal ---- */
+
+#define IXFR_RECORDS_MAX 200000     /* records of the changed names per side; beyond that: the full zone */
+
+/* A record of a changed name: owner length, owner, type, rdata; the TTL aside (it is not part of
+ * what identifies a record to a secondary that deletes it). */
+struct rec {
+    uint8_t *data;
+    size_t len;
+    uint32_t ttl;
+};
+struct recs {
+    const struct xfr_region *region;
+    struct rec *r;
+    size_t n, cap;
+    int full;                   /* more than IXFR_RECORDS_MAX */
+};
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int d = memcmp(x->data, y->data, n);
+    return d ? d : (x->len > y->len) - (x->len < y->len);
+}
+
+static int recs_add(void *ud, const struct xfr_rr *rr)
+{
+    struct recs *v = ud;
+    if (!xfr_region_has(v->region, rr->rel, rr->rel_len))
+        return 0;
+    if (v->n == IXFR_RECORDS_MAX) {
+        v->full = 1;
+        return -1;
+    }
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        struct rec *grown = realloc(v->r, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        v->r = grown, v->cap = cap;
+    }
+    size_t len = 1 + rr->rel_len + 2 + rr->rdlen;
+    uint8_t *d = malloc(len);
+    if (!d)
+        return -1;
+    d[0] = (uint8_t)rr->rel_len;
+    memcpy(d + 1, rr->rel, rr->rel_len);
+    put16(d + 1 + rr->rel_len, rr->type);
+    memcpy(d + 3 + rr->rel_len, rr->rdata, rr->rdlen);
+    v->r[v->n++] = (struct rec){ d, len, rr->ttl };
+    return 0;
+}
+
+static void recs_free(struct recs *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        free(v->r[i].data);
+    free(v->r);
+}
+
+static int rec_put(struct msg *m, const struct rec *r)
+{
+    size_t rel_len = r->data[0];
+    const uint8_t *t = r->data + 1 + rel_len;
+    struct xfr_rr rr = { .rel = r->data + 1, .rel_len = rel_len, .type = (uint16_t)(t[0] << 8 | t[1]),
+                         .ttl = r->ttl, .rdata = t + 2, .rdlen = (uint16_t)(r->len - 3 - rel_len) };
+    return msg_rr(m, &rr);
+}
+
+/* The records in a but not in b (both sorted), into m; counts them. */
+static int put_missing(struct msg *m, const struct recs *a, const struct recs *b, size_t *count)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        while (j < b->n && rec_cmp(&b->r[j], &a->r[i]) < 0)
+            j++;
+        if (j < b->n && rec_cmp(&b->r[j], &a->r[i]) == 0)
+            continue;
+        if (rec_put(m, &a->r[i]) < 0)
+            return -1;
+        (*count)++;
+    }
+    return 0;
+}
+
+struct ixfr_result {
+    size_t dels, adds, messages, changes;
+};
+
+/* SOA new, SOA old, the old records of the changed names that are gone, SOA new, the new ones, SOA
+ * new: one condensed difference (RFC 1995 4). The old records are generated from the journal's
+ * before-images as of the old serial's commit; both sides only for the names the changes touch. */
+static int ixfr_send(const struct zone *z, MDB_txn *txn, uint32_t now, const struct dns_query *q,
+                     const uint8_t *pkt, uint32_t from, uint32_t to, const struct store_changes *ch,
+                     struct evbuffer *out, struct ixfr_result *res)
+{
+    struct xfr_region reg;
+    struct recs old = { 0 }, cur = { 0 };
+    struct xfr_stats st;
+    int rc = xfr_region_build(ch, &reg);
+    old.region = cur.region = &reg;
+    if (rc == 0)
+        rc = xfr_records_at(z, txn, ch, ch->from_time, recs_add, &old, &st);
+    if (rc == 0)
+        rc = xfr_records(z, txn, now, recs_add, &cur, &st);
+    rc = old.full || cur.full ? 0 : rc < 0 ? -1 : 1;
+    struct msg *m = rc == 1 ? msg_new(z, q, pkt, RCODE_NOERROR) : NULL;
+    if (rc == 1 && !m)
+        rc = -1;
+    if (m) {
+        uint8_t soa_new_buf[XFR_SOA_MAX], soa_old_buf[XFR_SOA_MAX];
+        struct xfr_rr soa_new, soa_old;
+        xfr_soa(z, to, soa_new_buf, &soa_new);
+        xfr_soa(z, from, soa_old_buf, &soa_old);
+        qsort(old.r, old.n, sizeof *old.r, rec_cmp);
+        qsort(cur.r, cur.n, sizeof *cur.r, rec_cmp);
+        memset(res, 0, sizeof *res);
+        res->changes = ch->n;
+        int bad = msg_rr(m, &soa_new) < 0 || msg_rr(m, &soa_old) < 0 || put_missing(m, &old, &cur, &res->dels) < 0 ||
+                  msg_rr(m, &soa_new) < 0 || put_missing(m, &cur, &old, &res->adds) < 0 || msg_rr(m, &soa_new) < 0 ||
+                  msg_finish(m) < 0 || evbuffer_add_buffer(out, m->out) < 0;
+        res->messages = m->count;
+        rc = bad ? -1 : 1;
+        msg_free(m);
+    }
+    recs_free(&old);
+    recs_free(&cur);
+    xfr_region_free(&reg);
+    return rc;
+}
+
+/* IXFR from serial `from`: 1 answered with the difference, 0 the journal cannot tell (answer the
+ * whole zone), -1 error. */
+static int ixfr(const struct zone *z, MDB_txn *txn, uint32_t now, const struct dns_query *q, const uint8_t *pkt,
+                uint32_t from, uint32_t to, const char *peer, struct evbuffer *out)
+{
+    struct store_changes ch;
+    struct ixfr_result res;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = store_journal_changes(txn, z->dbi, from, to, &ch);
+    if (rc == 1)
+        rc = ixfr_send(z, txn, now, q, pkt, from, to, &ch, out, &res);
+    store_changes_free(&ch);
+    if (rc != 1)
+        return rc;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    log_info("IXFR %s to %s: serial %u -> %u from the journal, %zu changed entries, %zu records removed, %zu "
+             "added, in %zu message%s, %.1f ms", z->name, peer, from, to, res.changes, res.dels, res.adds,
+             res.messages, res.messages == 1 ? "" : "s", ms);
+    return 1;
+}
+
 /* The serial of the SOA in an IXFR query's authority section (RFC 1995 3), 0 if there is none. */
 static int ixfr_client_serial(const uint8_t *pkt, size_t len, size_t pos, uint32_t *serial)
 {
@@ -252,6 +408,14 @@ static void serve(const struct zone *z, MDB_txn *txn, uint32_t now, const struct
     struct timespec t0;
     size_t messages = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    int diff = q->qtype == DNS_TYPE_IXFR && !soa_only && ixfr_client_serial(pkt, len, q->question_end, &theirs)
+                   ? ixfr(z, txn, now, q, pkt, theirs, serial, peer, out) : 0;
+    if (diff == 1)
+        return;
+    if (diff < 0)
+        log_err("IXFR %s to %s: the journal could not be read (store or memory): the whole zone", z->name, peer);
+    else if (q->qtype == DNS_TYPE_IXFR && !soa_only && ixfr_client_serial(pkt, len, q->question_end, &theirs))
+        log_info("IXFR %s to %s: serial %u is not in the journal: the whole zone", z->name, peer, theirs);
     if (transfer(z, txn, now, q, pkt, soa_only, out, &st, &messages) < 0) {
         log_err("%s %s to %s: failed (store or memory)", kind, z->name, peer);
         reply_rcode(q, pkt, RCODE_SERVFAIL, out);

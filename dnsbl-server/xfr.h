@@ -1,6 +1,8 @@
-/* xfr.h - zone transfers over TCP: AXFR (RFC 5936) of a zone's live listings, and IXFR (RFC 1995)
- * answered with the full zone (section 4 allows it) or, when the client is up to date, with the SOA
- * alone. Who may transfer a zone is its allow-transfer list; anyone else gets REFUSED. The whole
+/* xfr.h - zone transfers over TCP: AXFR (RFC 5936) of a zone's live listings, and IXFR (RFC 1995):
+ * the SOA alone when the client is up to date; from a serial the store's change journal still
+ * holds, one condensed difference: the records of the changed names at the client's serial (the zone
+ * rebuilt from the journal's before-images, as of that serial's commit) against those of now; else
+ * the full zone (section 4 allows it). Who may transfer a zone is its allow-transfer list; anyone else gets REFUSED. The whole
  * transfer comes from the worker's read transaction: one consistent snapshot. Over UDP the server
  * answers AXFR and IXFR with TC set (answer.c), which sends the client to TCP. */
 #ifndef DNSBL_XFR_H

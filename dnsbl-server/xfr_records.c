@@ -41,6 +41,7 @@ struct gen {
     const struct zone *z;
     uint32_t now;
     MDB_txn *txn;               /* the snapshot, for the server's own lookups */
+    const struct store_changes *ch;     /* non-NULL: the zone as it was before these changes */
     struct zone_meta meta;
     struct unit *u;
     size_t n, cap;
@@ -210,7 +211,7 @@ static int net_shielded(struct gen *g, const struct ipnet *net)
     struct listing l;
     if (narrow_meta(&g->meta, net->addr.family, net->plen, &m) <= 1)
         return 0;       /* only the network's own prefix length: nothing else covers it */
-    int rc = store_lookup_ip(g->txn, g->z->dbi, &m, &net->addr, g->now, &l, NULL);
+    int rc = store_lookup_ip_at(g->txn, g->z->dbi, g->ch, &m, &net->addr, g->now, &l, NULL);
     return rc < 0 ? -1 : rc == 0 && (l.flags & LISTING_ALLOW);
 }
 
@@ -221,13 +222,13 @@ static int name_shielded(struct gen *g, const char *name, uint8_t *flags)
     struct listing l;
     char below[DOMAIN_MAX + 3];
     size_t len = strlen(name);
-    int rc = store_lookup_domain(g->txn, g->z->dbi, name, len, g->now, &l, NULL);
+    int rc = store_lookup_domain_at(g->txn, g->z->dbi, g->ch, name, len, g->now, &l, NULL);
     if (rc < 0)
         return -1;
     if (rc == 0 && (l.flags & LISTING_ALLOW))
         *flags |= LISTING_SUBDOMAINS;
     int n = snprintf(below, sizeof below, "*.%s", name);    /* '*' is never a stored label */
-    rc = store_lookup_domain(g->txn, g->z->dbi, below, (size_t)n, g->now, &l, NULL);
+    rc = store_lookup_domain_at(g->txn, g->z->dbi, g->ch, below, (size_t)n, g->now, &l, NULL);
     if (rc < 0)
         return -1;
     if (rc == 0 && (l.flags & LISTING_ALLOW))
@@ -264,18 +265,45 @@ static int entry_units(struct gen *g, const MDB_val *k, const MDB_val *v)
     return shielded ? (shielded < 0 ? -1 : 0) : net_units(g, &net, &proto);
 }
 
+/* The changed key c orders before (< 0), at (0) or after the snapshot's key k: LMDB's order. */
+static int change_vs_key(const struct store_change *c, const MDB_val *k)
+{
+    size_t n = c->klen < k->mv_size ? c->klen : k->mv_size;
+    int d = memcmp(c->key, k->mv_data, n);
+    return d ? d : (c->klen > k->mv_size) - (c->klen < k->mv_size);
+}
+
+/* The units of a changed key as it was: its before-image, if it existed then. */
+static int old_units(struct gen *g, const struct store_change *c)
+{
+    MDB_val k = { c->klen, (void *)c->key }, v = { c->old_len, (void *)c->old };
+    return c->old ? entry_units(g, &k, &v) : 0;
+}
+
+/* Every entry of the snapshot, or, with changes, of the zone as it was: the snapshot's keys merged
+ * with the changed keys (both in LMDB's order), a changed key's before-image in place of its value. */
 static int collect(struct gen *g, MDB_txn *txn)
 {
     MDB_cursor *cur;
     MDB_val k, v;
+    size_t j = 0, nch = g->ch ? g->ch->n : 0;
     if (mdb_cursor_open(txn, g->z->dbi, &cur) != 0)
         return -1;
-    int rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        if (entry_units(g, &k, &v) < 0)
-            break;
+    int rc, bad = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !bad; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        int d = -1;
+        for (; j < nch && (d = change_vs_key(&g->ch->c[j], &k)) < 0; j++)
+            if (old_units(g, &g->ch->c[j]) < 0)
+                bad = 1;
+        if (j < nch && d == 0)
+            bad |= old_units(g, &g->ch->c[j++]) < 0;
+        else
+            bad |= entry_units(g, &k, &v) < 0;
+    }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : -1;
+    for (; rc == MDB_NOTFOUND && j < nch && !bad; j++)
+        bad = old_units(g, &g->ch->c[j]) < 0;
+    return rc == MDB_NOTFOUND && !bad ? 0 : -1;
 }
 
 /* 127.0.0.2 (and ::ffff:7f00:2) or TEST listed, 127.0.0.1 or INVALID not: they win over the store. */
@@ -409,14 +437,14 @@ static int node_answer(struct gen *g, const struct unit *ref, size_t off, int wi
         int n = snprintf(name, sizeof name, "%s%s", wild ? "*." : "", subject);
         if (n > DOMAIN_MAX)
             return -2;  /* not a name the server could be asked: the unit's own entry answers */
-        return store_lookup_domain(g->txn, g->z->dbi, name, (size_t)n, g->now, l, NULL);
+        return store_lookup_domain_at(g->txn, g->z->dbi, g->ch, name, (size_t)n, g->now, l, NULL);
     }
     struct ipnet net;
     struct zone_meta m;
     node_net(ref->family, path, off, &net);
     if (narrow_meta(&g->meta, net.addr.family, net.plen, &m) <= 1)
         return -2;      /* one prefix length: the unit's own entry is the only one covering the node */
-    return store_lookup_ip(g->txn, g->z->dbi, &m, &net.addr, g->now, l, NULL);
+    return store_lookup_ip_at(g->txn, g->z->dbi, g->ch, &m, &net.addr, g->now, l, NULL);
 }
 
 static int single_digits(const char *path, size_t off)
@@ -568,7 +596,13 @@ static int emit_apex(struct gen *g)
 int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, void *ud,
                 struct xfr_stats *st)
 {
-    struct gen g = { .z = z, .now = now, .txn = txn, .fn = fn, .ud = ud, .st = st };
+    return xfr_records_at(z, txn, NULL, now, fn, ud, st);
+}
+
+int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_changes *ch, uint32_t now,
+                   xfr_rr_fn fn, void *ud, struct xfr_stats *st)
+{
+    struct gen g = { .z = z, .now = now, .txn = txn, .ch = ch, .fn = fn, .ud = ud, .st = st };
     memset(st, 0, sizeof *st);
     int rc = store_read_meta(txn, z->dbi, &g.meta) < 0 ? -1 : emit_apex(&g);
     if (rc == 0)
@@ -586,4 +620,107 @@ int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, 
     free(g.arena);
     free(g.emitting);
     return rc;
+}
+
+/* ---- the names a change touches (IXFR) ---- */
+
+static int name_cmp(const void *a, const void *b)
+{
+    const struct xfr_name *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int d = memcmp(x->p ? x->p : x->buf, y->p ? y->p : y->buf, n);     /* p: a probe's name */
+    return d ? d : (x->len > y->len) - (x->len < y->len);
+}
+
+static int name_in(const struct xfr_name *set, size_t n, const uint8_t *p, size_t len)
+{
+    struct xfr_name probe = { .p = p, .len = len };
+    return n && bsearch(&probe, set, n, sizeof *set, name_cmp) != NULL;
+}
+
+/* The node of a changed key in wire form below the zone: the whole octets (IPv4) or nibbles (IPv6)
+ * of its network, or the domain. Returns its length, 0 for the apex, -1 for a key that has no name. */
+static int key_node(const uint8_t *key, size_t klen, uint8_t *out)
+{
+    struct ipnet net;
+    char name[DOMAIN_MAX + 1];
+    int kind = store_key_decode(key, klen, &net, name, sizeof name), pos = 0;
+    if (kind == 'd') {          /* "a.b" as 1 a 1 b: labels in order, no root label */
+        for (const char *l = name; *l && pos < 250;) {
+            size_t n = strcspn(l, ".");
+            out[pos++] = (uint8_t)n;
+            memcpy(out + pos, l, n);
+            pos += (int)n;
+            l += n + (l[n] == '.');
+        }
+        return pos;
+    }
+    if (kind != 'n')
+        return -1;
+    int step = net.addr.family == ADDR_V4 ? 8 : 4, labels = net.plen / step;
+    for (int i = labels - 1; i >= 0; i--) {     /* the last octet or nibble first */
+        char label[4];
+        int n = net.addr.family == ADDR_V4 ? snprintf(label, sizeof label, "%u", net.addr.bytes[i])
+                                            : snprintf(label, sizeof label, "%x",
+                                                       (net.addr.bytes[i / 2] >> (i % 2 ? 0 : 4)) & 15);
+        out[pos++] = (uint8_t)n;
+        memcpy(out + pos, label, (size_t)n);
+        pos += n;
+    }
+    return pos;
+}
+
+static int name_add(struct xfr_name **set, size_t *n, const uint8_t *p, size_t len)
+{
+    struct xfr_name *grown = realloc(*set, (*n + 1) * sizeof **set);
+    if (!grown)
+        return -1;
+    *set = grown;
+    memcpy(grown[*n].buf, p, len);
+    grown[*n].p = NULL;         /* the name is in buf, wherever sorting moves it */
+    grown[*n].len = len;
+    (*n)++;
+    return 0;
+}
+
+void xfr_region_free(struct xfr_region *r)
+{
+    free(r->nodes);
+    free(r->above);
+}
+
+int xfr_region_build(const struct store_changes *ch, struct xfr_region *r)
+{
+    memset(r, 0, sizeof *r);
+    for (size_t i = 0; i < ch->n && !r->all; i++) {
+        uint8_t node[256];
+        int len = key_node(ch->c[i].key, ch->c[i].klen, node);
+        if (len < 0)
+            continue;
+        r->all = len == 0;
+        if (name_add(&r->nodes, &r->nnodes, node, (size_t)len) < 0)
+            return -1;
+        for (int off = 0; off < len; off += 1 + node[off])      /* the names above it, the apex too */
+            if (name_add(&r->above, &r->nabove, node + off + 1 + node[off], (size_t)(len - off - 1 - node[off])) < 0)
+                return -1;
+    }
+    if (r->nnodes)
+        qsort(r->nodes, r->nnodes, sizeof *r->nodes, name_cmp);
+    if (r->nabove)
+        qsort(r->above, r->nabove, sizeof *r->above, name_cmp);
+    return 0;
+}
+
+int xfr_region_has(const struct xfr_region *r, const uint8_t *rel, size_t len)
+{
+    if (r->all)
+        return 1;
+    if (len >= 2 && rel[0] == 1 && rel[1] == '*')
+        rel += 2, len -= 2;         /* a wildcard belongs with the name it is below */
+    if (name_in(r->nodes, r->nnodes, rel, len) || name_in(r->above, r->nabove, rel, len))
+        return 1;
+    for (size_t off = 0; off < len; off += 1u + rel[off])       /* below a node */
+        if (name_in(r->nodes, r->nnodes, rel + off, len - off))
+            return 1;
+    return 0;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
 #include "zone.h"
 
 #define XFR_EXPAND_MAX 65536    /* names one entry may expand to; a larger one is skipped */
@@ -50,5 +51,22 @@ void xfr_soa(const struct zone *z, uint32_t serial, uint8_t *buf, struct xfr_rr 
  * names. Returns 0, or -1 when the store or memory failed or fn stopped it. */
 int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, void *ud,
                 struct xfr_stats *st);
+/* The same for the zone as it was before the changes ch (store_journal_changes), as of `now`. */
+int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_changes *ch, uint32_t now,
+                   xfr_rr_fn fn, void *ud, struct xfr_stats *st);
+
+/* Owner names a change can touch: the names of the changed entries ("nodes", with everything below
+ * them: their answers include a covering entry's reasons) and every name above a node (whose
+ * existence and fill-in wildcards depend on what is below). Wire form below the zone. */
+struct xfr_name { const uint8_t *p; size_t len; uint8_t buf[256]; };     /* p NULL: the name is buf */
+struct xfr_region {
+    struct xfr_name *nodes, *above;
+    size_t nnodes, nabove;
+    int all;                    /* a change at the apex: every name */
+};
+int xfr_region_build(const struct store_changes *ch, struct xfr_region *r);
+/* Does the owner (wire form below the zone) belong to the region? */
+int xfr_region_has(const struct xfr_region *r, const uint8_t *rel, size_t len);
+void xfr_region_free(struct xfr_region *r);
 
 #endif

@@ -385,6 +385,12 @@ static int cover(struct listing *out, const struct listing *e, uint32_t now, int
 int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
 {
+    return store_lookup_ip_at(txn, dbi, NULL, meta, a, now, out, matched);
+}
+
+int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct zone_meta *meta,
+                       const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
+{
     struct ipnet net = { *a, 0 };
     struct listing e;
     uint8_t key[18];
@@ -395,7 +401,7 @@ int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
         net.addr = *a;
         net.plen = (uint8_t)plen;
         net_clear_host_bits(&net);
-        int found = store_get(txn, dbi, key, store_key_net(&net, key), &e);
+        int found = store_get_at(txn, dbi, ch, key, store_key_net(&net, key), &e);
         if (found < 0)
             return -1;
         if (!found)
@@ -469,6 +475,12 @@ int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset)
 {
+    return store_lookup_domain_at(txn, dbi, NULL, name, len, now, out, matched_offset);
+}
+
+int store_lookup_domain_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const char *name,
+                           size_t len, uint32_t now, struct listing *out, size_t *matched_offset)
+{
     uint8_t key[STORE_KEY_MAX];
     struct listing e;
     int listed = 0, below = 0;
@@ -477,7 +489,7 @@ int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len,
     if (len == 0 || len > DOMAIN_MAX)
         return 0;
     for (size_t off = 0; off < len;) {
-        int found = store_get(txn, dbi, key, store_key_domain(name + off, len - off, key), &e);
+        int found = store_get_at(txn, dbi, ch, key, store_key_domain(name + off, len - off, key), &e);
         if (found < 0)
             return -1;
         /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */
@@ -574,6 +586,198 @@ static struct store_txn_zone *touch_zone(struct store_txn *w, MDB_dbi dbi)
     return z;
 }
 
+/* ---- the change journal: writing (schema in store.h) ---- */
+
+static const uint8_t jnext_key[] = { 0x00, 'j', 'n', 'e', 'x', 't' };
+
+static void put_u64be(uint8_t *p, uint64_t v) { put_u32be(p, (uint32_t)(v >> 32)); put_u32be(p + 4, (uint32_t)v); }
+static uint64_t get_u64be(const uint8_t *p) { return (uint64_t)get_u32be(p) << 32 | get_u32be(p + 4); }
+static void put_u64le(uint8_t *p, uint64_t v) { put_u32le(p, (uint32_t)v); put_u32le(p + 4, (uint32_t)(v >> 32)); }
+static uint64_t get_u64le(const uint8_t *p) { return (uint64_t)get_u32le(p + 4) << 32 | get_u32le(p); }
+
+static void jentry_key(uint64_t n, uint8_t key[10])
+{
+    key[0] = 0x00, key[1] = 'J';
+    put_u64be(key + 2, n);
+}
+
+static void jhead_key(uint32_t serial, uint8_t key[6])
+{
+    key[0] = 0x00, key[1] = 'H';
+    put_u32be(key + 2, serial);
+}
+
+static uint32_t journal_size(const struct store_txn_zone *z)
+{
+    return z->jmax_size ? z->jmax_size : STORE_JOURNAL_SIZE;
+}
+
+int store_journal_limits(struct store_txn *w, MDB_dbi dbi, uint32_t max_age, uint32_t max_size)
+{
+    struct store_txn_zone *z = touch_zone(w, dbi);
+    if (!z)
+        return EINVAL;
+    z->jmax_age = max_age;
+    z->jmax_size = max_size;
+    return 0;
+}
+
+static int journal_load(MDB_txn *txn, struct store_txn_zone *z)
+{
+    if (z->jloaded)
+        return 0;
+    MDB_val k = { sizeof jnext_key, (void *)jnext_key }, v;
+    int rc = mdb_get(txn, z->dbi, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    z->jnext = rc == 0 && v.mv_size == 8 ? get_u64be(v.mv_data) : 1;
+    z->jfirst = z->jnext;
+    z->jloaded = 1;
+    return 0;
+}
+
+/* Notes what key holds before this transaction changes it. A transaction that changes more keys
+ * than the journal may hold stops noting (and drops the journal at commit): no secondary could use
+ * it, and a bulk import should not write its entries twice. */
+static int journal_note(MDB_txn *txn, struct store_txn_zone *z, const uint8_t *key, size_t klen)
+{
+    int rc = z->jover ? 0 : journal_load(txn, z);
+    if (rc != 0 || z->jover)
+        return rc;
+    if (z->jnext - z->jfirst >= journal_size(z) || klen > STORE_KEY_MAX) {
+        z->jover = 1;
+        return 0;
+    }
+    uint8_t buf[2 + STORE_KEY_MAX + STORE_VALUE_MAX], jk[10];
+    MDB_val k = { klen, (void *)key }, v;
+    rc = mdb_get(txn, z->dbi, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    size_t len = 0, had = rc == 0;
+    if (had && v.mv_size > STORE_VALUE_MAX) {
+        z->jover = 1;
+        return 0;
+    }
+    buf[len++] = (uint8_t)klen;
+    memcpy(buf + len, key, klen);
+    len += klen;
+    buf[len++] = (uint8_t)had;
+    if (had) {
+        memcpy(buf + len, v.mv_data, v.mv_size);
+        len += v.mv_size;
+    }
+    jentry_key(z->jnext++, jk);
+    return mdb_put(txn, z->dbi, &(MDB_val){ sizeof jk, jk }, &(MDB_val){ len, buf }, 0);
+}
+
+/* Notes every key with a reason that expired in (after, now]: the names an expiry commit removes. */
+static int journal_expired(MDB_txn *txn, struct store_txn_zone *z, uint32_t after, uint32_t now)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, z->dbi, &cur);
+    if (rc != 0)
+        return rc;
+    uint8_t first = ADDR_V4;     /* past the 0x00 records, the journal among them */
+    k = (MDB_val){ 1, &first };
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !z->jover;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct listing l;
+        int due = 0;
+        if (listing_decode(v.mv_data, v.mv_size, &l) < 0)
+            continue;
+        for (int i = 0; i < l.nreasons; i++)
+            due |= l.reasons[i].expires > after && l.reasons[i].expires <= now;
+        uint8_t key[STORE_KEY_MAX];
+        size_t klen = k.mv_size;
+        if (!due || klen > sizeof key)
+            continue;
+        memcpy(key, k.mv_data, klen);   /* the put below may move the page the cursor points into */
+        if ((rc = journal_note(txn, z, key, klen)) != 0)
+            break;
+        k = (MDB_val){ klen, key };
+        if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Deletes journal records from the oldest on. tag 'J': the entries numbered below below_n (all with
+ * UINT64_MAX). tag 'H': the headers of commits made before min_time or whose entries begin before
+ * min_first, up to the first one kept, whose first entry goes to *kept_first. */
+static int journal_delete_while(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, uint64_t below_n, uint32_t min_time,
+                                uint64_t min_first, uint64_t *kept_first)
+{
+    MDB_cursor *cur;
+    uint8_t prefix[2] = { 0x00, tag };
+    MDB_val k = { sizeof prefix, prefix }, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *key = k.mv_data;
+        if (k.mv_size < 2 || key[0] != 0x00 || key[1] != tag)
+            break;
+        int drop;
+        if (tag == 'J') {
+            drop = below_n == UINT64_MAX || (k.mv_size == 10 && get_u64be(key + 2) < below_n);
+        } else {
+            const uint8_t *h = v.mv_data;
+            drop = v.mv_size != 24 || get_u32le(h + 4) < min_time || get_u64le(h + 8) < min_first;
+            if (!drop && kept_first) {
+                *kept_first = get_u64le(h + 8);
+                break;      /* headers follow the serial, so the rest are newer */
+            }
+        }
+        if (!drop)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Bounds the journal by age and size: the oldest commits' headers go, then their entries. */
+static int journal_trim(MDB_txn *txn, const struct store_txn_zone *z, uint32_t now)
+{
+    uint32_t age = z->jmax_age ? z->jmax_age : STORE_JOURNAL_AGE, size = journal_size(z);
+    uint32_t min_time = now > age ? now - age : 0;
+    uint64_t min_first = z->jnext > size ? z->jnext - size : 0, kept = z->jnext;
+    int rc = journal_delete_while(txn, z->dbi, 'H', 0, min_time, min_first, &kept);
+    return rc ? rc : journal_delete_while(txn, z->dbi, 'J', kept, 0, 0, NULL);
+}
+
+/* At commit: the expiries' entries, the header of the new serial, the counter, the trim. */
+static int journal_commit(MDB_txn *txn, struct store_txn_zone *z, uint32_t expired_upto, uint32_t now)
+{
+    int rc = journal_load(txn, z);
+    if (rc == 0 && z->expired_upto && !z->jover)
+        rc = journal_expired(txn, z, expired_upto, z->expired_upto);
+    if (rc != 0)
+        return rc;
+    if (z->jover) {     /* everything goes: no older serial can be rebuilt */
+        rc = journal_delete_while(txn, z->dbi, 'H', 0, UINT32_MAX, UINT64_MAX, NULL);
+        if (rc == 0)
+            rc = journal_delete_while(txn, z->dbi, 'J', UINT64_MAX, 0, 0, NULL);
+        z->jfirst = z->jnext;
+    }
+    if (rc != 0)
+        return rc;
+    uint8_t hk[6], h[24], nk[8];
+    jhead_key(z->new_serial, hk);
+    put_u32le(h, z->jover ? z->new_serial : z->old_serial);     /* linked to itself: the chain starts here */
+    put_u32le(h + 4, now);
+    put_u64le(h + 8, z->jfirst);
+    put_u64le(h + 16, z->jnext);
+    put_u64be(nk, z->jnext);
+    if ((rc = mdb_put(txn, z->dbi, &(MDB_val){ sizeof hk, hk }, &(MDB_val){ sizeof h, h }, 0)) != 0 ||
+        (rc = mdb_put(txn, z->dbi, &(MDB_val){ sizeof jnext_key, (void *)jnext_key }, &(MDB_val){ sizeof nk, nk }, 0)) != 0)
+        return rc;
+    return journal_trim(txn, z, now);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -612,14 +816,21 @@ int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
     } else if (key[0] == ADDR_V6 && klen == 18) {
         z->add.v6_plens[key[17] / 64] |= 1ULL << (key[17] % 64);
     }
+    int rc = journal_note(w->txn, z, key, klen);
+    if (rc != 0)
+        return rc;
     MDB_val k = { klen, (void *)key }, v = { (size_t)len, buf };
     return mdb_put(w->txn, dbi, &k, &v, mdb_flags);
 }
 
 int store_del(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen)
 {
-    if (!touch_zone(w, dbi))
+    struct store_txn_zone *z = touch_zone(w, dbi);
+    if (!z)
         return EINVAL;
+    int rc = journal_note(w->txn, z, key, klen);
+    if (rc != 0)
+        return rc;
     MDB_val k = { klen, (void *)key };
     return mdb_del(w->txn, dbi, &k, NULL);
 }
@@ -637,6 +848,7 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
         return rc;
     memset(&z->add, 0, sizeof z->add);
     z->nnew24 = 0;          /* the map went with the entries; v4_map_gen stays */
+    z->jover = 1;           /* and the journal: secondaries transfer the zone in full */
     meta.v4_plens = 0;      /* the entries written after this set them again */
     memset(meta.v6_plens, 0, sizeof meta.v6_plens);
     MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
@@ -824,6 +1036,9 @@ static int update_meta(MDB_txn *txn, struct store_txn_zone *z, uint32_t now)
     z->old_serial = meta.serial;
     meta.serial = (int32_t)(now - next) > 0 ? now : next;
     z->new_serial = meta.serial;
+    int jrc = journal_commit(txn, z, meta.expired_upto, now);
+    if (jrc != 0)
+        return jrc;
     if (z->expired_upto)
         meta.expired_upto = z->expired_upto;
     meta.v4_plens |= z->add.v4_plens;
@@ -856,4 +1071,125 @@ int store_write_commit(struct store_txn *w, uint32_t now)
 void store_write_abort(struct store_txn *w)
 {
     mdb_txn_abort(w->txn);
+}
+
+/* ---- the change journal: reading ---- */
+
+static int change_cmp(const void *a, const void *b)
+{
+    const struct store_change *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int d = memcmp(x->key, y->key, n);
+    if (d)
+        return d;
+    if (x->klen != y->klen)
+        return (x->klen > y->klen) - (x->klen < y->klen);
+    return (x->n > y->n) - (x->n < y->n);       /* the earliest change of a key first */
+}
+
+const struct store_change *store_changes_find(const struct store_changes *ch, const uint8_t *key, size_t klen)
+{
+    struct store_change probe = { .key = key, .klen = klen, .n = 0 };
+    size_t lo = 0, hi = ch->n;
+    while (lo < hi) {       /* the first change not before the probe */
+        size_t mid = lo + (hi - lo) / 2;
+        if (change_cmp(&ch->c[mid], &probe) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ch->n && ch->c[lo].klen == klen && !memcmp(ch->c[lo].key, key, klen) ? &ch->c[lo] : NULL;
+}
+
+int store_get_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const uint8_t *key, size_t klen,
+                 struct listing *out)
+{
+    const struct store_change *c = ch ? store_changes_find(ch, key, klen) : NULL;
+    if (!c)
+        return store_get(txn, dbi, key, klen, out);
+    return c->old && listing_decode(c->old, c->old_len, out) == 0;
+}
+
+/* Reads the header of serial: 1, 0 absent (or malformed), -1 error. */
+static int journal_head(MDB_txn *txn, MDB_dbi dbi, uint32_t serial, uint32_t *old, uint32_t *time,
+                        uint64_t *first, uint64_t *end)
+{
+    uint8_t hk[6];
+    jhead_key(serial, hk);
+    MDB_val k = { sizeof hk, hk }, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc != 0 || v.mv_size != 24)
+        return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+    const uint8_t *h = v.mv_data;
+    *old = get_u32le(h), *time = get_u32le(h + 4);
+    *first = get_u64le(h + 8), *end = get_u64le(h + 16);
+    return 1;
+}
+
+/* Appends the entries [first, end) to ch->c (capacity *cap). 0, 1 a missing entry (trimmed), -1 error. */
+static int journal_gather(MDB_txn *txn, MDB_dbi dbi, uint64_t first, uint64_t end, struct store_changes *ch,
+                          size_t *cap)
+{
+    uint8_t jk[10];
+    for (uint64_t n = first; n < end; n++) {
+        jentry_key(n, jk);
+        MDB_val k = { sizeof jk, jk }, v;
+        int rc = mdb_get(txn, dbi, &k, &v);
+        if (rc != 0)
+            return rc == MDB_NOTFOUND ? 1 : -1;
+        const uint8_t *e = v.mv_data;
+        if (v.mv_size < 2 || (size_t)e[0] + 2 > v.mv_size)
+            return 1;
+        if (ch->n == *cap) {
+            size_t grown = *cap ? *cap * 2 : 256;
+            struct store_change *c = realloc(ch->c, grown * sizeof *c);
+            if (!c)
+                return -1;
+            ch->c = c, *cap = grown;
+        }
+        size_t klen = e[0];
+        int had = e[1 + klen];
+        ch->c[ch->n++] = (struct store_change){ .key = e + 1, .klen = klen, .old = had ? e + 2 + klen : NULL,
+                                                .old_len = had ? v.mv_size - 2 - klen : 0, .n = n };
+    }
+    return 0;
+}
+
+int store_journal_changes(MDB_txn *txn, MDB_dbi dbi, uint32_t from, uint32_t to, struct store_changes *out)
+{
+    uint32_t old, time, unused;
+    uint64_t first, end;
+    size_t cap = 0;
+    memset(out, 0, sizeof *out);
+    int rc = journal_head(txn, dbi, from, &unused, &out->from_time, &first, &end);
+    /* back from `to` along the headers' old serials; the journal holds at most that many commits */
+    for (uint32_t s = to, steps = 0; rc == 1 && s != from; s = old, steps++) {
+        rc = steps > STORE_JOURNAL_SIZE * 4u ? 0 : journal_head(txn, dbi, s, &old, &time, &first, &end);
+        if (rc == 1 && old == s)
+            rc = 0;     /* the journal was dropped at s: nothing before it can be rebuilt */
+        if (rc == 1) {
+            int g = journal_gather(txn, dbi, first, end, out, &cap);
+            rc = g == 0 ? 1 : g == 1 ? 0 : -1;      /* a trimmed entry: the journal cannot tell */
+        }
+    }
+    if (rc != 1) {
+        store_changes_free(out);
+        return rc;
+    }
+    if (out->n)
+        qsort(out->c, out->n, sizeof *out->c, change_cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < out->n; i++)     /* one per key: its earliest before-image */
+        if (!kept || out->c[kept - 1].klen != out->c[i].klen ||
+            memcmp(out->c[kept - 1].key, out->c[i].key, out->c[i].klen))
+            out->c[kept++] = out->c[i];
+    out->n = kept;
+    return 1;
+}
+
+void store_changes_free(struct store_changes *ch)
+{
+    free(ch->c);
+    ch->c = NULL;
+    ch->n = 0;
 }

@@ -24,7 +24,24 @@
  * zone has no map (a server then searches the B-tree for every query).
  *
  * The value is packed, little-endian:  flags u8, nreasons u8, since u32, then per reason
- * code u32 (the A record, network order), expires u32 (0 = never), text length u8, text. */
+ * code u32 (the A record, network order), expires u32 (0 = never), text length u8, text.
+ *
+ * The change journal, for IXFR (RFC 1995), lives in the same sub-database under 0x00 keys, which every
+ * reader of listings already skips:
+ *
+ *   key 0x00 "jnext"            u64 BE: the number the next journal entry gets
+ *   key 0x00 'J' n (u64 BE)     journal entry n: key length u8, key, had-value u8, the value the key
+ *                               had before the write (a before-image; absent when had-value is 0)
+ *   key 0x00 'H' serial (u32 BE) the commit that made `serial`: old serial u32 LE, commit time u32 LE,
+ *                               its entries [first u64 LE, end u64 LE)
+ *
+ * store_put and store_del note the key's before-image in the same transaction; a commit that records
+ * expiries (store_mark_expired) notes every key with a reason that expired since meta.expired_upto.
+ * The zone at an older serial S is then the current snapshot with, for every key changed after S, the
+ * before-image of its first change after S (store_journal_changes), read as of S's commit time. The
+ * writer trims the journal at each commit to an age and a number of entries (store_journal_limits);
+ * a transaction that changes more entries than that, or clears the zone, drops the whole journal (a
+ * secondary then transfers the zone in full). */
 #ifndef DNSBL_STORE_H
 #define DNSBL_STORE_H
 
@@ -151,6 +168,10 @@ struct store_txn_zone {                     /* what a transaction changed in one
     int nnew24;                             /* > STORE_TXN_NEW24: too many, rebuild the map */
     uint32_t expired_upto;                  /* non-zero: store it in the meta (store_mark_expired) */
     uint32_t old_serial, new_serial;        /* set by store_write_commit */
+    uint64_t jfirst, jnext;                 /* journal entries this transaction wrote: [jfirst, jnext) */
+    uint32_t jmax_age, jmax_size;           /* journal bounds (store_journal_limits); 0: the defaults */
+    uint8_t jloaded;                        /* jfirst/jnext read from the store */
+    uint8_t jover;                          /* too many changes, or a clear: drop the journal at commit */
 };
 
 struct store_txn {
@@ -196,5 +217,40 @@ struct store_expiry {
  * *raised: how many. 0, or an LMDB error. */
 int store_expire_pass(struct store *st, struct store_expiry *x, int n, uint32_t now, int *raised);
 void store_write_abort(struct store_txn *w);
+
+/* The change journal (schema above). Bounds of a zone's journal, applied by the commit that trims it:
+ * entries older than max_age seconds or beyond the newest max_size entries go. 0 keeps the default. */
+#define STORE_JOURNAL_AGE 86400
+#define STORE_JOURNAL_SIZE 100000
+int store_journal_limits(struct store_txn *w, MDB_dbi dbi, uint32_t max_age, uint32_t max_size);
+
+/* One changed key between two serials, with its value at the older one. Pointers into the snapshot. */
+struct store_change {
+    const uint8_t *key;
+    size_t klen;
+    const void *old;            /* the value at the older serial; NULL: the key did not exist */
+    size_t old_len;
+    uint64_t n;                 /* journal entry number (the earliest change of the key) */
+};
+struct store_changes {
+    struct store_change *c;     /* sorted by key, one per key */
+    size_t n;
+    uint32_t from_time;         /* commit time of the older serial: when its zone is read */
+};
+/* The keys changed from serial `from` to serial `to` (the snapshot's): 1 found, 0 the journal cannot
+ * tell (from is older than the journal, or a link is missing: transfer the whole zone), -1 on an LMDB
+ * error or no memory. Free with store_changes_free. */
+int store_journal_changes(MDB_txn *txn, MDB_dbi dbi, uint32_t from, uint32_t to, struct store_changes *out);
+void store_changes_free(struct store_changes *ch);
+/* Lookups in the zone as it was: the snapshot with the changes' before-images in place (ch NULL: the
+ * snapshot itself). As store_get / store_lookup_ip / store_lookup_domain. */
+int store_get_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const uint8_t *key, size_t klen,
+                 struct listing *out);
+int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct zone_meta *meta,
+                       const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched);
+int store_lookup_domain_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const char *name,
+                           size_t len, uint32_t now, struct listing *out, size_t *matched_offset);
+/* The change of a key, or NULL. */
+const struct store_change *store_changes_find(const struct store_changes *ch, const uint8_t *key, size_t klen);
 
 #endif
