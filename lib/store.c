@@ -607,6 +607,10 @@ static void jhead_key(uint32_t serial, uint8_t key[6])
     put_u32be(key + 2, serial);
 }
 
+#define STORE_JHEAD_LEN 28
+static int journal_head(MDB_txn *txn, MDB_dbi dbi, uint32_t serial, uint32_t *old, uint32_t *time,
+                        uint64_t *first, uint64_t *end, uint32_t *old_time);
+
 static uint32_t journal_size(const struct store_txn_zone *z)
 {
     return z->jmax_size ? z->jmax_size : STORE_JOURNAL_SIZE;
@@ -724,7 +728,7 @@ static int journal_delete_while(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, uint64_t
             drop = below_n == UINT64_MAX || (k.mv_size == 10 && get_u64be(key + 2) < below_n);
         } else {
             const uint8_t *h = v.mv_data;
-            drop = v.mv_size != 24 || get_u32le(h + 4) < min_time || get_u64le(h + 8) < min_first;
+            drop = v.mv_size != STORE_JHEAD_LEN || get_u32le(h + 4) < min_time || get_u64le(h + 8) < min_first;
             if (!drop && kept_first) {
                 *kept_first = get_u64le(h + 8);
                 break;      /* headers follow the serial, so the rest are newer */
@@ -765,12 +769,19 @@ static int journal_commit(MDB_txn *txn, struct store_txn_zone *z, uint32_t expir
     }
     if (rc != 0)
         return rc;
-    uint8_t hk[6], h[24], nk[8];
+    uint8_t hk[6], h[STORE_JHEAD_LEN], nk[8];
+    uint32_t old_time = 0, unused;
+    uint64_t unused64;
+    if (z->old_serial == 0)
+        old_time = now;         /* never written: empty, at any time */
+    else if ((rc = journal_head(txn, z->dbi, z->old_serial, &unused, &old_time, &unused64, &unused64, &unused)) < 0)
+        return EIO;
     jhead_key(z->new_serial, hk);
     put_u32le(h, z->jover ? z->new_serial : z->old_serial);     /* linked to itself: the chain starts here */
     put_u32le(h + 4, now);
     put_u64le(h + 8, z->jfirst);
     put_u64le(h + 16, z->jnext);
+    put_u32le(h + 24, old_time);    /* 0: unknown (the old serial's header is gone) */
     put_u64be(nk, z->jnext);
     if ((rc = mdb_put(txn, z->dbi, &(MDB_val){ sizeof hk, hk }, &(MDB_val){ sizeof h, h }, 0)) != 0 ||
         (rc = mdb_put(txn, z->dbi, &(MDB_val){ sizeof jnext_key, (void *)jnext_key }, &(MDB_val){ sizeof nk, nk }, 0)) != 0)
@@ -1112,17 +1123,18 @@ int store_get_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, cons
 
 /* Reads the header of serial: 1, 0 absent (or malformed), -1 error. */
 static int journal_head(MDB_txn *txn, MDB_dbi dbi, uint32_t serial, uint32_t *old, uint32_t *time,
-                        uint64_t *first, uint64_t *end)
+                        uint64_t *first, uint64_t *end, uint32_t *old_time)
 {
     uint8_t hk[6];
     jhead_key(serial, hk);
     MDB_val k = { sizeof hk, hk }, v;
     int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc != 0 || v.mv_size != 24)
+    if (rc != 0 || v.mv_size != STORE_JHEAD_LEN)
         return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
     const uint8_t *h = v.mv_data;
     *old = get_u32le(h), *time = get_u32le(h + 4);
     *first = get_u64le(h + 8), *end = get_u64le(h + 16);
+    *old_time = get_u32le(h + 24);
     return 1;
 }
 
@@ -1157,14 +1169,15 @@ static int journal_gather(MDB_txn *txn, MDB_dbi dbi, uint64_t first, uint64_t en
 
 int store_journal_changes(MDB_txn *txn, MDB_dbi dbi, uint32_t from, uint32_t to, struct store_changes *out)
 {
-    uint32_t old, time, unused;
+    uint32_t old = 0, time, old_time;
     uint64_t first, end;
     size_t cap = 0;
+    int rc = 1;
     memset(out, 0, sizeof *out);
-    int rc = journal_head(txn, dbi, from, &unused, &out->from_time, &first, &end);
-    /* back from `to` along the headers' old serials; the journal holds at most that many commits */
+    /* back from `to` along the headers' old serials (bounded: the journal holds at most that many
+     * commits) */
     for (uint32_t s = to, steps = 0; rc == 1 && s != from; s = old, steps++) {
-        rc = steps > STORE_JOURNAL_SIZE * 4u ? 0 : journal_head(txn, dbi, s, &old, &time, &first, &end);
+        rc = steps > STORE_JOURNAL_SIZE * 4u ? 0 : journal_head(txn, dbi, s, &old, &time, &first, &end, &old_time);
         if (rc == 1 && old == s)
             rc = 0;     /* the journal was dropped at s: nothing before it can be rebuilt */
         if (rc == 1) {
@@ -1172,6 +1185,9 @@ int store_journal_changes(MDB_txn *txn, MDB_dbi dbi, uint32_t from, uint32_t to,
             rc = g == 0 ? 1 : g == 1 ? 0 : -1;      /* a trimmed entry: the journal cannot tell */
         }
     }
+    /* `from` itself must still be in the journal: a trimmed serial is too old, whatever links to it */
+    if (rc == 1 && from != to)
+        rc = journal_head(txn, dbi, from, &old, &out->from_time, &first, &end, &old_time);
     if (rc != 1) {
         store_changes_free(out);
         return rc;

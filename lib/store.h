@@ -32,8 +32,10 @@
  *   key 0x00 "jnext"            u64 BE: the number the next journal entry gets
  *   key 0x00 'J' n (u64 BE)     journal entry n: key length u8, key, had-value u8, the value the key
  *                               had before the write (a before-image; absent when had-value is 0)
- *   key 0x00 'H' serial (u32 BE) the commit that made `serial`: old serial u32 LE, commit time u32 LE,
- *                               its entries [first u64 LE, end u64 LE)
+ *   key 0x00 'H' serial (u32 BE) the commit that made `serial`: old serial u32 LE (`serial` itself
+ *                               when the journal was dropped there), commit time u32 LE, its entries
+ *                               [first u64 LE, end u64 LE), the old serial's commit time u32 LE (0
+ *                               unknown; for tools: readers use the old serial's own header)
  *
  * store_put and store_del note the key's before-image in the same transaction; a commit that records
  * expiries (store_mark_expired) notes every key with a reason that expired since meta.expired_upto.
