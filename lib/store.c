@@ -626,12 +626,49 @@ int store_journal_limits(struct store_txn *w, MDB_dbi dbi, uint32_t max_age, uin
     return 0;
 }
 
+static const uint8_t jlimits_key[] = { 0x00, 'j', 'l', 'i', 'm', 'i', 't', 's' };
+
+int store_journal_configure(struct store *st, MDB_dbi dbi, uint32_t max_age, uint32_t max_size, char *err,
+                            size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_val k = { sizeof jlimits_key, (void *)jlimits_key }, v;
+    uint8_t val[8];
+    put_u32le(val, max_age);
+    put_u32le(val + 4, max_size);
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        int same = mdb_get(txn, dbi, &k, &v) == 0 ? v.mv_size == sizeof val && !memcmp(v.mv_data, val, sizeof val)
+                                                  : max_age == 0 && max_size == 0;
+        mdb_txn_abort(txn);
+        if (same)
+            return 0;   /* the usual case: no write transaction at every start */
+        rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        if (rc == EACCES)
+            return 0;   /* a read-only store (dnsbl-server): the writers record the bounds */
+    }
+    if (rc == 0 && (rc = mdb_put(txn, dbi, &k, &(MDB_val){ sizeof val, val }, 0)) != 0)
+        mdb_txn_abort(txn);
+    else if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        snprintf(err, errlen, "ixfr journal bounds: %s", mdb_strerror(rc));
+    return rc ? -1 : 0;
+}
+
 static int journal_load(MDB_txn *txn, struct store_txn_zone *z)
 {
     if (z->jloaded)
         return 0;
-    MDB_val k = { sizeof jnext_key, (void *)jnext_key }, v;
+    MDB_val k = { sizeof jlimits_key, (void *)jlimits_key }, v;
     int rc = mdb_get(txn, z->dbi, &k, &v);
+    if (rc == 0 && v.mv_size == 8) {    /* the zone file's bounds, unless the caller set its own */
+        const uint8_t *p = v.mv_data;
+        z->jmax_age = z->jmax_age ? z->jmax_age : get_u32le(p);
+        z->jmax_size = z->jmax_size ? z->jmax_size : get_u32le(p + 4);
+    }
+    k = (MDB_val){ sizeof jnext_key, (void *)jnext_key };
+    rc = mdb_get(txn, z->dbi, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     z->jnext = rc == 0 && v.mv_size == 8 ? get_u64be(v.mv_data) : 1;

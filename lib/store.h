@@ -225,6 +225,10 @@ void store_write_abort(struct store_txn *w);
 #define STORE_JOURNAL_AGE 86400
 #define STORE_JOURNAL_SIZE 100000
 int store_journal_limits(struct store_txn *w, MDB_dbi dbi, uint32_t max_age, uint32_t max_size);
+/* Records a zone's bounds in the store (key 0x00 "jlimits": age u32 LE, size u32 LE; 0 the default),
+ * for every writer's commits to apply; nothing to do on a read-only store. 0, or -1 with err. */
+int store_journal_configure(struct store *st, MDB_dbi dbi, uint32_t max_age, uint32_t max_size, char *err,
+                            size_t errlen);
 
 /* One changed key between two serials, with its value at the older one. Pointers into the snapshot. */
 struct store_change {

@@ -494,7 +494,9 @@ void zoneset_free(struct zoneset *zs)
 int zoneset_bind(struct zoneset *zs, struct store *st, char *err, size_t errlen)
 {
     for (int i = 0; i < zs->n; i++)
-        if (store_zone_dbi(st, zs->zones[i].name, &zs->zones[i].dbi, err, errlen) < 0)
+        if (store_zone_dbi(st, zs->zones[i].name, &zs->zones[i].dbi, err, errlen) < 0 ||
+            store_journal_configure(st, zs->zones[i].dbi, zs->zones[i].xfr.journal_age,
+                                    zs->zones[i].xfr.journal_size, err, errlen) < 0)
             return -1;
     return 0;
 }

@@ -81,6 +81,7 @@ struct zone_xfr {
     struct zone_notify_target notify[ZONE_MAX_NOTIFY];
     int nnotify;
     uint32_t notify_interval;               /* seconds; 0: ZONE_NOTIFY_INTERVAL */
+    uint32_t journal_age, journal_size;     /* ixfr-journal-age/-size; 0: the store's defaults */
 };
 
 struct zone {

@@ -1,5 +1,6 @@
 /* zone_xfr.c - the [zone] keys for zone transfers: allow-transfer (who may AXFR/IXFR), notify (whom
- * to send a NOTIFY when the serial changes) and notify-interval. Lists are comma- or blank-separated
+ * to send a NOTIFY when the serial changes), notify-interval, and the bounds of the IXFR change
+ * journal (ixfr-journal-age, ixfr-journal-size). Lists are comma- or blank-separated
  * and the keys may be repeated; each repetition adds to the list. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,12 +107,31 @@ static int list_key(struct zone_xfr *x, const char *key, const char *value, char
     return 0;
 }
 
+/* The bounds of the store's change journal (IXFR): applied by the writers, which bind the zones to a
+ * writable store (zoneset_bind). */
+static int journal_key(struct zone_xfr *x, const char *key, const char *value, int *rc, char *err, size_t errlen)
+{
+    uint32_t v;
+    int age = key[13] == 'a';
+    *rc = 0;
+    if (age ? conf_duration(value, &v) < 0 || v < 60 || v > 30 * 86400 : conf_uint(value, 10000000, &v) < 0 || v == 0) {
+        snprintf(err, errlen, age ? "%s: '%s' is not a duration from 1m to 30d" : "%s: '%s' is not a number from 1 "
+                 "to 10000000", key, value);
+        *rc = -1;
+    } else {
+        *(age ? &x->journal_age : &x->journal_size) = v;
+    }
+    return 1;
+}
+
 int zone_xfr_key(struct zone *z, const char *key, const char *value, int *rc, char *err, size_t errlen)
 {
     if (!strcmp(key, "allow-transfer") || !strcmp(key, "notify")) {
         *rc = list_key(&z->xfr, key, value, err, errlen);
         return 1;
     }
+    if (!strcmp(key, "ixfr-journal-age") || !strcmp(key, "ixfr-journal-size"))
+        return journal_key(&z->xfr, key, value, rc, err, errlen);
     if (strcmp(key, "notify-interval"))
         return 0;
     uint32_t v;

@@ -420,3 +420,32 @@ Test(journal, expiries_enter_the_journal_when_the_serial_is_raised)
     set_free(&was), set_free(&cur), store_changes_free(&ch);
     mdb_txn_abort(txn);
 }
+
+Test(journal, zone_file_bounds_reach_the_writers)
+{
+    struct zone *z = zoneset_find(&zs, "bl.example");
+    char err[256], e[40];
+    int rc;
+    size_t n;
+    cr_assert(zone_xfr_key(z, "ixfr-journal-size", "5", &rc, err, sizeof err));
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(zone_xfr_key(z, "ixfr-journal-age", "2h", &rc, err, sizeof err));
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(z->xfr.journal_size, 5);
+    cr_assert_eq(z->xfr.journal_age, 7200);
+    cr_assert(zone_xfr_key(z, "ixfr-journal-size", "0", &rc, err, sizeof err));
+    cr_assert_eq(rc, -1);
+    cr_assert(zone_xfr_key(z, "ixfr-journal-age", "5s", &rc, err, sizeof err));
+    cr_assert_eq(rc, -1);
+    cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);    /* as a writer starts */
+    uint32_t serials[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(e, sizeof e, "198.51.100.%d", i);
+        commit1(e, 0, NOW + (uint32_t)i, 0);
+        serials[i] = serial_now("bl.example");
+    }
+    cr_assert_eq(changes("bl.example", serials[2], serials[9], &n, NULL), 0, "beyond 5 entries: trimmed");
+    cr_assert_eq(changes("bl.example", serials[6], serials[9], &n, NULL), 1);
+    commit1("198.51.100.99", 0, NOW + 7300, 0);
+    cr_assert_eq(changes("bl.example", serials[9], serial_now("bl.example"), &n, NULL), 0, "older than 2h");
+}
