@@ -182,6 +182,9 @@ struct recs {
     struct rec *r;
     size_t n, cap;
     int full;                   /* more than IXFR_RECORDS_MAX */
+    uint8_t last[256];          /* the previous record's owner and whether it was in the region: */
+    size_t last_len;            /* a name's records come one after the other */
+    int last_in;
 };
 
 static int rec_cmp(const void *a, const void *b)
@@ -195,7 +198,12 @@ static int rec_cmp(const void *a, const void *b)
 static int recs_add(void *ud, const struct xfr_rr *rr)
 {
     struct recs *v = ud;
-    if (!xfr_region_has(v->region, rr->rel, rr->rel_len))
+    if (v->last_len != rr->rel_len || memcmp(v->last, rr->rel, rr->rel_len)) {
+        memcpy(v->last, rr->rel, rr->rel_len);
+        v->last_len = rr->rel_len;
+        v->last_in = xfr_region_has(v->region, rr->rel, rr->rel_len);
+    }
+    if (!v->last_in)
         return 0;
     if (v->n == IXFR_RECORDS_MAX) {
         v->full = 1;
@@ -264,7 +272,7 @@ static int ixfr_send(const struct zone *z, MDB_txn *txn, uint32_t now, const str
                      struct evbuffer *out, struct ixfr_result *res)
 {
     struct xfr_region reg;
-    struct recs old = { 0 }, cur = { 0 };
+    struct recs old = { .last_len = SIZE_MAX }, cur = { .last_len = SIZE_MAX };
     struct xfr_stats st;
     int rc = xfr_region_build(ch, &reg);
     old.region = cur.region = &reg;

@@ -632,8 +632,19 @@ static int name_cmp(const void *a, const void *b)
     return d ? d : (x->len > y->len) - (x->len < y->len);
 }
 
-static int name_in(const struct xfr_name *set, size_t n, const uint8_t *p, size_t len)
+static unsigned name_hash(const uint8_t *p, size_t len)
 {
+    uint32_t h = 2166136261u;       /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return (h ^ h >> 16) & 65535;
+}
+
+static int name_in(const struct xfr_region *r, const struct xfr_name *set, size_t n, const uint8_t *p, size_t len)
+{
+    unsigned h = name_hash(p, len);
+    if (!(r->bloom[h / 64] >> (h % 64) & 1))
+        return 0;                   /* the common case, for a zone's millions of names */
     struct xfr_name probe = { .p = p, .len = len };
     return n && bsearch(&probe, set, n, sizeof *set, name_cmp) != NULL;
 }
@@ -670,8 +681,10 @@ static int key_node(const uint8_t *key, size_t klen, uint8_t *out)
     return pos;
 }
 
-static int name_add(struct xfr_name **set, size_t *n, const uint8_t *p, size_t len)
+static int name_add(struct xfr_region *r, struct xfr_name **set, size_t *n, const uint8_t *p, size_t len)
 {
+    unsigned h = name_hash(p, len);
+    r->bloom[h / 64] |= 1ULL << (h % 64);
     struct xfr_name *grown = realloc(*set, (*n + 1) * sizeof **set);
     if (!grown)
         return -1;
@@ -698,10 +711,10 @@ int xfr_region_build(const struct store_changes *ch, struct xfr_region *r)
         if (len < 0)
             continue;
         r->all = len == 0;
-        if (name_add(&r->nodes, &r->nnodes, node, (size_t)len) < 0)
+        if (name_add(r, &r->nodes, &r->nnodes, node, (size_t)len) < 0)
             return -1;
         for (int off = 0; off < len; off += 1 + node[off])      /* the names above it, the apex too */
-            if (name_add(&r->above, &r->nabove, node + off + 1 + node[off], (size_t)(len - off - 1 - node[off])) < 0)
+            if (name_add(r, &r->above, &r->nabove, node + off + 1 + node[off], (size_t)(len - off - 1 - node[off])) < 0)
                 return -1;
     }
     if (r->nnodes)
@@ -717,10 +730,10 @@ int xfr_region_has(const struct xfr_region *r, const uint8_t *rel, size_t len)
         return 1;
     if (len >= 2 && rel[0] == 1 && rel[1] == '*')
         rel += 2, len -= 2;         /* a wildcard belongs with the name it is below */
-    if (name_in(r->nodes, r->nnodes, rel, len) || name_in(r->above, r->nabove, rel, len))
+    if (name_in(r, r->nodes, r->nnodes, rel, len) || name_in(r, r->above, r->nabove, rel, len))
         return 1;
     for (size_t off = 0; off < len; off += 1u + rel[off])       /* below a node */
-        if (name_in(r->nodes, r->nnodes, rel + off, len - off))
+        if (name_in(r, r->nodes, r->nnodes, rel + off, len - off))
             return 1;
     return 0;
 }

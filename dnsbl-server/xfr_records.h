@@ -63,6 +63,7 @@ struct xfr_region {
     struct xfr_name *nodes, *above;
     size_t nnodes, nabove;
     int all;                    /* a change at the apex: every name */
+    uint64_t bloom[1024];       /* a bit per hash of every name of both sets: most owners miss it */
 };
 int xfr_region_build(const struct store_changes *ch, struct xfr_region *r);
 /* Does the owner (wire form below the zone) belong to the region? */
