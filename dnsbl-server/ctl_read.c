@@ -137,6 +137,24 @@ static MDB_dbi feeder_dbi(MDB_txn *txn, const char *name, int *ok)
     return dbi;
 }
 
+/* "N abnormal sessions (so far: pregreet 5, lost connection 7; longest 31s)": the window's count, then
+ * every session counted since the feeder began to track the address, by kind, and the longest hold. */
+static void abnormal_line(const struct subject *sub, uint32_t n, char *line, size_t cap)
+{
+    const struct abnormal_state *ab = sub->kind == SUBJ_IP ? sub->abn : NULL;
+    size_t pos = (size_t)snprintf(line, cap, "%u abnormal sessions", n);
+    int first = 1;
+    for (int k = 0; ab && k < AB_KINDS && pos < cap; k++) {
+        if (!ab->sessions[k])
+            continue;
+        pos += (size_t)snprintf(line + pos, cap - pos, "%s%s %u", first ? " (so far: " : ", ", abnormal_kind_name(k),
+                                ab->sessions[k]);
+        first = 0;
+    }
+    if (!first && pos < cap)
+        snprintf(line + pos, cap - pos, "; longest %us)", ab->max_hold);
+}
+
 /* The feeder's counters behind a listing, over each enabled rule's window. */
 static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, const uint8_t *skey, size_t sklen,
                           struct json *j)
@@ -172,6 +190,10 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
         case RULE_VOLUME:
             a = subject_sum(sub, M_MSGS, c->now, w);
             snprintf(line, sizeof line, "%u messages", a);
+            break;
+        case RULE_ABNORMAL:
+            a = subject_sum(sub, M_ABNORMAL, c->now, w);
+            abnormal_line(sub, a, line, sizeof line);
             break;
         default:
             for (int i = 0; sub->acct && i < sub->acct->nlogin; i++)

@@ -145,6 +145,142 @@ static void ndr_sent(struct feeder *f, struct qentry *q, uint32_t t)
     }
 }
 
+/* ---- abnormal sessions (state.h, struct abnormal_state: how one connection counts once) ---- */
+
+/* The address's record if it has one: lines of ordinary sessions (connect, disconnect) make none. */
+static struct abnormal_state *abnormal_of(struct feeder *f, const struct ipaddr *ip, int create)
+{
+    uint8_t key[16];
+    struct subject *sub = subject_get(&f->state, key, subject_key_ip(ip, key), create);
+    if (!sub || (!create && (sub->kind != SUBJ_IP || !sub->abn)))
+        return NULL;
+    struct abnormal_state *a = subject_abnormal(sub);
+    if (a)
+        subject_touch(&f->state, sub);
+    return a;
+}
+
+/* Did then happen within span seconds before t (or up to a minute after it: lines from two hosts)? */
+static int recent(uint32_t then, uint32_t t, uint32_t span)
+{
+    return then <= t + 60 && (uint64_t)t < (uint64_t)then + span;
+}
+
+/* One abnormal session ended at t, after hold seconds: counted by kind and in the rule's window. */
+static void abnormal_session(struct feeder *f, struct abnormal_state *a, const struct ipaddr *ip, int kind,
+                             uint32_t hold, uint32_t t)
+{
+    a->sessions[kind]++;
+    if (hold > a->max_hold)
+        a->max_hold = hold;
+    count_ip(f, ip, M_ABNORMAL, 1, t, RULE_ABNORMAL);
+}
+
+static void smtpd_connect(struct feeder *f, const struct event *ev, uint32_t t)
+{
+    struct abnormal_state *a = abnormal_of(f, &ev->ip, 0);
+    if (a && t > a->connect)
+        a->connect = t;
+}
+
+/* lost connection, timeout, too many errors, improper pipelining: judged at the disconnect. Improper
+ * pipelining that a lost connection follows in the same session is one signal, not two. */
+static void smtpd_signal(struct feeder *f, const struct event *ev, uint32_t t)
+{
+    static const uint8_t kinds[EV_TYPES] = {
+        [EV_LOST] = AB_LOST, [EV_SMTP_TIMEOUT] = AB_TIMEOUT, [EV_TOO_MANY_ERRORS] = AB_ERRORS, [EV_PIPELINING] = AB_PIPELINING,
+    };
+    struct abnormal_state *a = abnormal_of(f, &ev->ip, 1);
+    if (!a)
+        return;
+    if (!(a->pending && a->pending_kind == AB_PIPELINING && recent(a->signal, t, 60))) {
+        a->pending += a->pending < 255;
+        a->pending_kind = kinds[ev->type];      /* else: the pipelining session ending, counted as such */
+    }
+    a->signal = t;
+}
+
+/* The postscreen slot of port (opened by its first signal), or -1. */
+static int ps_slot(const struct abnormal_state *a, uint32_t port)
+{
+    for (int i = 0; i < a->nps; i++)
+        if (a->ps[i].port == port)
+            return i;
+    return -1;
+}
+
+static void ps_close(struct abnormal_state *a, int i)
+{
+    memmove(a->ps + i, a->ps + i + 1, (size_t)(a->nps - i - 1) * sizeof *a->ps);
+    a->nps--;
+}
+
+static void postscreen_signal(struct feeder *f, const struct event *ev, uint32_t t)
+{
+    static const uint8_t kinds[EV_TYPES] = {
+        [EV_PS_PREGREET] = AB_PREGREET, [EV_PS_HANGUP] = AB_HANGUP, [EV_PS_PIPELINING] = AB_PS_PIPELINING,
+        [EV_PS_NON_SMTP] = AB_NON_SMTP, [EV_PS_BARE_NEWLINE] = AB_BARE_NEWLINE, [EV_PS_TIME_LIMIT] = AB_TIME_LIMIT,
+        [EV_PS_COUNT_LIMIT] = AB_COUNT_LIMIT,
+    };
+    struct abnormal_state *a = abnormal_of(f, &ev->ip, 1);
+    if (!a)
+        return;
+    uint8_t hold = ev->n1 > 255 ? 255 : (uint8_t)ev->n1;
+    int i = ps_slot(a, ev->n2);
+    if (i >= 0 && recent(a->ps[i].time, t, ABNORMAL_JOIN)) {
+        if (hold > a->ps[i].hold)       /* the same connection again (PREGREET, then HANGUP) */
+            a->ps[i].hold = hold;
+        return;
+    }
+    if (i >= 0 || a->nps == ABNORMAL_PS_SLOTS) {    /* a port reused, or no room: the oldest ended unseen */
+        int old = i >= 0 ? i : 0;
+        abnormal_session(f, a, &ev->ip, a->ps[old].kind, a->ps[old].hold, a->ps[old].time);
+        ps_close(a, old);
+    }
+    a->ps[a->nps++] = (struct abnormal_ps){ t, (uint16_t)ev->n2, kinds[ev->type], hold };
+}
+
+/* postscreen's DISCONNECT [IP]:PORT: the connection ended in postscreen, never reaching smtpd. */
+static void postscreen_end(struct feeder *f, const struct event *ev, uint32_t t)
+{
+    struct abnormal_state *a = abnormal_of(f, &ev->ip, 0);
+    int i = a ? ps_slot(a, ev->n2) : -1;
+    if (i < 0)
+        return;
+    uint32_t hold = a->ps[i].hold + (t > a->ps[i].time ? t - a->ps[i].time : 0);
+    int kind = a->ps[i].kind;
+    ps_close(a, i);
+    abnormal_session(f, a, &ev->ip, kind, hold, t);
+}
+
+/* smtpd's disconnect: the session is abnormal if a signal of its own waits, or postscreen handed on a
+ * connection it had flagged (the oldest open slot), and no message was accepted. */
+static void smtpd_end(struct feeder *f, const struct event *ev, uint32_t t)
+{
+    struct abnormal_state *a = abnormal_of(f, &ev->ip, 0);
+    if (!a)
+        return;
+    int kind = -1;
+    if (a->pending && recent(a->signal, t, ABNORMAL_JOIN)) {
+        kind = a->pending_kind;
+        a->pending--;
+    } else {
+        a->pending = 0;     /* a signal whose disconnect never came (lost lines) */
+    }
+    for (int i = 0; i < a->nps; i++) {
+        if (!recent(a->ps[i].time, t, ABNORMAL_JOIN) || a->ps[i].time > a->connect)
+            continue;       /* not one that postscreen handed to this session's connect */
+        if (kind < 0)
+            kind = a->ps[i].kind;
+        ps_close(a, i);
+        break;
+    }
+    if (kind < 0 || ev->data_ok)
+        return;
+    uint32_t hold = a->connect && a->connect <= t && t - a->connect < 86400 ? t - a->connect : 0;
+    abnormal_session(f, a, &ev->ip, kind, hold, t);
+}
+
 void feed_event(struct feeder *f, const char *host, size_t hlen, const struct event *ev, uint32_t t)
 {
     struct qentry *q = NULL;
@@ -159,6 +295,7 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
     case EV_DISCONNECT:
         if (ev->n2)
             count_ip(f, &ev->ip, M_RCPT, ev->n2, t, RULE_DHA);
+        smtpd_end(f, ev, t);
         break;
     case EV_RCPT_UNKNOWN: {
         uint8_t key[16];
@@ -198,8 +335,18 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
     case EV_LOGIN:
         account_login(f, ev->user, ev->user_len, &ev->ip, t);
         break;
-    case EV_LOST: case EV_TOO_MANY_ERRORS: case EV_PS_PREGREET: case EV_PS_HANGUP:
-        count_ip(f, &ev->ip, M_ABNORMAL, 1, t, -1);
+    case EV_LOST: case EV_TOO_MANY_ERRORS: case EV_SMTP_TIMEOUT: case EV_PIPELINING:
+        smtpd_signal(f, ev, t);
+        break;
+    case EV_PS_PREGREET: case EV_PS_HANGUP: case EV_PS_PIPELINING: case EV_PS_NON_SMTP: case EV_PS_BARE_NEWLINE:
+    case EV_PS_TIME_LIMIT: case EV_PS_COUNT_LIMIT:
+        postscreen_signal(f, ev, t);
+        break;
+    case EV_PS_DISCONNECT:
+        postscreen_end(f, ev, t);
+        break;
+    case EV_CONNECT:
+        smtpd_connect(f, ev, t);
         break;
     default:
         break;

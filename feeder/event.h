@@ -29,6 +29,12 @@ enum event_type {
     EV_PS_CONNECT, EV_PS_PASS, EV_PS_PREGREET, EV_PS_HANGUP, EV_PS_DNSBL,
     /* dovecot, and smtpd's client= with sasl_username */
     EV_LOGIN,           /* successful login of user from IP */
+    /* abnormal sessions (issue 9): smtpd */
+    EV_SMTP_TIMEOUT,    /* timeout after CMD (not EV_TIMEOUT: libevent has that name) */
+    EV_PIPELINING,      /* improper command pipelining after CMD */
+    /* ... and postscreen, each "from [IP]:PORT": n2 = PORT, n1 = the seconds logged after "after" */
+    EV_PS_DISCONNECT,   /* DISCONNECT [IP]:PORT: postscreen ended the connection (not handed to smtpd) */
+    EV_PS_PIPELINING, EV_PS_NON_SMTP, EV_PS_BARE_NEWLINE, EV_PS_TIME_LIMIT, EV_PS_COUNT_LIMIT,
     EV_TYPES
 };
 
@@ -43,6 +49,7 @@ struct event {
     const char *sender;         /* envelope sender address (without <>) for EV_QUEUED */
     size_t sender_len;
     uint32_t n1, n2;
+    uint32_t data_ok;           /* EV_DISCONNECT: DATA commands that succeeded (messages accepted) */
 };
 
 struct logline;

@@ -61,6 +61,20 @@ static int last_token_client(const char *p, size_t n, struct event *ev)
     return client_at(sp + 1, len, ev) == len;
 }
 
+/* "improper command pipelining after CMD from NAME[IP]" and Postfix 3.x's ": TEXT" after it, where TEXT
+ * is what the client pipelined: CMD is one word of Postfix's, the client token ends at the first space. */
+static enum event_type pipelining(const char *p, size_t n, struct event *ev)
+{
+    const char *sp = memchr(p, ' ', n);
+    if (!sp || !STARTS(sp, (size_t)(p + n - sp), " from "))
+        return EV_NONE;
+    const char *c = sp + 6, *end = p + n;
+    size_t len = client_at(c, (size_t)(end - c), ev);
+    if (!len || (c + len < end && !(c[len - 1] == ':' && c[len] == ' ')))
+        return ev->has_ip = 0, EV_NONE;
+    return EV_PIPELINING;
+}
+
 /* USER of "sasl_username=USER" that starts at u and runs to end (the caller cuts off later fields):
  * the whole value, since the name is the client's own; "(unavailable)" means none. */
 static void sasl_user(const char *u, const char *end, struct event *ev)
@@ -264,12 +278,19 @@ static enum event_type smtpd(const char *p, size_t n, struct event *ev)
             if (used < rest && r[6 + used] == '/')
                 ev->n2 = number(r + 7 + used, rest - used - 1, NULL);
         }
+        const char *d = find(counters, (size_t)(p + n - counters), " data=");
+        if (d)
+            ev->data_ok = number(d + 6, (size_t)(p + n - d - 6), NULL);
         return EV_DISCONNECT;
     }
     if (STARTS(p, n, "lost connection after "))
         return last_token_client(p, n, ev) ? EV_LOST : EV_NONE;
     if (STARTS(p, n, "too many errors after "))
         return last_token_client(p, n, ev) ? EV_TOO_MANY_ERRORS : EV_NONE;
+    if (STARTS(p, n, "timeout after "))
+        return last_token_client(p, n, ev) ? EV_SMTP_TIMEOUT : EV_NONE;
+    if (STARTS(p, n, "improper command pipelining after "))
+        return pipelining(p + 34, n - 34, ev);
     if (STARTS(p, n, "warning: "))
         return sasl_failure(p, n, ev);
     if (STARTS(p, n, "NOQUEUE: "))
@@ -368,11 +389,38 @@ static enum event_type delivery(const char *p, size_t n, struct event *ev)
     return EV_BOUNCED;
 }
 
+/* The PORT of the first "[IP]:PORT" (postscreen's client, before any text of the client's), 0 if none. */
+static uint32_t client_port(const char *p, size_t n)
+{
+    const char *open = memchr(p, '[', n), *end = p + n;
+    const char *close = open ? memchr(open, ']', (size_t)(end - open)) : NULL;
+    if (!close || !STARTS(close, (size_t)(end - close), "]:"))
+        return 0;
+    return number(close + 2, (size_t)(end - close - 2), NULL);
+}
+
+/* The whole seconds of "after S[.S]" where postscreen logs how long the connection had lasted:
+ * "PREGREET N after S from", "HANGUP after S from". */
+static uint32_t seconds_after(const char *p, size_t n, enum event_type type)
+{
+    if (type == EV_PS_PREGREET) {
+        size_t used;
+        number(p + 9, n - 9, &used);
+        p += 9 + used;
+        n -= 9 + used;
+        return STARTS(p, n, " after ") ? number(p + 7, n - 7, NULL) : 0;
+    }
+    return type == EV_PS_HANGUP && STARTS(p, n, "HANGUP after ") ? number(p + 13, n - 13, NULL) : 0;
+}
+
 static enum event_type postscreen(const char *p, size_t n, struct event *ev)
 {
     static const struct { const char *prefix; enum event_type type; } forms[] = {
         { "CONNECT from ", EV_PS_CONNECT }, { "PASS NEW ", EV_PS_PASS }, { "PASS OLD ", EV_PS_PASS },
         { "PREGREET ", EV_PS_PREGREET }, { "HANGUP ", EV_PS_HANGUP }, { "DNSBL rank ", EV_PS_DNSBL },
+        { "DISCONNECT ", EV_PS_DISCONNECT }, { "COMMAND PIPELINING from ", EV_PS_PIPELINING },
+        { "NON-SMTP COMMAND from ", EV_PS_NON_SMTP }, { "BARE NEWLINE from ", EV_PS_BARE_NEWLINE },
+        { "COMMAND TIME LIMIT from ", EV_PS_TIME_LIMIT }, { "COMMAND COUNT LIMIT from ", EV_PS_COUNT_LIMIT },
     };
     for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
         size_t len = strlen(forms[i].prefix);
@@ -381,8 +429,12 @@ static enum event_type postscreen(const char *p, size_t n, struct event *ev)
         if (parse_bracket_ip(p, n, &ev->ip) < 0)
             return EV_NONE;
         ev->has_ip = 1;
-        if (forms[i].type == EV_PS_DNSBL)
+        if (forms[i].type == EV_PS_DNSBL) {
             ev->n1 = number(p + len, n - len, NULL);
+        } else if (forms[i].type != EV_PS_CONNECT && forms[i].type != EV_PS_PASS) {
+            ev->n1 = seconds_after(p, n, forms[i].type);
+            ev->n2 = client_port(p, n);
+        }
         return forms[i].type;
     }
     return EV_NONE;

@@ -106,7 +106,8 @@ int parse_bracket_ip(const char *p, size_t n, struct ipaddr *out)
 static const char *const names[EV_TYPES] = {
     "none", "connect", "disconnect", "lost", "too-many-errors", "rcpt-unknown", "rcpt-reject",
     "mail-reject", "client", "auth-fail", "auth-error", "queued", "removed", "ndr-sent", "bounced",
-    "ps-connect", "ps-pass", "ps-pregreet", "ps-hangup", "ps-dnsbl", "login",
+    "ps-connect", "ps-pass", "ps-pregreet", "ps-hangup", "ps-dnsbl", "login", "timeout", "pipelining",
+    "ps-disconnect", "ps-pipelining", "ps-non-smtp", "ps-bare-newline", "ps-time-limit", "ps-count-limit",
 };
 
 const char *event_type_name(enum event_type t)

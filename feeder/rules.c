@@ -159,6 +159,25 @@ static void eval_dha_count(struct feeder *f, int zi, struct subject *sub, uint32
     list(f, zi, RULE_DHA, sub, sub->last_unknown ? sub->last_unknown : t, why);
 }
 
+/* Connections that end without a message after a hang-up, timeout, protocol error or pregreet
+ * (correlate.c counts each connection once, at its end). The reason names the commonest kind so far. */
+static void eval_abnormal(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_ABNORMAL];
+    const struct abnormal_state *a = sub->kind == SUBJ_IP ? sub->abn : NULL;
+    uint32_t n = subject_sum(sub, M_ABNORMAL, t, r->window);
+    if (!a || n < r->threshold)
+        return;
+    int top = 0;
+    for (int k = 1; k < AB_KINDS; k++)
+        if (a->sessions[k] > a->sessions[top])
+            top = k;
+    char why[160];
+    snprintf(why, sizeof why, "abnormal sessions %u in %um (mostly %s; longest %us)", n, r->window / 60,
+             abnormal_kind_name(top), a->max_hold);
+    list(f, zi, RULE_ABNORMAL, sub, t, why);
+}
+
 static void eval_backscatter(struct feeder *f, int zi, struct subject *sub, uint32_t t)
 {
     const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_BACKSCATTER];
@@ -302,6 +321,7 @@ void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_
         case RULE_VOLUME: if (zone_rates(z, sub)) eval_volume(f, zi, sub, t); break;
         case RULE_AUTH: eval_auth(f, zi, sub, t); break;
         case RULE_COMPROMISED: eval_compromised(f, zi, sub, t); break;
+        case RULE_ABNORMAL: if (zone_rates(z, sub)) eval_abnormal(f, zi, sub, t); break;
         default: break;
         }
     }

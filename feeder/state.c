@@ -28,6 +28,7 @@ static void subject_free(struct subject *sub)
     free(sub->ring);
     free(sub->offence);
     free(sub->acct);
+    free(sub->abn);
     free(sub);
 }
 
@@ -251,6 +252,24 @@ struct account_state *subject_account(struct subject *sub)
     return sub->acct;
 }
 
+struct abnormal_state *subject_abnormal(struct subject *sub)
+{
+    if (sub->kind != SUBJ_IP)
+        return NULL;
+    if (!sub->abn)
+        sub->abn = calloc(1, sizeof *sub->abn);
+    return sub->abn;
+}
+
+const char *abnormal_kind_name(int kind)
+{
+    static const char *const names[AB_KINDS] = {
+        "lost connection", "timeout", "too many errors", "improper pipelining", "pregreet", "hangup",
+        "postscreen pipelining", "non-smtp command", "bare newline", "command time limit", "command count limit",
+    };
+    return kind >= 0 && kind < AB_KINDS ? names[kind] : "?";
+}
+
 struct offence *subject_offence(struct subject *sub, int k)
 {
     if (!sub->offence)
@@ -376,6 +395,66 @@ static uint8_t get8(struct buf *b) { uint8_t v; get(b, &v, 1); return v; }
 static uint32_t get32(struct buf *b) { uint32_t v; get(b, &v, 4); return v; }
 static void get_ip(struct buf *b, struct ipaddr *a) { a->family = get8(b); get(b, a->bytes, 16); }
 
+/* extra 3: an address's abnormal sessions: the counts by kind (kind, count for those not 0), the
+ * longest hold, the newest connect and waiting signal, then the postscreen slots. */
+static void encode_abnormal(const struct abnormal_state *a, struct buf *b)
+{
+    uint8_t nk = 0;
+    for (int k = 0; k < AB_KINDS; k++)
+        nk += a->sessions[k] != 0;
+    put8(b, 3);
+    put8(b, nk);
+    for (int k = 0; k < AB_KINDS; k++) {
+        if (!a->sessions[k])
+            continue;
+        put8(b, (uint8_t)k);
+        put32(b, a->sessions[k]);
+    }
+    put32(b, a->max_hold);
+    put32(b, a->connect);
+    put32(b, a->signal);
+    put8(b, a->pending);
+    put8(b, a->pending_kind);
+    put8(b, a->nps);
+    for (int i = 0; i < a->nps; i++) {
+        put32(b, a->ps[i].time);
+        put(b, &a->ps[i].port, 2);
+        put8(b, a->ps[i].kind);
+        put8(b, a->ps[i].hold);
+    }
+}
+
+static int decode_abnormal(struct subject *sub, struct buf *b)
+{
+    struct abnormal_state *a = subject_abnormal(sub);
+    if (!a)
+        return -1;
+    uint8_t nk = get8(b);
+    for (int i = 0; i < nk && !b->bad; i++) {
+        uint8_t k = get8(b);
+        if (k >= AB_KINDS)
+            return -1;
+        a->sessions[k] = get32(b);
+    }
+    a->max_hold = get32(b);
+    a->connect = get32(b);
+    a->signal = get32(b);
+    a->pending = get8(b);
+    a->pending_kind = get8(b);
+    a->nps = get8(b);
+    if (a->nps > ABNORMAL_PS_SLOTS || a->pending_kind >= AB_KINDS)
+        return -1;
+    for (int i = 0; i < a->nps && !b->bad; i++) {
+        a->ps[i].time = get32(b);
+        get(b, &a->ps[i].port, 2);
+        a->ps[i].kind = get8(b);
+        a->ps[i].hold = get8(b);
+        if (a->ps[i].kind >= AB_KINDS)
+            return -1;
+    }
+    return b->bad ? -1 : 0;
+}
+
 /* version 3: rings: metric, last, then (slot, count) for non-zero slots; offences (rule, until, count,
  * last); the last unknown RCPT; account state; the last-seen time. Versions 1 (no offence last, no
  * last unknown) and 2 (no last-seen) still read. */
@@ -418,7 +497,10 @@ static void encode_subject(const struct subject *sub, struct buf *b)
     }
     const struct account_state *a = sub->acct;
     put32(b, sub->last_unknown);
-    put8(b, a != NULL);
+    if (sub->kind == SUBJ_IP && sub->abn)
+        encode_abnormal(sub->abn, b);      /* extra 3 (an address has no account record) */
+    else
+        put8(b, a != NULL);
     if (a) {
         put8(b, a->nfail);
         for (int i = 0; i < a->nfail; i++) {
@@ -562,7 +644,9 @@ static int decode_subject(struct subject *sub, struct buf *b, int expand)
     }
     if (version >= 2)
         sub->last_unknown = get32(b);
-    if (get8(b) && decode_account(sub, b) < 0)
+    uint8_t extra = get8(b);     /* 1: an account's record, 3: abnormal sessions */
+    if ((extra == 1 && decode_account(sub, b) < 0) || (extra == 3 && decode_abnormal(sub, b) < 0) ||
+        (extra != 0 && extra != 1 && extra != 3))
         return -1;
     sub->node.seen = version >= 3 ? get32(b) : newest_time(sub);
     return b->bad || b->len != b->cap ? -1 : 0;
@@ -1000,6 +1084,15 @@ static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subj
                     sub->offence[k].last);
     if (sub->last_unknown)
         fprintf(out, " last_unknown:%u", sub->last_unknown);
+    const struct abnormal_state *ab = sub->kind == SUBJ_IP ? sub->abn : NULL;
+    for (int k = 0; ab && k < AB_KINDS; k++)
+        if (ab->sessions[k])
+            fprintf(out, " abnormal:%d=%u", k, ab->sessions[k]);
+    if (ab)
+        fprintf(out, " hold:%u connect:%u pending:%u/%u@%u", ab->max_hold, ab->connect, ab->pending,
+                ab->pending_kind, ab->signal);
+    for (int i = 0; ab && i < ab->nps; i++)
+        fprintf(out, " ps:%u/%u/%u@%u", ab->ps[i].port, ab->ps[i].kind, ab->ps[i].hold, ab->ps[i].time);
     if (sub->acct) {
         char ip[64];
         for (int i = 0; i < sub->acct->nfail; i++)

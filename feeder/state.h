@@ -46,6 +46,32 @@ struct account_state {
     struct login login[ACCT_LOGINS];        /* successful logins, oldest first */
 };
 
+/* Abnormal sessions of one address (issue 9 rule 1; correlate.c), kept only for addresses that had one.
+ * A connection counts once, at its end, whichever daemons logged it. postscreen names a connection by
+ * its client port: its first signal opens a slot in ps[], and the connection is counted at postscreen's
+ * DISCONNECT for that port (it ended there) or at smtpd's next disconnect from the address (postscreen
+ * handed it on, as its "ignore" actions do). smtpd's signals (lost connection, timeout, too many errors,
+ * improper pipelining) wait for the disconnect that Postfix logs right after them, whose counters say
+ * whether a message was accepted: then the session is not abnormal. */
+enum abnormal_kind {
+    AB_LOST, AB_TIMEOUT, AB_ERRORS, AB_PIPELINING,     /* smtpd */
+    AB_PREGREET, AB_HANGUP, AB_PS_PIPELINING, AB_NON_SMTP, AB_BARE_NEWLINE, AB_TIME_LIMIT, AB_COUNT_LIMIT,
+    AB_KINDS
+};
+#define ABNORMAL_PS_SLOTS 4     /* postscreen connections of one address open at once, signalled */
+#define ABNORMAL_JOIN 300       /* seconds a postscreen slot or smtpd signal waits for its end */
+struct abnormal_ps { uint32_t time; uint16_t port; uint8_t kind, hold; };
+struct abnormal_state {
+    uint32_t sessions[AB_KINDS];        /* counted so far, by the first signal of each */
+    uint32_t max_hold;                  /* the longest connection seen, connect to end, in seconds */
+    uint32_t connect;                   /* the newest smtpd connect from the address */
+    uint32_t signal;                    /* the newest smtpd signal still waiting (pending > 0) */
+    uint8_t pending, pending_kind;      /* smtpd signals waiting for their disconnect */
+    uint8_t nps;
+    struct abnormal_ps ps[ABNORMAL_PS_SLOTS];
+};
+const char *abnormal_kind_name(int kind);
+
 struct offence {
     uint32_t until;     /* the current (or last) listing under this rule ends then */
     uint32_t count;     /* listings so far: each new one lasts twice as long */
@@ -63,6 +89,7 @@ struct subject {
     struct ring **ring;                 /* NULL, or METRICS ring pointers (a NULL ring: none or inline) */
     struct offence *offence;            /* NULL (never listed), or RULE_KINDS records */
     struct account_state *acct;
+    struct abnormal_state *abn;         /* addresses with abnormal sessions (NULL: none) */
     uint32_t last_unknown;              /* time of the newest unknown-recipient RCPT (dha) */
     uint8_t kind, keylen, nwin;
     uint8_t dirty : 1, stored : 1;
@@ -137,6 +164,9 @@ void subject_touch(struct state *s, struct subject *sub);
 void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t t, uint32_t n);
 uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint32_t window);
 struct account_state *subject_account(struct subject *sub);
+/* The abnormal-session record of an address, created (zeroed) if need be; NULL without memory or for
+ * other kinds of subject. */
+struct abnormal_state *subject_abnormal(struct subject *sub);
 /* The offence record for rule k, created (zeroed) if need be; NULL without memory. */
 struct offence *subject_offence(struct subject *sub, int k);
 /* 0, 1, 2 for SUBJ_IP, SUBJ_DOMAIN, SUBJ_ACCOUNT: the index of state.sources_by_kind. */

@@ -38,7 +38,6 @@ def postfix37(text):
 
 ADDR = re.compile(r"127\.[13]\.\d+\.\d+")     # the corpus's clients, not its 127.0.0.1 server
 QID = re.compile(r"\b[0-9A-F]{10,11}\b")
-PORT = re.compile(r"(\]):\d+")
 out = []
 
 
@@ -47,8 +46,8 @@ def emit(t, line, ip, qid=None, port=None):
     line = ADDR.sub(ip, line)
     if qid:
         line = QID.sub(qid, line)
-    if port is not None:
-        line = PORT.sub(r"\1:%d" % port, line)
+    if port is not None:    # the client's port, not the server's "[127.0.0.1]:25"
+        line = re.sub(r"(\[" + re.escape(ip) + r"\]):\d+", r"\1:%d" % port, line)
     out.append(stamp + " " + line)
 
 
@@ -103,8 +102,95 @@ def dha_count(base):
         clean_session(base + 9 * s + 3, "198.51.100.4", 400 + s)
 
 
+PS_CONNECT = shape(r"postscreen\[\d+\]: CONNECT from \[127\.1\.90\.1\]")
+PS_PASS = shape(r"postscreen\[\d+\]: PASS OLD \[127\.1\.90\.3\]")
+PS_HANGUP = shape(r"postscreen\[\d+\]: HANGUP after 0 from \[127\.1\.90\.1\]")
+PS_DISCONNECT = shape(r"postscreen\[\d+\]: DISCONNECT \[127\.1\.90\.1\]")
+PS_PREGREET = shape(r"postscreen\[\d+\]: PREGREET 10 after 0 from \[127\.1\.90\.2\]")
+PS_HANGUP_LATE = shape(r"postscreen\[\d+\]: HANGUP after 1\.5 from \[127\.1\.90\.2\]")
+ERRORS = shape(r"smtpd\[\d+\]: too many errors after UNKNOWN from unknown\[127\.1\.90\.3\]")
+ERRORS_DISCONNECT = shape(r"smtpd\[\d+\]: disconnect from unknown\[127\.1\.90\.3\]")
+CONNECT_90 = shape(r"smtpd\[\d+\]: connect from unknown\[127\.1\.90\.3\]")
+SMTPD = CONNECT_90.split(": ", 1)[0] + ": "        # "mx1 postfix/smtpd[PID]: "
+PS = PS_CONNECT.split(": ", 1)[0] + ": "
+# Postfix 3.7 texts the corpus does not hold (smtpd.c, postscreen_smtpd.c)
+LOST = SMTPD + "lost connection after %s from unknown[127.1.90.3]"
+TIMEOUT = SMTPD + "timeout after %s from unknown[127.1.90.3]"
+PIPELINING = SMTPD + "improper command pipelining after CONNECT from unknown[127.1.90.3]: EHLO bot\\r\\nMAIL FROM:<a@b.example>\\r\\n"
+PS_FORMS = {
+    "non-smtp": PS + "NON-SMTP COMMAND from [127.1.90.1]:40000 CONNECT CONNECT www.example.org:443 HTTP/1.1",
+    "time-limit": PS + "COMMAND TIME LIMIT from [127.1.90.1]:40000",
+    "count-limit": PS + "COMMAND COUNT LIMIT from [127.1.90.1]:40000",
+    "bare-newline": PS + "BARE NEWLINE from [127.1.90.1]:40000",
+    "pipelining": PS + "COMMAND PIPELINING from [127.1.90.1]:40000 after EHLO: MAIL FROM:<a@b.example>\\r\\n",
+}
+
+
+class Sessions:
+    """Connections of one client: each through postscreen, on a port of its own."""
+
+    def __init__(self, ip, port):
+        self.ip, self.port = ip, port
+
+    def ps(self, t, *lines):
+        """A connection that ends in postscreen: CONNECT, the lines, DISCONNECT."""
+        self.port += 1
+        emit(t, PS_CONNECT, self.ip, port=self.port)
+        for i, l in enumerate(lines):
+            emit(t + 0.1 * (i + 1), l, self.ip, port=self.port)
+        emit(t + 0.1 * (len(lines) + 1), PS_DISCONNECT, self.ip, port=self.port)
+
+    def smtpd(self, t, lines, disconnect, hold=1.0, ps_lines=()):
+        """A connection postscreen hands to smtpd (after ps_lines, which its ignore actions allow)."""
+        self.port += 1
+        emit(t, PS_CONNECT, self.ip, port=self.port)
+        for i, l in enumerate(ps_lines):
+            emit(t + 0.01 * (i + 1), l, self.ip, port=self.port)
+        if not ps_lines:    # (after a failed test that an "ignore" action lets pass, no PASS line)
+            emit(t + 0.05, PS_PASS, self.ip, port=self.port)
+        emit(t + 0.06, CONNECT_90, self.ip)
+        for i, l in enumerate(lines):
+            emit(t + 0.06 + hold * (i + 1) / (len(lines) + 1), l, self.ip)
+        emit(t + 0.07 + hold, counters(ERRORS_DISCONNECT, disconnect), self.ip)
+
+
+def abnormal(base):
+    # 203.0.113.1 rings the bell and runs: 12 connections in 8 minutes, one of every kind (the
+    # smtpd ones handed on by postscreen), each logged the way Postfix does
+    a = Sessions("203.0.113.1", 41000)
+    t = base
+    a.smtpd(t, [LOST % "CONNECT"], "commands=0/0")
+    a.smtpd(t + 40, [LOST % "AUTH"], "ehlo=1 auth=0/1 commands=1/2")
+    a.smtpd(t + 80, [TIMEOUT % "RCPT"], "ehlo=1 mail=1 rcpt=0/1 commands=2/3", hold=45.0)
+    a.smtpd(t + 140, [ERRORS], "ehlo=1 unknown=0/20 commands=1/21")
+    a.smtpd(t + 180, [PIPELINING], "ehlo=1 quit=1 commands=2")
+    a.ps(t + 220, PS_PREGREET, PS_HANGUP_LATE)
+    a.ps(t + 250, PS_HANGUP)
+    for i, form in enumerate(sorted(PS_FORMS)):
+        a.ps(t + 280 + 30 * i, PS_FORMS[form])
+    # 203.0.113.2, the near miss: 9 connections, each logged twice (PREGREET then HANGUP; improper
+    # pipelining then a lost connection; postscreen's PREGREET, handed on, then smtpd's lost connection)
+    b = Sessions("203.0.113.2", 42000)
+    for i in range(3):
+        b.ps(t + 60 * i + 5, PS_PREGREET, PS_HANGUP_LATE)
+        b.smtpd(t + 60 * i + 25, [PIPELINING, LOST % "EHLO"], "ehlo=1 commands=1")
+        b.smtpd(t + 60 * i + 45, [LOST % "EHLO"], "ehlo=1 commands=1", ps_lines=[PS_PREGREET])
+    # 203.0.113.3, clean: 30 sessions that deliver a message; 12 of them drop the connection after
+    # it instead of sending QUIT, which is no abnormal session
+    for s in range(30):
+        if s % 5 < 2:
+            emit(base + 15 * s + 1, CONNECT, "203.0.113.3")
+            emit(base + 15 * s + 1.1, CLIENT, "203.0.113.3", qid="D%09X" % s)
+            emit(base + 15 * s + 1.2, QUEUED, "203.0.113.3", qid="D%09X" % s)
+            emit(base + 15 * s + 1.3, LOST % "END-OF-MESSAGE", "203.0.113.3")
+            emit(base + 15 * s + 1.4, counters(ERRORS_DISCONNECT, "ehlo=1 mail=1 rcpt=1 data=1 commands=4"),
+                 "203.0.113.3")
+        else:
+            clean_session(base + 15 * s + 1, "203.0.113.3", 500 + s)
+
+
 if __name__ == "__main__":
     scenario, base = sys.argv[1], int(sys.argv[2])
-    {"dha-count": dha_count}[scenario](base)
+    {"dha-count": dha_count, "abnormal": abnormal}[scenario](base)
     out.sort(key=lambda l: l.split(" ", 1)[0])
     sys.stdout.write("\n".join(out) + "\n")

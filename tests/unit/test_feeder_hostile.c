@@ -45,6 +45,11 @@ static const struct form forms[] = {
       NO_USER, NULL, 0 },
     { PFX "postfix/smtpd[1]: too many errors after RCPT from @@[192.0.2.1]", HOST, EV_TOO_MANY_ERRORS, "192.0.2.1",
       NO_USER, NULL, 0 },
+    { PFX "postfix/smtpd[1]: timeout after RCPT from @@[192.0.2.1]", HOST, EV_SMTP_TIMEOUT, "192.0.2.1", NO_USER, NULL, 0 },
+    { PFX "postfix/smtpd[1]: improper command pipelining after CONNECT from @@[192.0.2.1]: EHLO x\\r\\n", HOST,
+      EV_PIPELINING, "192.0.2.1", NO_USER, NULL, 0 },
+    { PFX "postfix/smtpd[1]: improper command pipelining after CONNECT from unknown[192.0.2.1]: @@", RAW, EV_PIPELINING,
+      "192.0.2.1", NO_USER, NULL, 0 },
     /* smtpd rejects: the recipient, sender, HELO and host name */
 #define UNKNOWN(rcpt, from, helo) \
     PFX "postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 550 5.1.1 <" rcpt ">: Recipient address " \
@@ -115,6 +120,10 @@ static const struct form forms[] = {
       "delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: @@)", RAW, EV_NONE, NULL, NO_USER, NULL, 0 },
     /* postscreen: the pregreet text is the client's */
     { PFX "postfix/postscreen[1]: PREGREET 10 after 0 from [192.0.2.9]:39655: @@", RAW, EV_PS_PREGREET, "192.0.2.9",
+      NO_USER, NULL, 0 },
+    { PFX "postfix/postscreen[1]: COMMAND PIPELINING from [192.0.2.9]:40000 after EHLO: @@", RAW, EV_PS_PIPELINING,
+      "192.0.2.9", NO_USER, NULL, 0 },
+    { PFX "postfix/postscreen[1]: NON-SMTP COMMAND from [192.0.2.9]:40000 @@", RAW, EV_PS_NON_SMTP, "192.0.2.9",
       NO_USER, NULL, 0 },
     /* Dovecot: the username */
     { PFX "dovecot: imap-login: Login: user=<@@>, method=PLAIN, rip=192.0.2.1, lip=127.0.0.1, mpid=13604, "

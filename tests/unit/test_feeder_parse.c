@@ -461,7 +461,9 @@ Test(parse_postscreen, pregreet_and_hangup)
                        "[127.1.90.1]:46741 in tests before SMTP handshake", &ev), EV_PS_HANGUP);
     assert_ip(&ev, "127.1.90.1");
     cr_assert_eq(parse("2026-11-22T15:04:35.978626+00:00 mx1 postfix/postscreen[13453]: DISCONNECT "
-                       "[127.1.90.1]:46741", &ev), EV_NONE);
+                       "[127.1.90.1]:46741", &ev), EV_PS_DISCONNECT);
+    assert_ip(&ev, "127.1.90.1");
+    cr_assert_eq(ev.n2, 46741);    /* the client port: postscreen's name for the connection */
 }
 
 Test(parse_postscreen, dnsbl_rank)
@@ -636,8 +638,8 @@ Test(corpus, event_counts)
         { EV_AUTH_FAIL, 156 - 39 + 66 },    /* SASL failures less the lost connections, plus Dovecot's */
         { EV_AUTH_ERROR, 39 }, { EV_QUEUED, 938 }, { EV_REMOVED, 938 }, { EV_NDR_SENT, 86 },
         { EV_BOUNCED, 172 }, { EV_PS_CONNECT, 93 }, { EV_PS_PASS, 81 }, { EV_PS_PREGREET, 2 },
-        { EV_PS_HANGUP, 12 }, { EV_PS_DNSBL, 0 }, { EV_LOGIN, 6 },
-        { EV_NONE, 938 + 778 + 36 + 12 },   /* cleanup, local status=sent, other dovecot, postscreen DISCONNECT */
+        { EV_PS_HANGUP, 12 }, { EV_PS_DNSBL, 0 }, { EV_LOGIN, 6 }, { EV_PS_DISCONNECT, 12 },
+        { EV_NONE, 938 + 778 + 36 },   /* cleanup, local status=sent, other dovecot */
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         cr_expect_eq(c[want[i].t], want[i].n, "%s: %lu, want %lu", event_type_name(want[i].t),

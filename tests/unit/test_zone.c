@@ -117,7 +117,7 @@ Test(zones, shipped_zones_load)
     cr_assert_eq(bl->wire_len, 12);
     cr_assert_eq(memcmp(bl->wire, "\2bl\7example", 12), 0);
 
-    cr_assert_eq(bl->ncodes, 6);
+    cr_assert_eq(bl->ncodes, 7);     /* dha backscatter auth volume compromised abnormal manual */
     cr_assert_eq(dbl->ncodes, 3);
     cr_assert_eq(bl->codes[bl->default_code].addr, 0x7f000002u, "no default-code: the first code");
     cr_assert_eq(dbl->codes[dbl->default_code].addr, 0x7f000103u);
@@ -126,7 +126,8 @@ Test(zones, shipped_zones_load)
     cr_assert_eq(c->addr, 0x7f000004u);
     cr_assert_eq(zone_find_code(bl, "127.0.0.10"), zone_find_code(bl, "manual"));
     cr_assert_null(zone_find_code(bl, "nope"));
-    cr_assert_null(zone_find_code(bl, "127.0.0.7"));
+    cr_assert_eq(zone_find_code(bl, "127.0.0.7"), zone_find_code(bl, "abnormal"));
+    cr_assert_null(zone_find_code(bl, "127.0.0.8"));
     cr_assert_null(zone_find_code(dbl, "dha"));
     cr_assert_not_null(zone_code_by_addr(dbl, 0x7f00010au));
 
