@@ -428,11 +428,10 @@ static void node_subject(int family, const char *path, size_t off, char *out, si
 
 /* The answer of a node (wild: of the names below it) as the server gives it: the reasons of every
  * entry that covers the whole node. 1 listed, 0 not (an allow entry covers it), -1 store error. */
-static int node_answer(struct gen *g, const struct unit *ref, size_t off, int wild, const char *subject,
+static int node_answer(struct gen *g, int family, const char *path, size_t off, int wild, const char *subject,
                        struct listing *l)
 {
-    const char *path = g->arena + ref->path;
-    if (ref->family == FAMILY_DOMAIN) {
+    if (family == FAMILY_DOMAIN) {
         char name[DOMAIN_MAX + 3];
         int n = snprintf(name, sizeof name, "%s%s", wild ? "*." : "", subject);
         if (n > DOMAIN_MAX)
@@ -441,7 +440,7 @@ static int node_answer(struct gen *g, const struct unit *ref, size_t off, int wi
     }
     struct ipnet net;
     struct zone_meta m;
-    node_net(ref->family, path, off, &net);
+    node_net(family, path, off, &net);
     if (narrow_meta(&g->meta, net.addr.family, net.plen, &m) <= 1)
         return -2;      /* one prefix length: the unit's own entry is the only one covering the node */
     return store_lookup_ip_at(g->txn, g->z->dbi, g->ch, &m, &net.addr, g->now, l, NULL);
@@ -503,10 +502,9 @@ static int put_records(struct gen *g, const uint8_t *rel, size_t rel_len, const 
 }
 
 /* The records of a node (wild: of the wildcard below it), with the answer of unit d. */
-static int emit_node(struct gen *g, const struct unit *ref, size_t off, int wild, const struct unit *d)
+static int emit_path(struct gen *g, int family, const char *path, size_t off, int wild, const struct unit *d)
 {
     uint8_t rel[258];
-    const char *path = g->arena + ref->path;
     size_t rel_len = owner_rel(path, off, wild, rel);
     struct listing l;
     if (rel_len + g->z->wire_len > 255) {
@@ -516,11 +514,11 @@ static int emit_node(struct gen *g, const struct unit *ref, size_t off, int wild
     if (static_owner(g->z, rel, rel_len))
         return 0;
     char subject[DOMAIN_MAX + 1];
-    node_subject(ref->family, path, off, subject, sizeof subject);
+    node_subject(family, path, off, subject, sizeof subject);
     if (d->test) {
         test_listing(g->z, &l);
     } else {
-        int listed = node_answer(g, ref, off, wild, subject, &l);
+        int listed = node_answer(g, family, path, off, wild, subject, &l);
         if (listed == -1)
             return -1;
         if (listed == 0) {          /* covered by an allow entry that no unit here expresses */
@@ -532,15 +530,75 @@ static int emit_node(struct gen *g, const struct unit *ref, size_t off, int wild
             return 0;
         }
     }
-    if (ref->family == ADDR_V4 && wild && g->families == 3 && single_digits(path, off))
+    if (family == ADDR_V4 && wild && g->families == 3 && single_digits(path, off))
         g->st->ambiguous++;
     g->st->names++;
     return put_records(g, rel, rel_len, &l, subject);
 }
 
+static int emit_node(struct gen *g, const struct unit *ref, size_t off, int wild, const struct unit *d)
+{
+    return emit_path(g, ref->family, g->arena + ref->path, off, wild, d);
+}
+
 static size_t seg_len(const struct gen *g, const struct unit *u, size_t off)
 {
     return strlen(g->arena + u->path + off) + 1;
+}
+
+/* The end of the group of units [i, hi) that share the label after off: one child of the node. */
+static size_t group_end(const struct gen *g, size_t i, size_t hi, size_t off)
+{
+    size_t seg = seg_len(g, &g->u[i], off), j = i + 1;
+    while (j < hi && seg_len(g, &g->u[j], off) == seg &&
+           !memcmp(g->arena + g->u[j].path + off, g->arena + g->u[i].path + off, seg))
+        j++;
+    return j;
+}
+
+/* Is a child of the node (units [i, hi) below it) all allow entries: a hole in the node's wildcard? */
+static int has_hole(const struct gen *g, size_t i, size_t hi, size_t off)
+{
+    for (size_t j; i < hi; i = j) {
+        j = group_end(g, i, hi, off);
+        if (g->emitting[j] == g->emitting[i])
+            return 1;
+    }
+    return 0;
+}
+
+/* An IP node whose wildcard w would also answer for an allow hole below it: instead of that wildcard,
+ * every other child (255 octets or 15 nibbles) gets w's answer, as a name at the last level or as a
+ * wildcard above it; a child that holds a listing exists anyway (walk gives it its own wildcard); the
+ * hole itself gets nothing, or, when the allow entry is deeper, the same treatment one level down. */
+static int expand_siblings(struct gen *g, size_t i, size_t hi, int depth, size_t off, const struct unit *w)
+{
+    int family = g->u[i].family, n = family == ADDR_V4 ? 256 : 16, leaf = depth + 1 == (family == ADDR_V4 ? 4 : 32);
+    size_t from[256], to[256];
+    uint8_t present[256] = { 0 };
+    char path[MAX_LABELS * 4];
+    memcpy(path, g->arena + g->u[i].path, off);
+    for (size_t j; i < hi; i = j) {
+        j = group_end(g, i, hi, off);
+        unsigned long v = strtoul(g->arena + g->u[i].path + off, NULL, family == ADDR_V4 ? 10 : 16);
+        if (v < (unsigned long)n)
+            present[v] = 1, from[v] = i, to[v] = j;
+    }
+    for (int x = 0; x < n; x++) {
+        if (present[x]) {
+            size_t a = from[x], b = to[x], coff = off + seg_len(g, &g->u[a], off);
+            if (g->emitting[b] != g->emitting[a] || g->u[a].path_len == coff)
+                continue;   /* a listed child (walked), or the allow entry is the child itself */
+            if (expand_siblings(g, a, b, depth + 1, coff, w) < 0)
+                return -1;
+            continue;
+        }
+        size_t len = off + (size_t)sprintf(path + off, family == ADDR_V4 ? "%d" : "%x", x) + 1;
+        if (emit_path(g, family, path, len, !leaf, w) < 0)
+            return -1;
+        g->st->fills++;
+    }
+    return 0;
 }
 
 /* The node at depth (path length off) shared by units [lo, hi); cover: the deepest wildcard unit
@@ -557,23 +615,23 @@ static int walk(struct gen *g, size_t lo, size_t hi, int depth, size_t off, cons
         g->st->holes += listed_cover ? hi - lo : 0;
         return 0;
     }
-    int full = g->u[lo].family == ADDR_V4 ? 4 : g->u[lo].family == ADDR_V6 ? 32 : MAX_LABELS;
+    int full = g->u[lo].family == ADDR_V4 ? 4 : g->u[lo].family == ADDR_V6 ? 32 : MAX_LABELS, expand = 0;
     if (depth > 0) {
         const struct unit *e = exact ? exact : g->z->kind != ZONE_IP && listed_cover ? cover : NULL;
         const struct unit *w = wild ? wild : depth < full && listed_cover ? cover : NULL;
         g->st->fills += (e && e == cover) + (w && w == cover);
+        expand = w && !w->allow && g->z->kind == ZONE_IP && has_hole(g, i, hi, off);
         if ((e && !e->allow && emit_node(g, &g->u[lo], off, 0, e) < 0) ||
-            (w && !w->allow && emit_node(g, &g->u[lo], off, 1, w) < 0))
+            (w && !w->allow && !expand && emit_node(g, &g->u[lo], off, 1, w) < 0) ||
+            (expand && expand_siblings(g, i, hi, depth, off, w) < 0))
             return -1;
     }
-    while (i < hi) {
-        size_t seg = seg_len(g, &g->u[i], off), j = i + 1;
-        while (j < hi && seg_len(g, &g->u[j], off) == seg &&
-               !memcmp(g->arena + g->u[j].path + off, g->arena + g->u[i].path + off, seg))
-            j++;
-        if (walk(g, i, j, depth + 1, off + seg, wild ? wild : cover) < 0)
+    for (size_t j; i < hi; i = j) {
+        j = group_end(g, i, hi, off);
+        if (expand && g->emitting[j] == g->emitting[i])
+            continue;       /* a hole, expressed by its siblings */
+        if (walk(g, i, j, depth + 1, off + seg_len(g, &g->u[i], off), wild ? wild : cover) < 0)
             return -1;
-        i = j;
     }
     return 0;
 }
@@ -732,6 +790,8 @@ int xfr_region_has(const struct xfr_region *r, const uint8_t *rel, size_t len)
         rel += 2, len -= 2;         /* a wildcard belongs with the name it is below */
     if (name_in(r, r->nodes, r->nnodes, rel, len) || name_in(r, r->above, r->nabove, rel, len))
         return 1;
+    if (len > 0 && name_in(r, r->above, r->nabove, rel + 1 + rel[0], len - 1 - rel[0]))
+        return 1;       /* a sibling of a name above a change: an allow hole's expansion (walk) */
     for (size_t off = 0; off < len; off += 1u + rel[off])       /* below a node */
         if (name_in(r, r->nodes, r->nnodes, rel + off, len - off))
             return 1;

@@ -57,7 +57,8 @@ int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_change
 
 /* Owner names a change can touch: the names of the changed entries ("nodes", with everything below
  * them: their answers include a covering entry's reasons) and every name above a node (whose
- * existence and fill-in wildcards depend on what is below). Wire form below the zone. */
+ * existence and fill-in wildcards depend on what is below) with its children (an allow hole below
+ * a wildcard is expressed by the wildcard's sibling names). Wire form below the zone. */
 struct xfr_name { const uint8_t *p; size_t len; uint8_t buf[256]; };     /* p NULL: the name is buf */
 struct xfr_region {
     struct xfr_name *nodes, *above;

@@ -366,21 +366,82 @@ Test(xfr, a_listing_inside_a_network_gets_the_network_beside_it)
     cr_assert_eq(stats.fills, 1);
 }
 
-Test(xfr, allow_entries_are_holes_only_where_a_name_exists)
+Test(xfr, allow_holes_are_expressed_by_the_wildcards_siblings)
 {
     put1("bl.example", "198.51.0.0/16", 0, CODE(3));
-    put1("bl.example", "198.51.100.0/24", LISTING_ALLOW, 0);     /* expressible: a listing exists inside */
-    put1("bl.example", "198.51.100.9", 0, CODE(2));
-    put1("bl.example", "198.51.7.7", LISTING_ALLOW, 0);          /* not expressible */
+    put1("bl.example", "198.51.100.0/24", LISTING_ALLOW, 0);
+    put1("bl.example", "198.51.100.9", 0, CODE(2));              /* inside the allowed /24: not listed */
+    put1("bl.example", "198.51.7.7", LISTING_ALLOW, 0);
     generate("bl.example");
-    cr_assert_not(has_owner("*.100.51.198"), "no wildcard for the allow entry");
-    /* An allow entry wins over everything inside it, so no listed name can exist in the /24 to stop
-     * the /16's wildcard there: both allow entries are holes. */
+    cr_assert_not(has_owner("*.51.198"), "the /16's wildcard would answer the holes");
+    cr_assert(has_owner("*.99.51.198") && has_owner("*.255.51.198"), "its siblings stand in for it");
+    cr_assert_not(has_owner("*.100.51.198") || has_owner("*.7.51.198"), "not where the holes are");
+    cr_assert(has_owner("6.7.51.198") && !has_owner("7.7.51.198"), "the /32 hole: its 255 siblings by name");
     cr_assert_not(has_owner("9.100.51.198"), "the /32 is inside the allowed /24: not listed");
-    cr_assert_eq(stats.holes, 2);
+    cr_assert_eq(stats.holes, 0);
     MDB_txn *txn;
     cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
-    agree(txn, "bl.example", "5.99.51.198");
+    static const char *const names[] = { "5.99.51.198", "5.100.51.198", "9.100.51.198", "7.7.51.198", "8.7.51.198",
+                                         "0.0.51.198", "255.255.51.198", "7.7.52.198" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        agree(txn, "bl.example", names[i]);
+    mdb_txn_abort(txn);
+}
+
+Test(xfr, random_allow_holes_answer_alike)
+{
+    static const int plens4[] = { 8, 16, 16, 20, 24, 24, 26, 32, 32 };
+    static const int aplens4[] = { 16, 24, 26, 30, 32, 32, 32 };
+    static const int plens6[] = { 32, 48, 64, 64, 120, 128 };
+    static const int aplens6[] = { 56, 64, 124, 128, 128 };
+    struct store_txn w;
+    char text[80], name[200];
+    uint32_t allows[60];
+    uint8_t allows6[30][16];
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    for (int i = 0; i < 80; i++) {
+        uint32_t a = rnd_v4();
+        int allow = i < 60, plen = allow ? aplens4[rnd() % 7] : plens4[rnd() % 9];
+        struct ipnet net;
+        snprintf(text, sizeof text, "%u.%u.%u.%u/%d", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, plen);
+        net_parse(text, &net);
+        net_clear_host_bits(&net);
+        if (allow)
+            allows[i] = a;
+        put(&w, "bl.example", net_format(&net, text, sizeof text), allow ? LISTING_ALLOW : 0, allow ? 0 : CODE(2 + rnd() % 5), 0);
+    }
+    put(&w, "bl.example", "10.0.0.0/8", 0, CODE(4), 0);
+    for (int i = 0; i < 45; i++) {
+        int allow = i < 30;
+        struct ipnet net = { .addr.family = ADDR_V6, .plen = (uint8_t)(allow ? aplens6[rnd() % 5] : plens6[rnd() % 6]) };
+        rnd_v6(net.addr.bytes);
+        if (allow)
+            memcpy(allows6[i], net.addr.bytes, 16);
+        net_clear_host_bits(&net);
+        put(&w, "bl.example", net_format(&net, text, sizeof text), allow ? LISTING_ALLOW : 0, allow ? 0 : CODE(2 + rnd() % 5), 0);
+    }
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    generate("bl.example");
+    cr_assert_eq(stats.holes, 0, "every allow hole is expressed");
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    for (int i = 0; i < 60; i++) {
+        agree(txn, "bl.example", rev4(allows[i], name, sizeof name));
+        agree(txn, "bl.example", rev4(allows[i] ^ 1, name, sizeof name));
+        agree(txn, "bl.example", rev4(allows[i] ^ 0x100, name, sizeof name));
+    }
+    for (int i = 0; i < 30; i++) {
+        agree(txn, "bl.example", rev6(allows6[i], name, sizeof name));
+        allows6[i][15] ^= 1;
+        agree(txn, "bl.example", rev6(allows6[i], name, sizeof name));
+    }
+    for (int i = 0; i < 1500; i++)
+        agree(txn, "bl.example", rev4(rnd_v4(), name, sizeof name));
+    for (int i = 0; i < 1000; i++) {
+        uint8_t b[16];
+        rnd_v6(b);
+        agree(txn, "bl.example", rev6(b, name, sizeof name));
+    }
     mdb_txn_abort(txn);
 }
 
