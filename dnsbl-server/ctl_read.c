@@ -196,7 +196,8 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
             abnormal_line(sub, a, line, sizeof line);
             break;
         default:
-            for (int i = 0; sub->acct && i < sub->acct->nlogin; i++)
+            /* an account's logins; an address's union holds its abnormal sessions instead */
+            for (int i = 0; sub->kind == SUBJ_ACCOUNT && sub->acct && i < sub->acct->nlogin; i++)
                 a += sub->acct->login[i].time + w > c->now;
             snprintf(line, sizeof line, "%u logins", a);
         }

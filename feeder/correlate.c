@@ -20,9 +20,43 @@ static struct subject *name_subject(struct feeder *f, int kind, const char *name
     return subject_get(&f->state, key, subject_key_name(kind, name, len, key), 1);
 }
 
+/* Counts toward the networks of ip's source, once for every prefix length that a zone's rule k rates
+ * networks at. member: the event is misbehaviour (the source joins the network's members, and may
+ * create it); otherwise it is a total such as dha's RCPTs, added only to networks that exist, so that
+ * the clean mail of millions of clients makes no networks. dha is judged at the disconnect, as for
+ * addresses. */
+static void count_net(struct feeder *f, const struct ipaddr *ip, enum metric m, uint32_t n, uint32_t t,
+                      enum rule_kind k, int member)
+{
+    uint8_t done[ZONESET_MAX];
+    int ndone = 0;
+    for (int zi = 0; zi < f->zones.n && ndone < ZONESET_MAX; zi++) {
+        const struct zone *z = &f->zones.zones[zi];
+        if (z->kind != ZONE_IP || !z->rules[k].enabled || !z->rules[k].network_threshold)
+            continue;
+        uint8_t plen = ip->family == ADDR_V4 ? z->rules[k].network_v4 : z->rules[k].network_v6, key[16];
+        if (memchr(done, plen, (size_t)ndone))
+            continue;
+        done[ndone++] = plen;
+        size_t len = subject_key_net(ip, plen, key);
+        struct subject *net = len ? subject_get(&f->state, key, len, member) : NULL;
+        if (!net)
+            continue;
+        subject_count(&f->state, net, m, t, n);
+        if (member)
+            net_member_add(net, ip, (uint8_t)m, t);     /* without memory: one member fewer */
+        if (m == M_UNKNOWN && t > net->last_unknown)
+            net->last_unknown = t;
+        if (m != M_UNKNOWN)
+            rules_eval(f, net, k, t);
+    }
+}
+
 static void count_ip(struct feeder *f, const struct ipaddr *ip, enum metric m, uint32_t n, uint32_t t,
                      int rule)
 {
+    if (rule >= 0 && rule != RULE_VOLUME && rule != RULE_BACKSCATTER)   /* those are not aggregated */
+        count_net(f, ip, m, n, t, (enum rule_kind)rule, m != M_RCPT);
     struct subject *sub = ip_subject(f, ip);
     if (!sub)
         return;
@@ -305,6 +339,7 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
             if (t > sub->last_unknown)
                 sub->last_unknown = t;
         }
+        count_net(f, &ev->ip, M_UNKNOWN, 1, t, RULE_DHA, 1);
         break;
     }
     case EV_CLIENT:

@@ -147,7 +147,8 @@ static void render_state(struct evbuffer *out, const struct feeder *f)
     const size_t *kinds = f->state.sources_by_kind;     /* kept by state.c: no walk over millions */
     metric_head(out, "feeder_sources", "gauge", "sources with counters in memory, by kind");
     evbuffer_add_printf(out, "feeder_sources{kind=\"ip\"} %zu\nfeeder_sources{kind=\"domain\"} %zu\n"
-                        "feeder_sources{kind=\"account\"} %zu\n", kinds[0], kinds[1], kinds[2]);
+                        "feeder_sources{kind=\"account\"} %zu\nfeeder_sources{kind=\"network\"} %zu\n",
+                        kinds[0], kinds[1], kinds[2], kinds[3]);
     metric_head(out, "feeder_queue_entries", "gauge", "queue IDs being joined (all hosts)");
     evbuffer_add_printf(out, "feeder_queue_entries %zu\n", f->state.queue.count);
     metric_head(out, "feeder_evicted_total", "counter", "state dropped at the caps (least recently seen first), by kind");

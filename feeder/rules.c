@@ -248,6 +248,45 @@ static void eval_auth(struct feeder *f, int zi, struct subject *sub, uint32_t t)
     }
 }
 
+/* The metric a network rule sums: its members' misbehaviour. dha and auth, and otherwise abnormal
+ * sessions, the one other kind of misbehaviour the feeder counts per address. */
+static enum metric network_metric(enum rule_kind k)
+{
+    return k == RULE_DHA ? M_UNKNOWN : k == RULE_AUTH ? M_AUTH_FAIL : M_ABNORMAL;
+}
+
+/* A network (SUBJ_NET) against zone zi's rule k: its members' counts together over the rule's
+ * network-threshold (dha: at the rule's ratio too), from at least network-members distinct members.
+ * Only the zone whose prefix length made the network judges it. */
+static void eval_network(struct feeder *f, int zi, struct subject *sub, enum rule_kind k, uint32_t t)
+{
+    const struct zone *z = &f->zones.zones[zi];
+    const struct zone_rule *r = &z->rules[k];
+    struct ipnet net;
+    if (z->kind != ZONE_IP || !r->network_threshold || subject_net(sub, &net) < 0 ||
+        net.plen != (net.addr.family == ADDR_V4 ? r->network_v4 : r->network_v6))
+        return;
+    enum metric m = network_metric(k);
+    uint32_t n = subject_sum(sub, m, t, r->window), members = net_member_count(sub, (uint8_t)m, t, r->window);
+    if (n < r->network_threshold || members < r->network_members)
+        return;
+    char what[80], name[64], why[220];
+    if (k == RULE_DHA) {
+        uint32_t rcpt = subject_sum(sub, M_RCPT, t, r->window);
+        if (rcpt < n)
+            rcpt = n;
+        if ((uint64_t)n * 100 < (uint64_t)r->ratio * rcpt)
+            return;
+        snprintf(what, sizeof what, "unknown recipients %u/%u", n, rcpt);
+    } else {
+        snprintf(what, sizeof what, "%s %u", m == M_AUTH_FAIL ? "authentication failures" : "abnormal sessions", n);
+    }
+    snprintf(why, sizeof why, "network %s: %s from %u%s %s in %um", net_format(&net, name, sizeof name), what,
+             members, members >= NET_MEMBERS_MAX ? "+" : "", net.addr.family == ADDR_V4 ? "addresses" : "/64s",
+             r->window / 60);
+    list(f, zi, k, sub, k == RULE_DHA && sub->last_unknown ? sub->last_unknown : t, why);
+}
+
 /* Logins in the window: country runs (A, B, A is three) and distinct addresses. */
 static void login_spread(const struct account_state *a, uint32_t t, uint32_t window, uint32_t *runs,
                          uint32_t *ips, char *trail, size_t cap)
@@ -306,6 +345,12 @@ static void eval_compromised(struct feeder *f, int zi, struct subject *sub, uint
 
 void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t)
 {
+    if (sub->kind == SUBJ_NET) {    /* networks have a rule of their own for every kind */
+        for (int zi = 0; zi < f->zones.n; zi++)
+            if (f->zones.zones[zi].rules[k].enabled)
+                eval_network(f, zi, sub, k, t);
+        return;
+    }
     for (int zi = 0; zi < f->zones.n; zi++) {
         const struct zone *z = &f->zones.zones[zi];
         if (!z->rules[k].enabled)

@@ -28,7 +28,6 @@ static void subject_free(struct subject *sub)
     free(sub->ring);
     free(sub->offence);
     free(sub->acct);
-    free(sub->abn);
     free(sub);
 }
 
@@ -115,6 +114,85 @@ size_t subject_key_name(int kind, const char *name, size_t len, uint8_t *key)
     for (size_t i = 0; i < len; i++)
         key[1 + i] = (uint8_t)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] | 0x20 : name[i]);
     return len + 1;
+}
+
+size_t subject_key_net(const struct ipaddr *a, int plen, uint8_t *key)
+{
+    size_t len = a->family == ADDR_V4 ? 4 : 8;
+    if (plen < 0 || (size_t)plen >= len * 8)
+        return 0;
+    key[0] = SUBJ_NET;
+    key[1] = (uint8_t)plen;
+    memcpy(key + 2, a->bytes, len);
+    for (size_t i = 0; i < len; i++) {
+        int keep = plen - (int)i * 8;   /* bits of this byte in the prefix */
+        key[2 + i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+    }
+    return 2 + len;
+}
+
+/* The account record, NULL for subjects whose union holds something else. */
+static const struct account_state *subject_acct_view(const struct subject *sub)
+{
+    return sub->kind == SUBJ_ACCOUNT ? sub->acct : NULL;     /* the union holds something else */
+}
+
+static uint32_t member_id(const struct ipaddr *a)
+{
+    uint32_t id;
+    memcpy(&id, a->bytes + (a->family == ADDR_V4 ? 0 : 4), 4);
+    return id;
+}
+
+/* The entry for (id, m), or where a new one goes: the end if there is room (growing the array), else
+ * the entry seen longest ago. NULL without memory. */
+static struct net_member *member_slot(struct subject *sub, uint32_t id, uint8_t m)
+{
+    struct net_members *nm = sub->members;
+    int oldest = 0;
+    for (int i = 0; nm && i < nm->n; i++) {
+        if (nm->m[i].id == id && nm->m[i].metric == m)
+            return &nm->m[i];
+        if (nm->m[i].last < nm->m[oldest].last)
+            oldest = i;
+    }
+    if (nm && nm->n == NET_MEMBERS_MAX) {
+        nm->m[oldest] = (struct net_member){ id, 0, m };
+        return &nm->m[oldest];
+    }
+    if (!nm || nm->n == nm->cap) {
+        uint16_t cap = nm ? (uint16_t)(nm->cap * 2) : 4;
+        if (cap > NET_MEMBERS_MAX)
+            cap = NET_MEMBERS_MAX;
+        struct net_members *grown = realloc(nm, sizeof *nm + cap * sizeof *nm->m);
+        if (!grown)
+            return NULL;
+        if (!nm)
+            grown->n = 0;
+        grown->cap = cap;
+        sub->members = nm = grown;
+    }
+    nm->m[nm->n] = (struct net_member){ id, 0, m };
+    return &nm->m[nm->n++];
+}
+
+int net_member_add(struct subject *sub, const struct ipaddr *a, uint8_t m, uint32_t t)
+{
+    struct net_member *e = sub->kind == SUBJ_NET ? member_slot(sub, member_id(a), m) : NULL;
+    if (!e)
+        return -1;
+    if (t > e->last)
+        e->last = t;
+    return 0;
+}
+
+uint32_t net_member_count(const struct subject *sub, uint8_t m, uint32_t t, uint32_t window)
+{
+    const struct net_members *nm = sub->kind == SUBJ_NET ? sub->members : NULL;
+    uint32_t n = 0, minutes = (window + 59) / 60;
+    for (int i = 0; nm && i < nm->n; i++)   /* in whole minutes, as subject_sum sees the counts */
+        n += nm->m[i].metric == m && nm->m[i].last / 60 + minutes > t / 60;
+    return n;
 }
 
 static struct subject *subject_find(const struct state *s, const uint8_t *key, size_t len, uint32_t h)
@@ -247,6 +325,8 @@ static const struct ring *subject_ring_view(const struct subject *sub, enum metr
 
 struct account_state *subject_account(struct subject *sub)
 {
+    if (sub->kind == SUBJ_NET || sub->kind == SUBJ_IP)
+        return NULL;    /* its union holds the members, or the abnormal sessions */
     if (!sub->acct)
         sub->acct = calloc(1, sizeof *sub->acct);
     return sub->acct;
@@ -279,6 +359,13 @@ struct offence *subject_offence(struct subject *sub, int k)
 
 int subject_net(const struct subject *sub, struct ipnet *net)
 {
+    if (sub->kind == SUBJ_NET && (sub->keylen == 6 || sub->keylen == 10)) {
+        memset(net, 0, sizeof *net);
+        net->addr.family = sub->keylen == 6 ? ADDR_V4 : ADDR_V6;
+        memcpy(net->addr.bytes, sub->key + 2, sub->keylen - 2u);
+        net->plen = sub->key[1];
+        return 0;
+    }
     if (sub->kind != SUBJ_IP)
         return -1;
     memset(net, 0, sizeof *net);
@@ -395,6 +482,38 @@ static uint8_t get8(struct buf *b) { uint8_t v; get(b, &v, 1); return v; }
 static uint32_t get32(struct buf *b) { uint32_t v; get(b, &v, 4); return v; }
 static void get_ip(struct buf *b, struct ipaddr *a) { a->family = get8(b); get(b, a->bytes, 16); }
 
+/* A network's members, after the flag byte 2 where an account's record has 1. */
+static void encode_members(const struct net_members *nm, struct buf *b)
+{
+    put8(b, 2);
+    put(b, &nm->n, 2);
+    for (int i = 0; i < nm->n; i++) {
+        put32(b, nm->m[i].id);
+        put32(b, nm->m[i].last);
+        put8(b, nm->m[i].metric);
+    }
+}
+
+static int decode_members(struct subject *sub, struct buf *b)
+{
+    uint16_t n;
+    get(b, &n, 2);
+    if (sub->kind != SUBJ_NET || sub->members || n > NET_MEMBERS_MAX || b->bad)
+        return -1;
+    struct net_members *nm = malloc(sizeof *nm + (n ? n : 1u) * sizeof *nm->m);
+    if (!nm)
+        return -1;
+    nm->n = n;
+    nm->cap = n ? n : 1;
+    for (int i = 0; i < n; i++) {
+        nm->m[i].id = get32(b);
+        nm->m[i].last = get32(b);
+        nm->m[i].metric = get8(b);
+    }
+    sub->members = nm;
+    return 0;
+}
+
 /* extra 3: an address's abnormal sessions: the counts by kind (kind, count for those not 0), the
  * longest hold, the newest connect and waiting signal, then the postscreen slots. */
 static void encode_abnormal(const struct abnormal_state *a, struct buf *b)
@@ -495,12 +614,15 @@ static void encode_subject(const struct subject *sub, struct buf *b)
         put32(b, sub->offence[k].count);
         put32(b, sub->offence[k].last);
     }
-    const struct account_state *a = sub->acct;
+    const struct account_state *a = subject_acct_view(sub);
     put32(b, sub->last_unknown);
-    if (sub->kind == SUBJ_IP && sub->abn)
-        encode_abnormal(sub->abn, b);      /* extra 3 (an address has no account record) */
-    else
+    if (sub->kind == SUBJ_NET && sub->members) {
+        encode_members(sub->members, b);
+    } else if (sub->kind == SUBJ_IP && sub->abn) {
+        encode_abnormal(sub->abn, b);
+    } else {
         put8(b, a != NULL);
+    }
     if (a) {
         put8(b, a->nfail);
         for (int i = 0; i < a->nfail; i++) {
@@ -611,11 +733,12 @@ static uint32_t newest_time(const struct subject *sub)
     for (int k = 0; sub->offence && k < RULE_KINDS; k++)
         if (sub->offence[k].last > t)
             t = sub->offence[k].last;
-    for (int i = 0; sub->acct && i < sub->acct->nfail; i++)
-        if (sub->acct->fail[i].last > t)
-            t = sub->acct->fail[i].last;
-    if (sub->acct && sub->acct->nlogin && sub->acct->login[sub->acct->nlogin - 1].time > t)
-        t = sub->acct->login[sub->acct->nlogin - 1].time;
+    const struct account_state *a = subject_acct_view(sub);
+    for (int i = 0; a && i < a->nfail; i++)
+        if (a->fail[i].last > t)
+            t = a->fail[i].last;
+    if (a && a->nlogin && a->login[a->nlogin - 1].time > t)
+        t = a->login[a->nlogin - 1].time;
     return t;
 }
 
@@ -644,9 +767,12 @@ static int decode_subject(struct subject *sub, struct buf *b, int expand)
     }
     if (version >= 2)
         sub->last_unknown = get32(b);
-    uint8_t extra = get8(b);     /* 1: an account's record, 3: abnormal sessions */
-    if ((extra == 1 && decode_account(sub, b) < 0) || (extra == 3 && decode_abnormal(sub, b) < 0) ||
-        (extra != 0 && extra != 1 && extra != 3))
+    uint8_t extra = get8(b);     /* 1: an account's record, 2: a network's members, 3: abnormal sessions */
+    if ((extra == 1 && (sub->kind == SUBJ_NET || decode_account(sub, b) < 0)) || extra > 3)
+        return -1;
+    if (extra == 3 && decode_abnormal(sub, b) < 0)
+        return -1;
+    if (extra == 2 && decode_members(sub, b) < 0)
         return -1;
     sub->node.seen = version >= 3 ? get32(b) : newest_time(sub);
     return b->bad || b->len != b->cap ? -1 : 0;
@@ -973,7 +1099,7 @@ static int subject_stale(const struct subject *sub, uint32_t t, uint32_t repeat_
     for (int k = 0; sub->offence && k < RULE_KINDS; k++)
         if (sub->offence[k].count && sub->offence[k].until + repeat_memory > t)
             return 0;
-    const struct account_state *a = sub->acct;
+    const struct account_state *a = subject_acct_view(sub);
     if (a && a->nlogin && a->login[a->nlogin - 1].time + login_window > t)
         return 0;
     for (int i = 0; a && i < a->nfail; i++)
@@ -1084,6 +1210,8 @@ static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subj
                     sub->offence[k].last);
     if (sub->last_unknown)
         fprintf(out, " last_unknown:%u", sub->last_unknown);
+    for (int i = 0; sub->kind == SUBJ_NET && sub->members && i < sub->members->n; i++)
+        fprintf(out, " member:%08x/%u@%u", sub->members->m[i].id, sub->members->m[i].metric, sub->members->m[i].last);
     const struct abnormal_state *ab = sub->kind == SUBJ_IP ? sub->abn : NULL;
     for (int k = 0; ab && k < AB_KINDS; k++)
         if (ab->sessions[k])
@@ -1093,7 +1221,7 @@ static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subj
                 ab->pending_kind, ab->signal);
     for (int i = 0; ab && i < ab->nps; i++)
         fprintf(out, " ps:%u/%u/%u@%u", ab->ps[i].port, ab->ps[i].kind, ab->ps[i].hold, ab->ps[i].time);
-    if (sub->acct) {
+    if (subject_acct_view(sub)) {
         char ip[64];
         for (int i = 0; i < sub->acct->nfail; i++)
             fprintf(out, " fail:%s@%u", addr_format(&sub->acct->fail[i].ip, ip, sizeof ip), sub->acct->fail[i].last);

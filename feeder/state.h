@@ -21,7 +21,8 @@
 #include "window.h"
 #include "zone.h"
 
-enum subject_kind { SUBJ_IP = 'i', SUBJ_DOMAIN = 'd', SUBJ_ACCOUNT = 'a' };
+enum subject_kind { SUBJ_IP = 'i', SUBJ_DOMAIN = 'd', SUBJ_ACCOUNT = 'a',
+                    SUBJ_NET = 'n' };   /* an IPv4 or IPv6 network aggregating its members (rules.c) */
 
 enum metric {
     M_RCPT,         /* RCPT commands (from disconnect lines) */
@@ -45,6 +46,13 @@ struct account_state {
     struct fail_ip fail[ACCT_FAIL_IPS];     /* addresses that failed for the account, most recent kept */
     struct login login[ACCT_LOGINS];        /* successful logins, oldest first */
 };
+
+/* A network's distinct members (IPv4 addresses, IPv6 /64s) per metric, newest contribution each:
+ * exact up to NET_MEMBERS_MAX, then the member seen longest ago is replaced. The id is the member's
+ * low 32 bits (the IPv4 address; bytes 4-7 of the /64): exact for networks of /32 (IPv6) or longer. */
+#define NET_MEMBERS_MAX 256
+struct net_member { uint32_t id, last; uint8_t metric; };
+struct net_members { uint16_t n, cap; struct net_member m[]; };
 
 /* Abnormal sessions of one address (issue 9 rule 1; correlate.c), kept only for addresses that had one.
  * A connection counts once, at its end, whichever daemons logged it. postscreen names a connection by
@@ -88,8 +96,11 @@ struct subject {
     struct lnode node;
     struct ring **ring;                 /* NULL, or METRICS ring pointers (a NULL ring: none or inline) */
     struct offence *offence;            /* NULL (never listed), or RULE_KINDS records */
-    struct account_state *acct;
-    struct abnormal_state *abn;         /* addresses with abnormal sessions (NULL: none) */
+    union {     /* by kind: no subject needs both, and the common one stays small */
+        struct account_state *acct;     /* SUBJ_ACCOUNT (and NULL for addresses and domains) */
+        struct net_members *members;    /* SUBJ_NET */
+        struct abnormal_state *abn;     /* SUBJ_IP with abnormal sessions */
+    };
     uint32_t last_unknown;              /* time of the newest unknown-recipient RCPT (dha) */
     uint8_t kind, keylen, nwin;
     uint8_t dirty : 1, stored : 1;
@@ -139,7 +150,7 @@ struct state {
     uint32_t latest;                    /* the newest event time seen */
     uint32_t last_sweep;
     size_t max_sources, max_queue;      /* 0: no cap */
-    size_t sources_by_kind[3];          /* in the table: IP, domain, account (for the metrics) */
+    size_t sources_by_kind[4];          /* in the table: IP, domain, account, network (for the metrics) */
     uint32_t queue_idle;
     struct state_stats stats;
     size_t map_writes;                  /* records written since the store's map was last released */
@@ -158,6 +169,14 @@ int state_save(struct state *s, MDB_txn *txn);
 /* Subject keys */
 size_t subject_key_ip(const struct ipaddr *a, uint8_t *key);        /* IPv6: its /64 */
 size_t subject_key_name(int kind, const char *name, size_t len, uint8_t *key);
+/* The key of the network of a's source (IPv4 address, IPv6 /64) at plen (IPv4 < 32, IPv6 < 64):
+ * kind, plen, then 4 or 8 bytes with the host bits cleared. 0 if plen does not fit. */
+size_t subject_key_net(const struct ipaddr *a, int plen, uint8_t *key);
+/* Notes that the member a contributed to metric m of network sub at t. 0, or -1 without memory. */
+int net_member_add(struct subject *sub, const struct ipaddr *a, uint8_t m, uint32_t t);
+/* Distinct members that contributed to metric m within the window up to t, in the one-minute steps of
+ * subject_sum (at most NET_MEMBERS_MAX). */
+uint32_t net_member_count(const struct subject *sub, uint8_t m, uint32_t t, uint32_t window);
 struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int create);
 /* Marks sub to be written at the next save, as seen at the newest event time. */
 void subject_touch(struct state *s, struct subject *sub);
@@ -169,9 +188,13 @@ struct account_state *subject_account(struct subject *sub);
 struct abnormal_state *subject_abnormal(struct subject *sub);
 /* The offence record for rule k, created (zeroed) if need be; NULL without memory. */
 struct offence *subject_offence(struct subject *sub, int k);
-/* 0, 1, 2 for SUBJ_IP, SUBJ_DOMAIN, SUBJ_ACCOUNT: the index of state.sources_by_kind. */
-static inline int subject_kind_index(int kind) { return kind == SUBJ_IP ? 0 : kind == SUBJ_DOMAIN ? 1 : 2; }
-/* The subject's address as a network (IPv4 /32 or IPv6 /64); 0, or -1 for non-IP subjects. */
+/* 0, 1, 2, 3 for SUBJ_IP, SUBJ_DOMAIN, SUBJ_ACCOUNT, SUBJ_NET: the index of state.sources_by_kind. */
+static inline int subject_kind_index(int kind)
+{
+    return kind == SUBJ_IP ? 0 : kind == SUBJ_DOMAIN ? 1 : kind == SUBJ_NET ? 3 : 2;
+}
+/* The subject's address as a network (IPv4 /32 or IPv6 /64, or a SUBJ_NET's network); 0, or -1 for
+ * subjects that are not addresses. */
 int subject_net(const struct subject *sub, struct ipnet *net);
 const char *subject_name(const struct subject *sub, char *buf, size_t n);
 

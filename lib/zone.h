@@ -56,6 +56,11 @@ struct zone_rule {
     uint32_t max_expire;        /* repeat offenders: doubling up to this */
     char home_country[3];       /* ISO 3166 code, upper case */
     char code_name[32];         /* as written; resolved once the whole file is read */
+    /* Networks (IP zones; not volume, backscatter): members' counts together (0 = off) */
+    uint32_t network_threshold; /* the rule's threshold for the network's sum (dha: ratio too) */
+    uint32_t network_members;   /* ... with at least this many distinct members contributing */
+    uint8_t network_v4;         /* IPv4 addresses count toward their /network_v4 (8..31) */
+    uint8_t network_v6;         /* IPv6 /64s count toward their /network_v6 (32..63) */
 };
 
 struct zone_allow {

@@ -56,6 +56,9 @@ void rules_defaults(struct zone *z)
         r->expire = 3600;
         r->max_expire = 86400;
         strcpy(r->home_country, "JP");
+        r->network_members = 5;
+        r->network_v4 = 24;
+        r->network_v6 = 48;
     }
     z->repeat_memory = 7 * 86400;
 }
@@ -166,10 +169,39 @@ static int count_key(const char *key, const char *value, uint32_t *out, char *er
     return 0;
 }
 
+/* network-threshold, network-members, network-v4, network-v6: for rules that count misbehaviour an
+ * attacker can spread over many addresses (not volume or backscatter, where big legitimate senders
+ * share networks), in IP zones. */
+static int network_key(struct zone *z, int k, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct zone_rule *r = &z->rules[k];
+    if (z->kind != ZONE_IP || k == RULE_VOLUME || k == RULE_BACKSCATTER || k == RULE_COMPROMISED) {
+        snprintf(err, errlen, "%s: networks are not rated by [rule %s] of a %s zone", key, kind_names[k],
+                 zone_kind_name(z->kind));
+        return -1;
+    }
+    if (!strcmp(key, "network-threshold")) return count_key(key, value, &r->network_threshold, err, errlen);
+    if (!strcmp(key, "network-members")) return count_key(key, value, &r->network_members, err, errlen);
+    int v4 = !strcmp(key, "network-v4");
+    if (!v4 && strcmp(key, "network-v6")) {
+        snprintf(err, errlen, "unknown key '%s' in [rule %s]", key, kind_names[k]);
+        return -1;
+    }
+    uint32_t plen, lo = v4 ? 8 : 32, hi = v4 ? 31 : 63;
+    if (conf_uint(value, 128, &plen) < 0 || plen < lo || plen > hi) {
+        snprintf(err, errlen, "%s: '%s' is not a prefix length from %u to %u", key, value, lo, hi);
+        return -1;
+    }
+    *(v4 ? &r->network_v4 : &r->network_v6) = (uint8_t)plen;
+    return 0;
+}
+
 static int rule_key(struct zone *z, int k, const char *key, const char *value, char *err, size_t errlen)
 {
     struct zone_rule *r = &z->rules[k];
     uint32_t wmax = k == RULE_COMPROMISED ? LOGIN_WINDOW_MAX : COUNTER_WINDOW_MAX;
+    if (!strncmp(key, "network-", 8))
+        return network_key(z, k, key, value, err, errlen);
     if (!strcmp(key, "code")) {
         if (strlen(value) >= sizeof r->code_name) {
             snprintf(err, errlen, "code: '%s' is too long", value);

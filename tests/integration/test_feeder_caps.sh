@@ -20,10 +20,11 @@ stamp() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000000+00:00; }
 "$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once --max-sources 100 "$T/sources.log" 2>"$T/feeder.log"
 check "feeder --max-sources 100 exits 0" "0" "$?"
 "$BIN/feeder" --db "$T/db" --dump >"$T/dump.txt"
-kept=$(grep -c '^i ' "$T/dump.txt")
+kept=$(grep -c '^[in] ' "$T/dump.txt")    # addresses and the networks they count toward
 check "no more sources stored than the cap" "1" "$([ "$kept" -le 100 ] && [ "$kept" -ge 80 ] && echo 1)"
 evicted=$(sed -n 's/.*dropped the least recently seen: \([0-9]*\) sources.*/\1/p' "$T/feeder.log")
-check "evictions logged and counted: kept + evicted = all 401 sources" "401" "$((kept + ${evicted:-0}))"
+# 401 addresses + 103 networks (3 IPv4 /24s, 100 IPv6 /48s): all share the cap
+check "evictions logged and counted: kept + evicted = all 504 sources" "504" "$((kept + ${evicted:-0}))"
 check "the most recently seen source is kept" "1" "$(grep -c '^i 2001:db8:400::/64 ' "$T/dump.txt")"
 check "the least recently seen sources are gone" "0" "$(grep -c '^i 198\.51\.0\.1/32 \|^i 192\.0\.2\.99/32 ' "$T/dump.txt")"
 check "an evicted source keeps its listing" "1" \
@@ -58,7 +59,8 @@ sleep 0.5
 m=$(curl -s "http://127.0.0.1:$PORT_M/metrics")
 ev=$(sed -n 's/^feeder_evicted_total{kind="source"} \([0-9]*\)$/\1/p' <<<"$m")
 ips=$(sed -n 's/^feeder_sources{kind="ip"} \([0-9]*\)$/\1/p' <<<"$m")
-check "metrics: sources in memory + evicted = all 401" "401" "$(( ${ev:-0} + ${ips:-0} ))"
+nets=$(sed -n 's/^feeder_sources{kind="network"} \([0-9]*\)$/\1/p' <<<"$m")
+check "metrics: sources in memory + evicted = all 504" "504" "$(( ${ev:-0} + ${ips:-0} + ${nets:-0} ))"
 check "metrics: evictions happened" "1" "$([ "${ev:-0}" -ge 301 ] && echo 1)"
 check_match "metrics: queue evictions and expiries exported" 'feeder_evicted_total\{kind="queue"\} 0' "$m"
 check_match "metrics: queue expiries exported" 'feeder_queue_expired_total 0' "$m"
