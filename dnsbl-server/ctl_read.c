@@ -453,7 +453,8 @@ int cmd_top(struct ctl *c)
         if (c->json) {
             json_begin_object(&j, NULL);
             json_string(&j, "source", name);
-            json_string(&j, "kind", all[i].sub->kind == SUBJ_IP ? "ip" : all[i].sub->kind == SUBJ_DOMAIN ? "domain" : "account");
+            json_string(&j, "kind", all[i].sub->kind == SUBJ_IP ? "ip" : all[i].sub->kind == SUBJ_DOMAIN ? "domain"
+                        : all[i].sub->kind == SUBJ_NET ? "network" : "account");
             json_uint(&j, "events", all[i].total);
             json_begin_object(&j, "by_kind");
             for (int m = 0; m < METRICS; m++)

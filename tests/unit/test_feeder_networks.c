@@ -173,3 +173,59 @@ Test(networks, members_are_saved_and_loaded)
     mdb_env_close(env);
     tmpdir_remove(dir);
 }
+
+/* ---- the zone-file keys ---- */
+
+#include "zone.h"
+
+/* Loads a zone directory holding one file with the given [rule] section; 0 or -1 (err filled). */
+static int load_rule(const char *kind, const char *rule, struct zoneset *zs, char *err, size_t errlen)
+{
+    char dir[64], path[128];
+    tmpdir_make(dir, sizeof dir, "feeder-networks-zone");
+    snprintf(path, sizeof path, "%s/t.conf", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "[zone]\nname = t.example\nkind = %s\nns = ns1.t.example.\nsoa-rname = h.t.example.\n\n"
+               "[code 127.0.0.2]\nname = x\nmeaning = m\n\n%s", kind, rule);
+    fclose(f);
+    int rc = zoneset_load(dir, zs, err, errlen);
+    tmpdir_remove(dir);
+    return rc;
+}
+
+Test(networks, zone_keys_defaults_and_limits)
+{
+    struct zoneset zs = { 0 };
+    char err[512] = "";
+    cr_assert_eq(load_rule("ip", "[rule dha]\ncode = x\n", &zs, err, sizeof err), 0, "%s", err);
+    const struct zone_rule *r = &zs.zones[0].rules[RULE_DHA];
+    cr_assert_eq(r->network_threshold, 0, "networks are off unless a zone file sets a threshold");
+    cr_assert_eq(r->network_members, 5);
+    cr_assert_eq(r->network_v4, 24);
+    cr_assert_eq(r->network_v6, 48);
+    zoneset_free(&zs);
+    cr_assert_eq(load_rule("ip", "[rule auth]\ncode = x\nnetwork-threshold = 80\nnetwork-members = 20\n"
+                                 "network-v4 = 26\nnetwork-v6 = 56\n", &zs, err, sizeof err), 0, "%s", err);
+    r = &zs.zones[0].rules[RULE_AUTH];
+    cr_assert_eq(r->network_threshold, 80);
+    cr_assert_eq(r->network_members, 20);
+    cr_assert_eq(r->network_v4, 26);
+    cr_assert_eq(r->network_v6, 56);
+    zoneset_free(&zs);
+    static const char *const bad[][2] = {
+        { "ip", "[rule volume]\ncode = x\nnetwork-threshold = 50\n" },     /* not aggregated */
+        { "ip", "[rule backscatter]\ncode = x\nnetwork-threshold = 50\n" },
+        { "ip", "[rule dha]\ncode = x\nnetwork-v4 = 32\n" },               /* the members themselves */
+        { "ip", "[rule dha]\ncode = x\nnetwork-v4 = 7\n" },
+        { "ip", "[rule dha]\ncode = x\nnetwork-v6 = 64\n" },
+        { "ip", "[rule dha]\ncode = x\nnetwork-v6 = 31\n" },
+        { "ip", "[rule dha]\ncode = x\nnetwork-threshold = many\n" },
+        { "ip", "[rule dha]\ncode = x\nnetwork-size = 24\n" },
+        { "account", "[rule auth]\ncode = x\nnetwork-threshold = 50\n" },  /* accounts have no network */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(load_rule(bad[i][0], bad[i][1], &zs, err, sizeof err), -1, "accepted: %s", bad[i][1]);
+        cr_assert_not_null(strstr(err, "network"), "%s", err);
+    }
+}
