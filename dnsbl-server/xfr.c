@@ -395,8 +395,9 @@ static void log_transfer(const struct zone *z, const char *kind, const char *pee
     log_info("%s %s to %s: serial %u, %zu entries, %zu names, %zu records in %zu message%s, %.1f ms", kind,
              z->name, peer, serial, st->entries, st->names, st->rrs + 2, messages, messages == 1 ? "" : "s", ms);
     if (st->holes)
-        log_info("%s %s: %zu allow entr%s inside listed networks cannot be expressed in a zone: secondaries "
-                 "answer them as listed", kind, z->name, st->holes, st->holes == 1 ? "y" : "ies");
+        log_info("%s %s: %zu allow entr%s below a listed wildcard cannot be expressed in a zone (a domain allowed "
+                 "with its subdomains): secondaries answer them as listed", kind, z->name, st->holes,
+                 st->holes == 1 ? "y" : "ies");
     if (st->ambiguous)
         log_info("%s %s: %zu IPv4 wildcard%s also match IPv6 names on secondaries (see README)", kind, z->name,
                  st->ambiguous, st->ambiguous == 1 ? "" : "s");

@@ -612,6 +612,11 @@ static int walk(struct gen *g, size_t lo, size_t hi, int depth, size_t off, cons
         *(g->u[i].wild ? &wild : &exact) = &g->u[i];
     int listed_cover = cover && !cover->allow;
     if (g->emitting[hi] == g->emitting[lo]) {
+        /* A domain allowed by name alone under a listed wildcard: the wildcard below it, with the
+         * cover's answer, makes it exist (an empty non-terminal: NODATA instead of NXDOMAIN, but not
+         * listed) while its subdomains stay listed. */
+        if (g->z->kind != ZONE_IP && listed_cover && exact && hi - lo == 1 && depth > 0)
+            return emit_node(g, &g->u[lo], off, 1, cover);
         g->st->holes += listed_cover ? hi - lo : 0;
         return 0;
     }

@@ -158,7 +158,7 @@ static void a_set(const char *owner, char *out, size_t cap)
 static void secondary(const char *name, char *out, size_t cap)
 {
     char wild[300];
-    if (has_owner(name)) {
+    if (has_owner(name) || exists(name)) {     /* an empty non-terminal: NODATA, no wildcard */
         a_set(name, out, cap);
         return;
     }
@@ -486,6 +486,23 @@ Test(xfr, domains_add_wildcard_reasons_and_wildcard_allow_shields)
     agree(txn, "dbl.example", "mx.spam.example");
     agree(txn, "dbl.example", "x.mx.spam.example");
     agree(txn, "dbl.example", "mx.partner.example");
+    mdb_txn_abort(txn);
+}
+
+Test(xfr, a_domain_allowed_under_a_listed_wildcard_is_a_hole_on_secondaries_too)
+{
+    put1("dbl.example", "bounces.example", LISTING_WILDCARD, CODE(0x103));
+    put1("dbl.example", "ok.bounces.example", LISTING_ALLOW, 0);
+    generate("dbl.example");
+    cr_assert(has_owner("*.ok.bounces.example"), "its subdomains are still listed, and it exists");
+    cr_assert_not(has_owner("ok.bounces.example"));
+    cr_assert_eq(stats.holes, 0);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    agree(txn, "dbl.example", "ok.bounces.example");
+    agree(txn, "dbl.example", "a.ok.bounces.example");
+    agree(txn, "dbl.example", "x.bounces.example");
+    agree(txn, "dbl.example", "bounces.example");
     mdb_txn_abort(txn);
 }
 
