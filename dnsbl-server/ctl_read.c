@@ -236,13 +236,24 @@ static void show_one(struct ctl *c, MDB_txn *txn, const struct zone *z, const ch
         json_end_object(j);
 }
 
+/* The feeder counters to show for what was asked: an address's (or its /64's), or a network's, such
+ * as the /24 or /48 that the feeder rates as a whole. */
+static size_t counters_key(const struct ipnet *net, uint8_t *key)
+{
+    size_t len = 0;
+    if (net->plen < (net->addr.family == ADDR_V4 ? 32 : 64))
+        len = subject_key_net(&net->addr, net->plen, key);
+    return len ? len : subject_key_ip(&net->addr, key);
+}
+
 /* Every live listing that covers the address, most specific (the one at `from`) first: the answer
- * holds the reasons of all of them. The counters are those of the address itself. */
+ * holds the reasons of all of them. The counters are those of what was asked (counters_key). */
 static void show_covering_nets(struct ctl *c, MDB_txn *txn, const struct zone *z, const struct zone_meta *meta,
-                               const struct ipaddr *a, int from, struct json *j)
+                               const struct ipnet *asked, int from, struct json *j)
 {
     uint8_t key[STORE_KEY_MAX], fkey[1 + DOMAIN_MAX];
-    size_t fklen = subject_key_ip(a, fkey);
+    size_t fklen = counters_key(asked, fkey);
+    const struct ipaddr *a = &asked->addr;
     char what[300];
     for (int plen = from; plen >= 0; plen--) {
         uint64_t plens = a->family == ADDR_V4 ? meta->v4_plens : meta->v6_plens[plen / 64];
@@ -300,9 +311,9 @@ static int show_in_zone(struct ctl *c, MDB_txn *txn, const struct zone *z, const
         if (rc < 0 || (rc == 0 && !(l.flags & LISTING_ALLOW)) || matched.plen > net.plen)
             return 0;
         if (rc == 1)
-            show_covering_nets(c, txn, z, &meta, &net.addr, matched.plen, j);
+            show_covering_nets(c, txn, z, &meta, &net, matched.plen, j);
         else
-            show_one(c, txn, z, net_format(&matched, what, sizeof what), &l, fkey, subject_key_ip(&net.addr, fkey), j);
+            show_one(c, txn, z, net_format(&matched, what, sizeof what), &l, fkey, counters_key(&net, fkey), j);
         return 1;
     }
     if (z->kind == ZONE_ACCOUNT) {

@@ -98,6 +98,8 @@ feed a4 auth4
 l=$(entries a4)
 check_match "the /24 is listed with the auth code" '203\.0\.113\.0/24[[:space:]].*127\.0\.0\.4.*network 203\.0\.113\.0/24: authentication failures 50 from 10 addresses in 10m' "$l"
 check "one entry, no single address" "1" "$(count_entries a4)"
+check_match "dnsblctl show: the network's own counters" '127\.0\.0\.4[[:space:]]auth.*'$'\n''.*auth: 50 failed logins in 10m' \
+    "$("$BIN/dnsblctl" --db "$T/a4" --zones "$ROOT/zones" show 203.0.113.0/24 2>&1)"
 top=$("$BIN/dnsblctl" --db "$T/a4" --zones "$ROOT/zones" --json top 2>/dev/null)
 check "dnsblctl top: the network first, as kind network" "203.0.113.0/24 network 50" \
     "$(python3 -c 'import json,sys; s=json.load(sys.stdin)[0]; print(s["source"], s["kind"], s["events"])' <<<"$top" 2>&1)"
