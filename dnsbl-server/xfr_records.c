@@ -42,6 +42,7 @@ struct gen {
     uint32_t now;
     MDB_txn *txn;               /* the snapshot, for the server's own lookups */
     const struct store_changes *ch;     /* non-NULL: the zone as it was before these changes */
+    uint8_t chunk_family, chunk_byte;   /* family non-zero: only the entries of this first byte */
     struct zone_meta meta;
     struct unit *u;
     size_t n, cap;
@@ -282,15 +283,28 @@ static int old_units(struct gen *g, const struct store_change *c)
 
 /* Every entry of the snapshot, or, with changes, of the zone as it was: the snapshot's keys merged
  * with the changed keys (both in LMDB's order), a changed key's before-image in place of its value. */
+/* Is the key outside the chunk being collected (a family and the first byte of the address)? */
+static int past_chunk(const struct gen *g, const uint8_t *key, size_t len)
+{
+    return g->chunk_family && (len < 2 || key[0] != g->chunk_family || key[1] != g->chunk_byte);
+}
+
 static int collect(struct gen *g, MDB_txn *txn)
 {
     MDB_cursor *cur;
-    MDB_val k, v;
+    uint8_t first[2] = { g->chunk_family, g->chunk_byte };
+    MDB_val k = { sizeof first, first }, v;
     size_t j = 0, nch = g->ch ? g->ch->n : 0;
     if (mdb_cursor_open(txn, g->z->dbi, &cur) != 0)
         return -1;
+    while (g->chunk_family && j < nch && change_vs_key(&g->ch->c[j], &k) < 0)
+        j++;        /* the changes before the chunk */
+    while (g->chunk_family && nch > j && past_chunk(g, g->ch->c[nch - 1].key, g->ch->c[nch - 1].klen) &&
+           change_vs_key(&g->ch->c[nch - 1], &k) > 0)
+        nch--;      /* and after it */
     int rc, bad = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !bad; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &k, &v, g->chunk_family ? MDB_SET_RANGE : MDB_FIRST);
+         rc == 0 && !bad && !past_chunk(g, k.mv_data, k.mv_size); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         int d = -1;
         for (; j < nch && (d = change_vs_key(&g->ch->c[j], &k)) < 0; j++)
             if (old_units(g, &g->ch->c[j]) < 0)
@@ -301,6 +315,8 @@ static int collect(struct gen *g, MDB_txn *txn)
             bad |= entry_units(g, &k, &v) < 0;
     }
     mdb_cursor_close(cur);
+    if (rc == 0)
+        rc = MDB_NOTFOUND;  /* stopped at the end of the chunk */
     for (; rc == MDB_NOTFOUND && j < nch && !bad; j++)
         bad = old_units(g, &g->ch->c[j]) < 0;
     return rc == MDB_NOTFOUND && !bad ? 0 : -1;
@@ -319,11 +335,13 @@ static int test_points(struct gen *g)
         proto.test = 0, proto.allow = 1;
         return name_units(g, "invalid", 0, &proto);
     }
-    for (int host = 1; host <= 2; host++) {
-        struct ipaddr v4 = { .family = ADDR_V4, .bytes = { 127, 0, 0, (uint8_t)host } };
-        struct ipaddr v6 = { .family = ADDR_V6, .bytes = { [10] = 0xff, 0xff, 127, 0, 0, (uint8_t)host } };
+    int v4 = !g->chunk_family || (g->chunk_family == ADDR_V4 && g->chunk_byte == 127);
+    int v6 = !g->chunk_family || (g->chunk_family == ADDR_V6 && g->chunk_byte == 0);
+    for (int host = 1; host <= 2 && (v4 || v6); host++) {
+        struct ipaddr v4a = { .family = ADDR_V4, .bytes = { 127, 0, 0, (uint8_t)host } };
+        struct ipaddr v6a = { .family = ADDR_V6, .bytes = { [10] = 0xff, 0xff, 127, 0, 0, (uint8_t)host } };
         proto.test = host == 2, proto.allow = host == 1;
-        if (ip_unit(g, &v4, 32, &proto) < 0 || ip_unit(g, &v6, 128, &proto) < 0)
+        if ((v4 && ip_unit(g, &v4a, 32, &proto) < 0) || (v6 && ip_unit(g, &v6a, 128, &proto) < 0))
             return -1;
     }
     return 0;
@@ -662,19 +680,48 @@ int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, 
     return xfr_records_at(z, txn, NULL, now, fn, ud, st);
 }
 
+/* An IP zone without prefixes shorter than 8 bits, one first byte of the address at a time: the names
+ * below one first octet (IPv4) or two nibbles (IPv6) never depend on those below another, so the
+ * units in memory are those of one chunk, not of the zone. */
+static int by_chunks(struct gen *g, MDB_txn *txn)
+{
+    static const uint8_t fams[] = { ADDR_V4, ADDR_V6 };
+    const struct zone_meta *m = &g->meta;
+    int rc = 0;
+    g->families = (m->v4_plens != 0) | (m->v6_plens[0] || m->v6_plens[1] || m->v6_plens[2]) << 1;
+    for (int f = 0; rc == 0 && f < 2; f++)
+        for (int b = 0; rc == 0 && b < 256; b++) {
+            g->chunk_family = fams[f], g->chunk_byte = (uint8_t)b;
+            g->n = 0, g->alen = 0;
+            free(g->emitting);
+            g->emitting = NULL;
+            rc = collect(g, txn);
+            if (rc == 0)
+                rc = test_points(g);
+            if (rc == 0 && g->n)
+                rc = order(g);
+            if (rc == 0 && g->n)
+                rc = walk(g, 0, g->n, 0, 0, NULL);
+        }
+    return rc;
+}
+
 int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_changes *ch, uint32_t now,
                    xfr_rr_fn fn, void *ud, struct xfr_stats *st)
 {
     struct gen g = { .z = z, .now = now, .txn = txn, .ch = ch, .fn = fn, .ud = ud, .st = st };
     memset(st, 0, sizeof *st);
     int rc = store_read_meta(txn, z->dbi, &g.meta) < 0 ? -1 : emit_apex(&g);
-    if (rc == 0)
+    int chunked = z->kind == ZONE_IP && !(g.meta.v4_plens & 0xff) && !(g.meta.v6_plens[0] & 0xff);
+    if (rc == 0 && chunked)
+        rc = by_chunks(&g, txn);
+    if (rc == 0 && !chunked)
         rc = collect(&g, txn);
-    if (rc == 0)
+    if (rc == 0 && !chunked)
         rc = test_points(&g);
-    if (rc == 0)
+    if (rc == 0 && !chunked)
         rc = order(&g);
-    for (size_t lo = 0, hi; rc == 0 && lo < g.n; lo = hi) {    /* one tree per family */
+    for (size_t lo = 0, hi; rc == 0 && !chunked && lo < g.n; lo = hi) {    /* one tree per family */
         for (hi = lo; hi < g.n && g.u[hi].family == g.u[lo].family; hi++)
             ;
         rc = walk(&g, lo, hi, 0, 0, NULL);
