@@ -137,6 +137,18 @@ l=$(entries allowc)
 check_nomatch "store allow entry inside the /24: the network is not listed" '198\.51\.100\.0/24' "$l"
 check_match "... its offending member is" '198\.51\.100\.200[[:space:]].*127\.0\.0\.2[[:space:]]dha.*unknown recipients 21/21 in 10m' "$l"
 
+# 5b. Two IP zones rating networks of different sizes: each lists its own (bl2.example: /26s).
+mkdir -p "$T/zones-two"
+cp "$ROOT"/zones/*.conf "$T/zones-two/"
+sed -e 's/bl\.example/bl2.example/g' -e 's/^network-v4 .*/network-v4 = 26/' "$ROOT/zones/bl.example.conf" \
+    >"$T/zones-two/bl2.example.conf"
+feed two harvest4 "$T/zones-two"
+check "bl.example: the /24" "198.51.100.0/24" "$(entries two "$T/zones-two" | awk '/^[0-9]/ {print $1}' | tr '\n' ' ' | sed 's/ $//')"
+l2=$("$BIN/dnsblctl" --db "$T/two" --zones "$T/zones-two" list bl2.example 2>/dev/null)
+check "bl2.example: the four /26s" "198.51.100.0/26 198.51.100.128/26 198.51.100.192/26 198.51.100.64/26" \
+    "$(awk '/^[0-9]/ {print $1}' <<<"$l2" | sort | tr '\n' ' ' | sed 's/ $//')"
+check_match "... each with its own members" 'network 198\.51\.100\.64/26: unknown recipients [0-9]+/[0-9]+ from 64 addresses' "$l2"
+
 # 6. A restart in the middle continues the network's counts and members (they are stored).
 gen harvest4 >"$T/full.log"
 half=$(($(wc -l <"$T/full.log") / 2))
