@@ -272,7 +272,12 @@ static void eval_network(struct feeder *f, int zi, struct subject *sub, enum rul
         return;
     char what[80], name[64], why[220];
     if (k == RULE_DHA) {
+        /* the network counts RCPTs from its first unknown one on; its members' own totals hold those
+         * of their earlier sessions too: the larger is the closer to all RCPTs */
         uint32_t rcpt = subject_sum(sub, M_RCPT, t, r->window);
+        uint32_t by_members = net_members_sum(&f->state, sub, (uint8_t)M_UNKNOWN, M_RCPT, t, r->window);
+        if (rcpt < by_members)
+            rcpt = by_members;
         if (rcpt < n)
             rcpt = n;
         if ((uint64_t)n * 100 < (uint64_t)r->ratio * rcpt)

@@ -195,6 +195,27 @@ uint32_t net_member_count(const struct subject *sub, uint8_t m, uint32_t t, uint
     return n;
 }
 
+uint32_t net_members_sum(struct state *s, const struct subject *sub, uint8_t m, enum metric sum, uint32_t t,
+                         uint32_t window)
+{
+    const struct net_members *nm = sub->kind == SUBJ_NET ? sub->members : NULL;
+    uint32_t total = 0, minutes = (window + 59) / 60;
+    struct ipnet net;
+    if (!nm || subject_net(sub, &net) < 0)
+        return 0;
+    for (int i = 0; i < nm->n; i++) {
+        if (nm->m[i].metric != m || nm->m[i].last / 60 + minutes <= t / 60)
+            continue;
+        struct ipaddr a = net.addr;     /* the network's bytes, then the member's low 32 bits */
+        memcpy(a.bytes + (a.family == ADDR_V4 ? 0 : 4), &nm->m[i].id, 4);
+        uint8_t key[16];
+        const struct subject *member = subject_get(s, key, subject_key_ip(&a, key), 0);
+        if (member)
+            total += subject_sum(member, sum, t, window);
+    }
+    return total;
+}
+
 static struct subject *subject_find(const struct state *s, const uint8_t *key, size_t len, uint32_t h)
 {
     for (struct lnode *n = ltable_first(&s->subjects, h); n; n = n->next) {

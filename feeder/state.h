@@ -177,6 +177,10 @@ int net_member_add(struct subject *sub, const struct ipaddr *a, uint8_t m, uint3
 /* Distinct members that contributed to metric m within the window up to t, in the one-minute steps of
  * subject_sum (at most NET_MEMBERS_MAX). */
 uint32_t net_member_count(const struct subject *sub, uint8_t m, uint32_t t, uint32_t window);
+/* The sum of metric `sum` over the member subjects (addresses, /64s) that contributed to metric m of
+ * network sub within the window; members no longer in memory count 0. */
+uint32_t net_members_sum(struct state *s, const struct subject *sub, uint8_t m, enum metric sum, uint32_t t,
+                         uint32_t window);
 struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int create);
 /* Marks sub to be written at the next save, as seen at the newest event time. */
 void subject_touch(struct state *s, struct subject *sub);

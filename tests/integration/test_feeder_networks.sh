@@ -58,6 +58,12 @@ elif scenario.startswith("abnormal4"):  # 60 (or 49) connections from 10 address
         for text in ("connect from unknown[%s]", "lost connection after CONNECT from unknown[%s]",
                      "disconnect from unknown[%s] commands=0/0"):
             out.append((t, f"{iso(t)} mx1 postfix/smtpd[{pid[0]}]: " + text % ip))
+elif scenario == "busy":                # 10 busy senders of one /24; late on, 6 of them mistype 9 RCPTs each
+    for i in range(10):
+        for s in range(10):
+            session(now - 540 + 30 * s + i, f"198.18.9.{20 + i}", 0, 10)
+    for i in range(6):
+        session(now - 60 + i, f"198.18.9.{20 + i}", 9, 0)
 elif scenario == "four-members":        # 52 unknown from 4 addresses: each listed, the network not
     harvest([f"192.0.2.{i}" for i in (11, 22, 33, 44)], 13)
 elif scenario == "clean":               # 30 legitimate senders: a typo now and then, many good RCPTs
@@ -121,6 +127,10 @@ check "4 members over the network threshold: the 4 addresses are listed (their o
 check_nomatch "... and the network is not" '192\.0\.2\.0/24' "$l"
 feed clean clean
 check "a clean /24 with 30 legitimate senders (60 unknown at 4 %): nothing listed" "0" "$(count_entries clean)"
+
+feed busy busy
+check "54 unknown RCPTs late in the window among 1,000 good ones of the same senders: nothing listed" "0" \
+    "$(count_entries busy)"
 
 # 5. A /24 holding an allowed address is never listed as a whole; a member over its own threshold is.
 mkdir -p "$T/zones-allow"

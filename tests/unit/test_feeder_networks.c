@@ -229,3 +229,28 @@ Test(networks, zone_keys_defaults_and_limits)
         cr_assert_not_null(strstr(err, "network"), "%s", err);
     }
 }
+
+/* The members' own totals, found again from the network's key and each member's id. */
+Test(networks, members_sum_reads_the_members_own_subjects)
+{
+    struct state s;
+    cr_assert_eq(state_init(&s), 0);
+    uint8_t key[16];
+    struct ipaddr a = v4(198, 51, 100, 7), b = v4(198, 51, 100, 9), quiet = v4(198, 51, 100, 11);
+    struct subject *n = net_of(&s, &a, 24);
+    subject_count(&s, subject_get(&s, key, subject_key_ip(&a, key), 1), M_RCPT, T0, 100);
+    subject_count(&s, subject_get(&s, key, subject_key_ip(&b, key), 1), M_RCPT, T0, 20);
+    subject_count(&s, subject_get(&s, key, subject_key_ip(&quiet, key), 1), M_RCPT, T0, 1000);
+    net_member_add(n, &a, M_UNKNOWN, T0 + 60);
+    net_member_add(n, &b, M_UNKNOWN, T0 + 60);
+    net_member_add(n, &quiet, M_AUTH_FAIL, T0 + 60);   /* a member for another metric only */
+    cr_assert_eq(net_members_sum(&s, n, M_UNKNOWN, M_RCPT, T0 + 120, 600), 120);
+    cr_assert_eq(net_members_sum(&s, n, M_UNKNOWN, M_RCPT, T0 + 3600, 600), 0, "members out of the window");
+    struct ipaddr x = v6(0x42, 1), y = v6(0x43, 1);
+    struct subject *n6 = net_of(&s, &x, 48);
+    subject_count(&s, subject_get(&s, key, subject_key_ip(&x, key), 1), M_RCPT, T0, 5);
+    net_member_add(n6, &x, M_UNKNOWN, T0);
+    net_member_add(n6, &y, M_UNKNOWN, T0);      /* no subject of its own (evicted): counts 0 */
+    cr_assert_eq(net_members_sum(&s, n6, M_UNKNOWN, M_RCPT, T0, 600), 5);
+    state_free(&s);
+}
