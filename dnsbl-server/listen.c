@@ -338,6 +338,7 @@ struct tcp_conn {
     uint8_t partial;            /* a message has begun: its deadline runs and new bytes do not extend it */
     uint8_t transfer;           /* the source is in a zone's allow-transfer: may use the reserved slots */
     uint8_t counted;            /* holds a slot of its source in srv->tcp_sources */
+    struct xfr_stream *xfr;     /* a zone transfer under way: written as the output drains */
 };
 
 static void lru_unlink(struct worker *w, struct tcp_conn *c)
@@ -360,6 +361,7 @@ static void tcp_close(struct tcp_conn *c)
     struct worker *w = c->w;
     lru_unlink(w, c);
     event_free(c->timer);
+    xfr_stream_free(c->xfr);    /* and its read transaction */
     bufferevent_free(c->bev);
     if (c->counted)
         tcp_source_release(&w->srv->tcp_sources, &c->src);
@@ -377,7 +379,7 @@ static void tcp_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct tcp_conn *c = arg;
     (void)fd, (void)what;
-    if (!c->partial && evbuffer_get_length(bufferevent_get_output(c->bev))) {
+    if (!c->partial && (evbuffer_get_length(bufferevent_get_output(c->bev)) || c->xfr)) {
         arm(c, c->w->srv->tcp_idle_seconds * 1000);     /* still sending: the write timeout watches that */
         return;
     }
@@ -411,7 +413,7 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
     int bad = 0, progressed = 0;
     batch_begin(w);
-    while (!bad && evbuffer_get_length(out) < TCP_OUTPUT_HIGH) {
+    while (!bad && !c->xfr && evbuffer_get_length(out) < TCP_OUTPUT_HIGH) {
         uint8_t lenbuf[2];
         if (evbuffer_copyout(in, lenbuf, 2) < 2)
             break;
@@ -420,7 +422,7 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
             break;
         progressed = 1;
         const uint8_t *msg = evbuffer_pullup(in, (ev_ssize_t)(2 + msglen)) + 2;
-        if (xfr_tcp(w->actx.zones, w->txn, w->actx.now, bufferevent_getfd(bev), msg, msglen, out)) {
+        if (xfr_tcp(w->actx.zones, w->txn, w->actx.now, bufferevent_getfd(bev), msg, msglen, out, &c->xfr)) {
             evbuffer_drain(in, 2 + msglen);     /* a zone transfer: xfr.c answered it */
             continue;
         }
@@ -449,12 +451,28 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
         return;
     }
     tcp_rearm(c, progressed);
-    if (evbuffer_get_length(out) >= TCP_OUTPUT_HIGH)
+    if (evbuffer_get_length(out) >= TCP_OUTPUT_HIGH || c->xfr)
         bufferevent_disable(bev, EV_READ);  /* resumed by tcp_writable once the client reads */
 }
 
+/* The output has drained: the next part of a transfer under way, else read queries again. */
 static void tcp_writable(struct bufferevent *bev, void *arg)
 {
+    struct tcp_conn *c = arg;
+    if (c->xfr) {
+        struct worker *w = c->w;
+        batch_begin(w);     /* pins the zone set the transfer checks against */
+        int rc = xfr_stream_fill(c->xfr, w->actx.zones, bufferevent_get_output(bev), XFR_STREAM_CHUNK);
+        batch_end(w);
+        if (rc < 0) {
+            tcp_close(c);
+            return;
+        }
+        if (rc > 0)
+            return;
+        xfr_stream_free(c->xfr);
+        c->xfr = NULL;
+    }
     bufferevent_enable(bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_input(bev)) >= 2)
         tcp_readable(bev, arg);

@@ -1,7 +1,10 @@
 /* xfr.c - see xfr.h. A transfer is the zone's SOA, every record xfr_records() gives, and the SOA
  * again, packed into messages of up to 64 KiB; owner names point at the zone name written once per
- * message. The messages are built into a buffer of their own and handed to the connection only
- * when the whole transfer succeeded; otherwise the client gets a SERVFAIL. */
+ * message. A full transfer is a stream with its own read transaction: the records of one piece of
+ * the zone at a time (xfr_iter) are packed and moved to the connection, and the next piece waits
+ * until the client has read them, so memory holds a piece, not the zone. A failure before the first
+ * byte gives the client a SERVFAIL; later, the connection is closed. An IXFR difference (small by
+ * construction) and an up-to-date client's SOA are built whole. */
 #include "xfr.h"
 
 #include <arpa/inet.h>
@@ -406,8 +409,88 @@ static void log_transfer(const struct zone *z, const char *kind, const char *pee
                  st->skipped, st->skipped == 1 ? "y" : "ies");
 }
 
-static void serve(const struct zone *z, MDB_txn *txn, uint32_t now, const struct dns_query *q,
-                  const uint8_t *pkt, size_t len, const char *peer, struct evbuffer *out)
+/* ---- a full transfer, written as the connection drains ---- */
+
+struct xfr_stream {
+    const struct zoneset *zs;   /* the zone set it began with: a reload ends it */
+    const struct zone *z;
+    MDB_txn *txn;               /* its own snapshot, held until the transfer ends or the connection closes */
+    struct xfr_iter *it;
+    struct msg *m;              /* finished messages collect in m->out until moved to the connection */
+    struct xfr_stats st;
+    uint8_t soa_buf[XFR_SOA_MAX];
+    struct xfr_rr soa;
+    uint32_t serial;
+    const char *kind;
+    char peer[INET6_ADDRSTRLEN];
+    struct timespec t0;
+};
+
+void xfr_stream_free(struct xfr_stream *s)
+{
+    if (!s)
+        return;
+    xfr_iter_free(s->it);
+    if (s->txn)
+        mdb_txn_abort(s->txn);
+    if (s->m)
+        msg_free(s->m);
+    free(s);
+}
+
+int xfr_stream_fill(struct xfr_stream *s, const struct zoneset *zs, struct evbuffer *out, size_t limit)
+{
+    if (zs != s->zs) {
+        log_warn("%s %s to %s: the zones were reloaded during the transfer: connection closed", s->kind,
+                 s->z->name, s->peer);
+        return -1;
+    }
+    while (evbuffer_get_length(out) < limit) {
+        int rc = xfr_iter_next(s->it, msg_rr, s->m);
+        if (rc == 0 && (msg_rr(s->m, &s->soa) < 0 || msg_finish(s->m) < 0))
+            rc = -1;
+        if (rc < 0 || evbuffer_add_buffer(out, s->m->out) < 0) {
+            log_err("%s %s to %s: failed during the transfer (store or memory): connection closed", s->kind,
+                    s->z->name, s->peer);
+            return -1;
+        }
+        if (rc == 0) {
+            log_transfer(s->z, s->kind, s->peer, s->serial, &s->st, s->m->count, &s->t0);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Begins a full transfer (SOA, records, SOA) from a snapshot of its own and writes its first part. */
+static struct xfr_stream *stream_begin(const struct zoneset *zs, const struct zone *z, MDB_txn *txn,
+                                       uint32_t now, const struct dns_query *q, const uint8_t *pkt,
+                                       const char *kind, const char *peer)
+{
+    struct xfr_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->zs = zs, s->z = z, s->kind = kind;
+    snprintf(s->peer, sizeof s->peer, "%s", peer);
+    clock_gettime(CLOCK_MONOTONIC, &s->t0);
+    if (mdb_txn_begin(mdb_txn_env(txn), NULL, MDB_RDONLY, &s->txn) != 0) {
+        s->txn = NULL;
+        xfr_stream_free(s);
+        return NULL;
+    }
+    s->serial = xfr_serial(z, s->txn);
+    xfr_soa(z, s->serial, s->soa_buf, &s->soa);
+    if (!(s->m = msg_new(z, q, pkt, RCODE_NOERROR)) || !(s->it = xfr_iter_new(z, s->txn, now, &s->st)) ||
+        msg_rr(s->m, &s->soa) < 0) {
+        xfr_stream_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void serve(const struct zoneset *zs, const struct zone *z, MDB_txn *txn, uint32_t now,
+                  const struct dns_query *q, const uint8_t *pkt, size_t len, const char *peer,
+                  struct evbuffer *out, struct xfr_stream **stream)
 {
     const char *kind = q->qtype == DNS_TYPE_AXFR ? "AXFR" : "IXFR";
     uint32_t serial = xfr_serial(z, txn), theirs;
@@ -425,19 +508,31 @@ static void serve(const struct zone *z, MDB_txn *txn, uint32_t now, const struct
         log_err("IXFR %s to %s: the journal could not be read (store or memory): the whole zone", z->name, peer);
     else if (q->qtype == DNS_TYPE_IXFR && !soa_only && ixfr_client_serial(pkt, len, q->question_end, &theirs))
         log_info("IXFR %s to %s: serial %u is not in the journal: the whole zone", z->name, peer, theirs);
+    if (!soa_only) {
+        struct xfr_stream *s = stream_begin(zs, z, txn, now, q, pkt, kind, peer);
+        int rc = s ? xfr_stream_fill(s, zs, out, XFR_STREAM_CHUNK) : -1;
+        if (rc < 0 && evbuffer_get_length(out) == 0) {
+            log_err("%s %s to %s: failed (store or memory)", kind, z->name, peer);
+            reply_rcode(q, pkt, RCODE_SERVFAIL, out);
+        }
+        if (rc > 0)
+            *stream = s;        /* the connection writes the rest as the client reads */
+        else
+            xfr_stream_free(s);
+        return;
+    }
     if (transfer(z, txn, now, q, pkt, soa_only, out, &st, &messages) < 0) {
         log_err("%s %s to %s: failed (store or memory)", kind, z->name, peer);
         reply_rcode(q, pkt, RCODE_SERVFAIL, out);
-    } else if (soa_only) {
-        log_info("%s %s to %s: serial %u, up to date", kind, z->name, peer, serial);
     } else {
-        log_transfer(z, kind, peer, serial, &st, messages, &t0);
+        log_info("%s %s to %s: serial %u, up to date", kind, z->name, peer, serial);
     }
 }
 
 int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const uint8_t *msg,
-            size_t len, struct evbuffer *out)
+            size_t len, struct evbuffer *out, struct xfr_stream **stream)
 {
+    *stream = NULL;
     struct dns_query q;
     enum query_status st = query_parse(msg, len, &q);
     if (!q.question_end || q.opcode != 0 || (q.qtype != DNS_TYPE_AXFR && q.qtype != DNS_TYPE_IXFR))
@@ -454,6 +549,6 @@ int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const 
         reply_rcode(&q, msg, RCODE_REFUSED, out);
         return 1;
     }
-    serve(z, txn, now, &q, msg, len, peer_text, out);
+    serve(zs, z, txn, now, &q, msg, len, peer_text, out, stream);
     return 1;
 }

@@ -683,27 +683,110 @@ int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, 
 /* An IP zone without prefixes shorter than 8 bits, one first byte of the address at a time: the names
  * below one first octet (IPv4) or two nibbles (IPv6) never depend on those below another, so the
  * units in memory are those of one chunk, not of the zone. */
+#define CHUNKS 512                      /* IPv4 first octets, then IPv6 first bytes */
+
+static int chunkable(const struct zone *z, const struct zone_meta *m)
+{
+    return z->kind == ZONE_IP && !(m->v4_plens & 0xff) && !(m->v6_plens[0] & 0xff);
+}
+
+static void chunk_families(struct gen *g)
+{
+    const struct zone_meta *m = &g->meta;
+    g->families = (m->v4_plens != 0) | (m->v6_plens[0] || m->v6_plens[1] || m->v6_plens[2]) << 1;
+}
+
+/* The records of chunk k (0..CHUNKS-1). */
+static int chunk(struct gen *g, int k)
+{
+    g->chunk_family = k < 256 ? ADDR_V4 : ADDR_V6, g->chunk_byte = (uint8_t)(k % 256);
+    g->n = 0, g->alen = 0;
+    free(g->emitting);
+    g->emitting = NULL;
+    int rc = collect(g, g->txn);
+    if (rc == 0)
+        rc = test_points(g);
+    if (rc == 0 && g->n)
+        rc = order(g);
+    if (rc == 0 && g->n)
+        rc = walk(g, 0, g->n, 0, 0, NULL);
+    return rc;
+}
+
 static int by_chunks(struct gen *g, MDB_txn *txn)
 {
-    static const uint8_t fams[] = { ADDR_V4, ADDR_V6 };
-    const struct zone_meta *m = &g->meta;
     int rc = 0;
-    g->families = (m->v4_plens != 0) | (m->v6_plens[0] || m->v6_plens[1] || m->v6_plens[2]) << 1;
-    for (int f = 0; rc == 0 && f < 2; f++)
-        for (int b = 0; rc == 0 && b < 256; b++) {
-            g->chunk_family = fams[f], g->chunk_byte = (uint8_t)b;
-            g->n = 0, g->alen = 0;
-            free(g->emitting);
-            g->emitting = NULL;
-            rc = collect(g, txn);
-            if (rc == 0)
-                rc = test_points(g);
-            if (rc == 0 && g->n)
-                rc = order(g);
-            if (rc == 0 && g->n)
-                rc = walk(g, 0, g->n, 0, 0, NULL);
-        }
+    (void)txn;
+    chunk_families(g);
+    for (int k = 0; rc == 0 && k < CHUNKS; k++)
+        rc = chunk(g, k);
     return rc;
+}
+
+/* The whole zone at once: domain zones, and IP zones with prefixes shorter than 8 bits. */
+static int whole(struct gen *g)
+{
+    int rc = collect(g, g->txn);
+    if (rc == 0)
+        rc = test_points(g);
+    if (rc == 0)
+        rc = order(g);
+    for (size_t lo = 0, hi; rc == 0 && lo < g->n; lo = hi) {   /* one tree per family */
+        for (hi = lo; hi < g->n && g->u[hi].family == g->u[lo].family; hi++)
+            ;
+        rc = walk(g, lo, hi, 0, 0, NULL);
+    }
+    return rc;
+}
+
+struct xfr_iter {
+    struct gen g;
+    int chunked;
+    int step;                   /* 0: the apex next; 1 + k: chunk k next; past the end: done */
+};
+
+struct xfr_iter *xfr_iter_new(const struct zone *z, MDB_txn *txn, uint32_t now, struct xfr_stats *st)
+{
+    struct xfr_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return NULL;
+    it->g = (struct gen){ .z = z, .now = now, .txn = txn, .st = st };
+    memset(st, 0, sizeof *st);
+    if (store_read_meta(txn, z->dbi, &it->g.meta) < 0) {
+        free(it);
+        return NULL;
+    }
+    it->chunked = chunkable(z, &it->g.meta);
+    if (it->chunked)
+        chunk_families(&it->g);
+    return it;
+}
+
+int xfr_iter_next(struct xfr_iter *it, xfr_rr_fn fn, void *ud)
+{
+    struct gen *g = &it->g;
+    g->fn = fn, g->ud = ud;
+    if (it->step == 0) {
+        it->step = it->chunked ? 1 : CHUNKS + 1;
+        if (emit_apex(g) < 0 || (!it->chunked && whole(g) < 0))
+            return -1;
+        return it->chunked;
+    }
+    if (it->step > CHUNKS)
+        return 0;
+    if (chunk(g, it->step - 1) < 0)
+        return -1;
+    return ++it->step <= CHUNKS;
+}
+
+void xfr_iter_free(struct xfr_iter *it)
+{
+    if (!it)
+        return;
+    free(it->g.u);
+    free(it->g.arena);
+    free(it->g.emitting);
+    free(it);
 }
 
 int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_changes *ch, uint32_t now,
@@ -712,20 +795,8 @@ int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_change
     struct gen g = { .z = z, .now = now, .txn = txn, .ch = ch, .fn = fn, .ud = ud, .st = st };
     memset(st, 0, sizeof *st);
     int rc = store_read_meta(txn, z->dbi, &g.meta) < 0 ? -1 : emit_apex(&g);
-    int chunked = z->kind == ZONE_IP && !(g.meta.v4_plens & 0xff) && !(g.meta.v6_plens[0] & 0xff);
-    if (rc == 0 && chunked)
-        rc = by_chunks(&g, txn);
-    if (rc == 0 && !chunked)
-        rc = collect(&g, txn);
-    if (rc == 0 && !chunked)
-        rc = test_points(&g);
-    if (rc == 0 && !chunked)
-        rc = order(&g);
-    for (size_t lo = 0, hi; rc == 0 && !chunked && lo < g.n; lo = hi) {    /* one tree per family */
-        for (hi = lo; hi < g.n && g.u[hi].family == g.u[lo].family; hi++)
-            ;
-        rc = walk(&g, lo, hi, 0, 0, NULL);
-    }
+    if (rc == 0)
+        rc = chunkable(z, &g.meta) ? by_chunks(&g, txn) : whole(&g);
     free(g.u);
     free(g.arena);
     free(g.emitting);

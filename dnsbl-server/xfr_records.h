@@ -51,6 +51,14 @@ void xfr_soa(const struct zone *z, uint32_t serial, uint8_t *buf, struct xfr_rr 
  * names. Returns 0, or -1 when the store or memory failed or fn stopped it. */
 int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, void *ud,
                 struct xfr_stats *st);
+/* The same, a piece at a time, for a transfer written as the connection drains: the apex records,
+ * then (IP zones without prefixes shorter than 8 bits) the names below one first address byte per
+ * call, so that memory holds one piece's entries; other zones in one piece. txn must outlive the
+ * iterator. xfr_iter_next: 1 more to come, 0 done, -1 the store or memory failed or fn stopped it. */
+struct xfr_iter;
+struct xfr_iter *xfr_iter_new(const struct zone *z, MDB_txn *txn, uint32_t now, struct xfr_stats *st);
+int xfr_iter_next(struct xfr_iter *it, xfr_rr_fn fn, void *ud);
+void xfr_iter_free(struct xfr_iter *it);
 /* The same for the zone as it was before the changes ch (store_journal_changes), as of `now`. */
 int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_changes *ch, uint32_t now,
                    xfr_rr_fn fn, void *ud, struct xfr_stats *st);
