@@ -14,6 +14,7 @@
  * domain names are walked as separate trees. */
 #include "xfr_records.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,10 @@ struct gen {
     uint32_t now;
     MDB_txn *txn;               /* the snapshot, for the server's own lookups */
     const struct store_changes *ch;     /* non-NULL: the zone as it was before these changes */
-    uint8_t chunk_family, chunk_byte;   /* family non-zero: only the entries of this first byte */
+    uint8_t chunk_family;       /* non-zero: only the entries whose address begins with chunk */
+    uint8_t chunk_bytes;        /* 1 or 2 */
+    uint16_t chunk;             /* the first byte or two of the address */
+    size_t ch_pos;              /* the changes before the current chunk (they come in key order) */
     struct zone_meta meta;
     struct unit *u;
     size_t n, cap;
@@ -286,22 +290,29 @@ static int old_units(struct gen *g, const struct store_change *c)
 /* Is the key outside the chunk being collected (a family and the first byte of the address)? */
 static int past_chunk(const struct gen *g, const uint8_t *key, size_t len)
 {
-    return g->chunk_family && (len < 2 || key[0] != g->chunk_family || key[1] != g->chunk_byte);
+    if (!g->chunk_family)
+        return 0;
+    if (len < 1u + g->chunk_bytes || key[0] != g->chunk_family)
+        return 1;
+    return g->chunk_bytes == 1 ? key[1] != g->chunk : (key[1] << 8 | key[2]) != g->chunk;
 }
 
 static int collect(struct gen *g, MDB_txn *txn)
 {
     MDB_cursor *cur;
-    uint8_t first[2] = { g->chunk_family, g->chunk_byte };
-    MDB_val k = { sizeof first, first }, v;
-    size_t j = 0, nch = g->ch ? g->ch->n : 0;
+    uint8_t first[3] = { g->chunk_family, (uint8_t)(g->chunk_bytes == 1 ? g->chunk : g->chunk >> 8), (uint8_t)g->chunk };
+    MDB_val k = { 1u + g->chunk_bytes, first }, v;
+    size_t j = g->chunk_family ? g->ch_pos : 0, nch = g->ch ? g->ch->n : 0;
     if (mdb_cursor_open(txn, g->z->dbi, &cur) != 0)
         return -1;
+    /* chunks come in key order: the changes before this one were passed by the earlier ones */
     while (g->chunk_family && j < nch && change_vs_key(&g->ch->c[j], &k) < 0)
-        j++;        /* the changes before the chunk */
-    while (g->chunk_family && nch > j && past_chunk(g, g->ch->c[nch - 1].key, g->ch->c[nch - 1].klen) &&
-           change_vs_key(&g->ch->c[nch - 1], &k) > 0)
-        nch--;      /* and after it */
+        j++;
+    for (size_t e = j; g->chunk_family && e < nch; e++)
+        if (past_chunk(g, g->ch->c[e].key, g->ch->c[e].klen)) {
+            nch = e;        /* the changes of this chunk end here */
+            break;
+        }
     int rc, bad = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, g->chunk_family ? MDB_SET_RANGE : MDB_FIRST);
          rc == 0 && !bad && !past_chunk(g, k.mv_data, k.mv_size); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -319,6 +330,7 @@ static int collect(struct gen *g, MDB_txn *txn)
         rc = MDB_NOTFOUND;  /* stopped at the end of the chunk */
     for (; rc == MDB_NOTFOUND && j < nch && !bad; j++)
         bad = old_units(g, &g->ch->c[j]) < 0;
+    g->ch_pos = j;
     return rc == MDB_NOTFOUND && !bad ? 0 : -1;
 }
 
@@ -335,8 +347,8 @@ static int test_points(struct gen *g)
         proto.test = 0, proto.allow = 1;
         return name_units(g, "invalid", 0, &proto);
     }
-    int v4 = !g->chunk_family || (g->chunk_family == ADDR_V4 && g->chunk_byte == 127);
-    int v6 = !g->chunk_family || (g->chunk_family == ADDR_V6 && g->chunk_byte == 0);
+    int v4 = !g->chunk_family || (g->chunk_family == ADDR_V4 && g->chunk == (g->chunk_bytes == 1 ? 127 : 0x7f00));
+    int v6 = !g->chunk_family || (g->chunk_family == ADDR_V6 && g->chunk == 0);
     for (int host = 1; host <= 2 && (v4 || v6); host++) {
         struct ipaddr v4a = { .family = ADDR_V4, .bytes = { 127, 0, 0, (uint8_t)host } };
         struct ipaddr v6a = { .family = ADDR_V6, .bytes = { [10] = 0xff, 0xff, 127, 0, 0, (uint8_t)host } };
@@ -683,11 +695,21 @@ int xfr_records(const struct zone *z, MDB_txn *txn, uint32_t now, xfr_rr_fn fn, 
 /* An IP zone without prefixes shorter than 8 bits, one first byte of the address at a time: the names
  * below one first octet (IPv4) or two nibbles (IPv6) never depend on those below another, so the
  * units in memory are those of one chunk, not of the zone. */
-#define CHUNKS 512                      /* IPv4 first octets, then IPv6 first bytes */
-
+/* How many leading address bytes a piece of the zone shares: 2 when no prefix is shorter than 16
+ * bits, 1 when none is shorter than 8, else 0 (the zone in one piece). Names below different
+ * prefixes of that length never depend on each other. */
 static int chunkable(const struct zone *z, const struct zone_meta *m)
 {
-    return z->kind == ZONE_IP && !(m->v4_plens & 0xff) && !(m->v6_plens[0] & 0xff);
+    if (z->kind != ZONE_IP)
+        return 0;
+    if (!(m->v4_plens & 0xffff) && !(m->v6_plens[0] & 0xffff))
+        return 2;
+    return !(m->v4_plens & 0xff) && !(m->v6_plens[0] & 0xff);
+}
+
+static int nchunks(const struct gen *g)
+{
+    return 2 << (8 * g->chunk_bytes);   /* IPv4, then IPv6 */
 }
 
 static void chunk_families(struct gen *g)
@@ -696,10 +718,11 @@ static void chunk_families(struct gen *g)
     g->families = (m->v4_plens != 0) | (m->v6_plens[0] || m->v6_plens[1] || m->v6_plens[2]) << 1;
 }
 
-/* The records of chunk k (0..CHUNKS-1). */
+/* The records of chunk k (0..nchunks-1). */
 static int chunk(struct gen *g, int k)
 {
-    g->chunk_family = k < 256 ? ADDR_V4 : ADDR_V6, g->chunk_byte = (uint8_t)(k % 256);
+    int per = nchunks(g) / 2;
+    g->chunk_family = k < per ? ADDR_V4 : ADDR_V6, g->chunk = (uint16_t)(k % per);
     g->n = 0, g->alen = 0;
     free(g->emitting);
     g->emitting = NULL;
@@ -718,7 +741,7 @@ static int by_chunks(struct gen *g, MDB_txn *txn)
     int rc = 0;
     (void)txn;
     chunk_families(g);
-    for (int k = 0; rc == 0 && k < CHUNKS; k++)
+    for (int k = 0; rc == 0 && k < nchunks(g); k++)
         rc = chunk(g, k);
     return rc;
 }
@@ -742,7 +765,7 @@ static int whole(struct gen *g)
 struct xfr_iter {
     struct gen g;
     int chunked;
-    int step;                   /* 0: the apex next; 1 + k: chunk k next; past the end: done */
+    int step;                   /* 0: the apex next; 1 + k: chunk k next; past nchunks: done */
 };
 
 struct xfr_iter *xfr_iter_new(const struct zone *z, MDB_txn *txn, uint32_t now, struct xfr_stats *st)
@@ -756,7 +779,8 @@ struct xfr_iter *xfr_iter_new(const struct zone *z, MDB_txn *txn, uint32_t now, 
         free(it);
         return NULL;
     }
-    it->chunked = chunkable(z, &it->g.meta);
+    it->g.chunk_bytes = (uint8_t)chunkable(z, &it->g.meta);
+    it->chunked = it->g.chunk_bytes != 0;
     if (it->chunked)
         chunk_families(&it->g);
     return it;
@@ -767,16 +791,16 @@ int xfr_iter_next(struct xfr_iter *it, xfr_rr_fn fn, void *ud)
     struct gen *g = &it->g;
     g->fn = fn, g->ud = ud;
     if (it->step == 0) {
-        it->step = it->chunked ? 1 : CHUNKS + 1;
+        it->step = it->chunked ? 1 : INT_MAX;
         if (emit_apex(g) < 0 || (!it->chunked && whole(g) < 0))
             return -1;
         return it->chunked;
     }
-    if (it->step > CHUNKS)
-        return 0;
-    if (chunk(g, it->step - 1) < 0)
-        return -1;
-    return ++it->step <= CHUNKS;
+    /* a piece of the zone: the next address prefix that holds entries (at most a /16's worth) */
+    for (g->n = 0; it->step <= nchunks(g) && g->n == 0; it->step++)
+        if (chunk(g, it->step - 1) < 0)
+            return -1;
+    return it->step <= nchunks(g);
 }
 
 void xfr_iter_free(struct xfr_iter *it)
@@ -795,8 +819,9 @@ int xfr_records_at(const struct zone *z, MDB_txn *txn, const struct store_change
     struct gen g = { .z = z, .now = now, .txn = txn, .ch = ch, .fn = fn, .ud = ud, .st = st };
     memset(st, 0, sizeof *st);
     int rc = store_read_meta(txn, z->dbi, &g.meta) < 0 ? -1 : emit_apex(&g);
+    g.chunk_bytes = (uint8_t)chunkable(z, &g.meta);
     if (rc == 0)
-        rc = chunkable(z, &g.meta) ? by_chunks(&g, txn) : whole(&g);
+        rc = g.chunk_bytes ? by_chunks(&g, txn) : whole(&g);
     free(g.u);
     free(g.arena);
     free(g.emitting);
