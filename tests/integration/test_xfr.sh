@@ -9,6 +9,7 @@
 # knotd, if it started one, is stopped). Every wait is bounded.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/packages.sh"
+. "$(dirname "$0")/knot.sh"
 trap 'package_cleanup; cleanup' EXIT
 
 KNOT_PID=
@@ -18,49 +19,11 @@ install_package knotd knot knotd || die "knotd is installed (apt-get install kno
 
 # ---- the primary: the repository's zones, transferable by 127.0.0.1 and notifying Knot ----
 KPORT=$(free_port)
-ZONES="$T/zones"
-mkdir -p "$ZONES"
-for f in "$ROOT"/zones/*.conf; do
-    sed "/^\[zone\]/a allow-transfer = 127.0.0.1, ::1\nnotify = 127.0.0.1:$KPORT\nnotify-interval = 1s" \
-        "$f" >"$ZONES/$(basename "$f")"
-done
+transfer_zones "$KPORT"
 start_server --verbose || exit 1
 
 # ---- the secondary ----
-mkdir -p "$T/knot/db" "$T/knot/run" "$T/knot/zones"
-cat >"$T/knot/knot.conf" <<EOF
-server:
-    rundir: "$T/knot/run"
-    listen: 127.0.0.1@$KPORT
-database:
-    storage: "$T/knot/db"
-log:
-  - target: stderr
-    any: info
-remote:
-  - id: primary
-    address: 127.0.0.1@$PORT
-acl:
-  - id: from_primary
-    address: 127.0.0.1
-    action: notify
-template:
-  - id: default
-    storage: "$T/knot/zones"
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: none
-zone:
-  - domain: bl.example
-    master: primary
-    acl: from_primary
-  - domain: dbl.example
-    master: primary
-    acl: from_primary
-EOF
-knotd -c "$T/knot/knot.conf" >>"$T/knot.log" 2>&1 &
-KNOT_PID=$!
-PIDS+=("$KNOT_PID")
+start_knot "$KPORT" none
 
 kq() {  # kq NAME TYPE: Knot's answer, short form, sorted
     dig +time=2 +tries=1 @127.0.0.1 -p "$KPORT" "$1" "$2" +short | sort | tr '\n' ' ' | sed 's/ $//'
@@ -76,7 +39,6 @@ wait_for() {
     done
     fail "$what" "expected [$want] got [$got]"
 }
-serial_of() { dig +time=2 +tries=1 @127.0.0.1 -p "$1" "$2" SOA +short | awk '{print $3}'; }
 
 wait_for "Knot loads bl.example from the primary" "$(serial_of "$PORT" bl.example)" serial_of "$KPORT" bl.example
 wait_for "Knot loads dbl.example from the primary" "$(serial_of "$PORT" dbl.example)" serial_of "$KPORT" dbl.example

@@ -8,6 +8,7 @@
 # journal no longer holds gets the whole zone.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/packages.sh"
+. "$(dirname "$0")/knot.sh"
 trap 'package_cleanup; cleanup' EXIT
 
 KNOT_PID=
@@ -16,12 +17,7 @@ die() { fail "$1" "${2:-}"; finish; exit 1; }
 install_package knotd knot knotd || die "knotd is installed (apt-get install knot)" "$(tail -5 "$T/apt.log" 2>/dev/null)"
 
 KPORT=$(free_port)
-ZONES="$T/zones"
-mkdir -p "$ZONES"
-for f in "$ROOT"/zones/*.conf; do
-    sed "/^\[zone\]/a allow-transfer = 127.0.0.1, ::1\nnotify = 127.0.0.1:$KPORT\nnotify-interval = 1s" \
-        "$f" >"$ZONES/$(basename "$f")"
-done
+transfer_zones "$KPORT"
 
 # a starting zone of 2,000 listings, before Knot's first (AXFR) load
 python3 - >"$T/base.txt" <<'PY'
@@ -32,42 +28,8 @@ ctl import bl.example "$T/base.txt" >/dev/null || die "the starting zone is impo
 ctl add dbl.example first.example >/dev/null || die "dbl.example has a first listing"
 start_server --verbose || exit 1
 
-mkdir -p "$T/knot/db" "$T/knot/run" "$T/knot/zones"
-cat >"$T/knot/knot.conf" <<EOF
-server:
-    rundir: "$T/knot/run"
-    listen: 127.0.0.1@$KPORT
-database:
-    storage: "$T/knot/db"
-log:
-  - target: stderr
-    any: info
-remote:
-  - id: primary
-    address: 127.0.0.1@$PORT
-acl:
-  - id: from_primary
-    address: 127.0.0.1
-    action: notify
-template:
-  - id: default
-    storage: "$T/knot/zones"
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: changes
-zone:
-  - domain: bl.example
-    master: primary
-    acl: from_primary
-  - domain: dbl.example
-    master: primary
-    acl: from_primary
-EOF
-knotd -c "$T/knot/knot.conf" >>"$T/knot.log" 2>&1 &
-KNOT_PID=$!
-PIDS+=("$KNOT_PID")
+start_knot "$KPORT" changes
 
-serial_of() { dig +time=2 +tries=1 @127.0.0.1 -p "$1" "$2" SOA +short | awk '{print $3}'; }
 # in_sync ZONE: wait (at most 20 s) until Knot has the primary's serial
 in_sync() {
     local want got
