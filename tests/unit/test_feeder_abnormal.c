@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "feeder.h"
+#include "feeder_testutil.h"
 #include "testutil.h"
 
 #define T0 1795359875u          /* 2026-11-22T15:04:35Z */
@@ -34,19 +35,7 @@ static void teardown(void)
 
 TestSuite(abnormal, .init = setup, .fini = teardown);
 
-__attribute__((format(printf, 2, 3))) static void line(uint32_t t, const char *fmt, ...)
-{
-    char buf[1024];
-    struct tm tm;
-    time_t tt = t;
-    gmtime_r(&tt, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ mx1 ", &tm);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + n, sizeof buf - n, fmt, ap);
-    va_end(ap);
-    feed_line(&f, buf, strlen(buf));
-}
+#define line(t, ...) feed_at(&f, (t), __VA_ARGS__)     /* a line of host mx1 at time t */
 
 /* The address's record (NULL if it has none). */
 static const struct abnormal_state *record(const char *ip)

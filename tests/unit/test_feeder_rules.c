@@ -19,6 +19,7 @@
 
 #include "feeder.h"
 #include "store.h"
+#include "feeder_testutil.h"
 #include "testutil.h"
 #include "zone.h"
 
@@ -54,20 +55,7 @@ static void open_feeder(const char *zones, const char *geoip)
     opened = 1;
 }
 
-/* One log line of host mx1 at time t: "2026-11-22T15:04:35Z mx1 " + the formatted rest. */
-__attribute__((format(printf, 2, 3))) static void line(uint32_t t, const char *fmt, ...)
-{
-    char buf[1024];
-    struct tm tm;
-    time_t tt = t;
-    gmtime_r(&tt, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ mx1 ", &tm);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + n, sizeof buf - n, fmt, ap);
-    va_end(ap);
-    feed_line(&f, buf, strlen(buf));
-}
+#define line(t, ...) feed_at(&f, (t), __VA_ARGS__)     /* a line of host mx1 at time t */
 
 static void commit(void)
 {
