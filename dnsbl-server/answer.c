@@ -232,48 +232,15 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
  * name below it. IPv4 and IPv6 names share ancestors ("1.0.0.2" is IPv4 2.0.0.1 and above every
  * 2001::/16 listing), so a name is tried as both. */
 
-static int octet(const struct label *l)
-{
-    int v = 0;
-    if (l->len < 1 || l->len > 3 || (l->len > 1 && l->p[0] == '0'))
-        return -1;
-    for (int i = 0; i < l->len; i++) {
-        if (l->p[i] < '0' || l->p[i] > '9')
-            return -1;
-        v = v * 10 + (l->p[i] - '0');
-    }
-    return v <= 255 ? v : -1;
-}
-
-static int nibble(const struct label *l)
-{
-    if (l->len != 1)
-        return -1;
-    uint8_t c = l->p[0];
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* The network the first rel labels name, read as IPv4 octets (v6 = 0) or IPv6 nibbles; -1 if they
- * cannot be. */
+/* The network the first rel labels name, as IPv4 octets (v6 = 0) or IPv6 nibbles; -1 if they cannot. */
 static int name_prefix(const struct dns_query *q, int rel, int v6, struct ipnet *out)
 {
-    memset(out, 0, sizeof *out);
-    out->addr.family = v6 ? ADDR_V6 : ADDR_V4;
-    out->plen = (uint8_t)(rel * (v6 ? 4 : 8));
-    if (rel < 1 || out->plen > addr_bits(out->addr.family))
+    struct label labels[32];
+    if (rel < 1 || rel > 32)
         return -1;
-    for (int i = 0; i < rel; i++) {
-        struct label l;
-        label_view(q, rel - 1 - i, &l);         /* the last label is the first octet or nibble */
-        int v = v6 ? nibble(&l) : octet(&l);
-        if (v < 0)
-            return -1;
-        if (v6)
-            out->addr.bytes[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
-        else
-            out->addr.bytes[i] = (uint8_t)v;
-    }
-    return 0;
+    for (int i = 0; i < rel; i++)
+        label_view(q, i, &labels[i]);
+    return net_from_reversed(labels, rel, v6 ? ADDR_V6 : ADDR_V4, out);
 }
 
 static int prefix_exists(struct answer_ctx *ctx, int zi, const struct ipnet *p)

@@ -121,31 +121,36 @@ static int parse_nibble(const struct label *l)
     return -1;
 }
 
+int net_from_reversed(const struct label *labels, int n, int family, struct ipnet *out)
+{
+    int v6 = family == ADDR_V6, bits = v6 ? 4 : 8;
+    memset(out, 0, sizeof *out);
+    out->addr.family = (uint8_t)family;
+    if (n < 1 || n * bits > addr_bits(family))
+        return -1;
+    out->plen = (uint8_t)(n * bits);
+    for (int i = 0; i < n; i++) {
+        int pos = n - 1 - i;    /* labels run from the last octet or nibble to the first */
+        int v = v6 ? parse_nibble(&labels[i]) : parse_octet(&labels[i]);
+        if (v < 0)
+            return -1;
+        if (v6)
+            out->addr.bytes[pos / 2] |= (uint8_t)(pos % 2 ? v : v << 4);
+        else
+            out->addr.bytes[pos] = (uint8_t)v;
+    }
+    return 0;
+}
+
 int addr_from_reversed(const struct label *labels, int n, struct ipaddr *out)
 {
-    memset(out, 0, sizeof *out);
-    if (n == 4) {
-        out->family = ADDR_V4;
-        for (int i = 0; i < 4; i++) {
-            int v = parse_octet(&labels[i]);
-            if (v < 0)
-                return -1;
-            out->bytes[3 - i] = (uint8_t)v;
-        }
-        return 0;
+    struct ipnet net;
+    if ((n != 4 && n != 32) || net_from_reversed(labels, n, n == 4 ? ADDR_V4 : ADDR_V6, &net) < 0) {
+        memset(out, 0, sizeof *out);
+        return -1;
     }
-    if (n == 32) {
-        out->family = ADDR_V6;
-        for (int i = 0; i < 32; i++) {
-            int v = parse_nibble(&labels[i]);
-            if (v < 0)
-                return -1;
-            int nib = 31 - i;   /* labels run from the last nibble to the first */
-            out->bytes[nib / 2] |= (uint8_t)(nib % 2 ? v : v << 4);
-        }
-        return 0;
-    }
-    return -1;
+    *out = net.addr;
+    return 0;
 }
 
 const char *addr_reversed(const struct ipaddr *a, char *buf, size_t n)

@@ -49,6 +49,9 @@ int addr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *out);
 /* The labels of a query name below the zone, in query order ("4.3.2.1" or 32 nibbles). -1 when the
  * labels cannot be an address: wrong count, a label that is not a canonical octet or a nibble. */
 int addr_from_reversed(const struct label *labels, int n, struct ipaddr *out);
+/* The network the first n labels name as a prefix, read as IPv4 octets (n <= 4, /8n) or IPv6 nibbles
+ * (n <= 32, /4n); for empty non-terminals ("2.0.192" is 192.0.2.0/24). -1 when they cannot be one. */
+int net_from_reversed(const struct label *labels, int n, int family, struct ipnet *out);
 /* The reversed name of an address, e.g. "4.3.2.1" (no zone, no trailing dot). */
 const char *addr_reversed(const struct ipaddr *a, char *buf, size_t n);
 
