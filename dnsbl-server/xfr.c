@@ -364,18 +364,8 @@ static int peer_addr(int fd, struct ipaddr *a, char *text, size_t cap)
     socklen_t len = sizeof ss;
     memset(a, 0, sizeof *a);
     snprintf(text, cap, "?");
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 || addr_from_sockaddr((struct sockaddr *)&ss, a) < 0)
         return -1;
-    if (ss.ss_family == AF_INET) {
-        a->family = ADDR_V4;
-        memcpy(a->bytes, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-    } else if (ss.ss_family == AF_INET6) {
-        a->family = ADDR_V6;
-        memcpy(a->bytes, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-        addr_unmap_v4(a);
-    } else {
-        return -1;
-    }
     addr_format(a, text, cap);
     return 0;
 }
