@@ -4,6 +4,7 @@
 #   make test          sanitizer (ASan+UBSan) builds of everything, then unit and integration tests
 #   make fuzz          libFuzzer targets (clang); make fuzz-run runs each briefly
 #   make install       PREFIX=/usr/local DESTDIR=
+#   make man-lint      mandoc -Tlint on the man pages (docs/man/)
 #   make bench         scripts/bench-dns (needs scripts/install-deps --bench)
 
 # make V=1 shows the compiler command lines
@@ -53,7 +54,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/feeder
 
-.PHONY: all test unit fuzz fuzz-run install clean bench
+.PHONY: all test unit fuzz fuzz-run install clean bench man-lint
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -87,7 +88,7 @@ unit: $(UNIT_BIN)
 TEST_BUILD = build/asan
 TEST_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TEST_FUZZ_SECONDS ?= 15
-test:
+test: man-lint
 	$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) BIN=$(TEST_BUILD)/bin OPT="-O1 -g" SAN="$(TEST_SAN)" all unit
 	$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	tests/run $(TEST_BUILD)
@@ -115,10 +116,21 @@ fuzz-run: fuzz
 bench: all
 	scripts/bench-dns
 
+# The man pages: mdoc, checked by mandoc (Debian's mandoc package, scripts/install-deps).
+MAN5 = docs/man/dnsbl-zone.conf.5
+MAN8 = docs/man/dnsbl-server.8 docs/man/dnsblctl.8 docs/man/dnsbl-feeder.8
+man-lint:
+	$(call say,MANLINT,$(MAN5) $(MAN8))
+	$(Q)out=$$(mandoc -Tlint -W warning $(MAN5) $(MAN8) 2>&1); rc=$$?; \
+	  if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; echo "man-lint: mandoc found problems (exit $$rc)"; exit 1; fi
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dnsbl/zones
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 zones/*.conf $(DESTDIR)$(PREFIX)/share/dnsbl/zones/
+	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf build bin

@@ -1,7 +1,7 @@
 /* zone_rules.c - the feeder's part of a zone file: [rule KIND], [allow] and [listing].
  *
  * dnsbl-server reads these sections too (they must parse) but never uses them. Every default is here,
- * in rules_defaults(), and documented in README.md. */
+ * in rules_defaults(), and documented in dnsbl-zone.conf(5) (docs/man/dnsbl-zone.conf.5). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
