@@ -131,6 +131,8 @@ install: all
 	install -m 0644 zones/*.conf $(DESTDIR)$(PREFIX)/share/dnsbl/zones/
 	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/dnsbl
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/dnsbl/
 
 clean:
 	rm -rf build bin
