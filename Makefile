@@ -4,7 +4,7 @@
 #   make test          sanitizer (ASan+UBSan) builds of everything, then unit and integration tests
 #   make fuzz          libFuzzer targets (clang); make fuzz-run runs each briefly
 #   make install       PREFIX=/usr/local DESTDIR=
-#   make man-lint      mandoc -Tlint on the man pages (docs/man/)
+#   make man-lint      mandoc -Tlint on the man pages (docs/man/), and every option documented
 #   make bench         scripts/bench-dns (needs scripts/install-deps --bench)
 
 # make V=1 shows the compiler command lines
@@ -116,13 +116,15 @@ fuzz-run: fuzz
 bench: all
 	scripts/bench-dns
 
-# The man pages: mdoc, checked by mandoc (Debian's mandoc package, scripts/install-deps).
+# The man pages: mdoc, checked by mandoc (Debian's mandoc package, scripts/install-deps), and every
+# option, dnsblctl command, metric and zone-file key of the sources must appear in its page.
 MAN5 = docs/man/dnsbl-zone.conf.5
 MAN8 = docs/man/dnsbl-server.8 docs/man/dnsblctl.8 docs/man/dnsbl-feeder.8
 man-lint:
 	$(call say,MANLINT,$(MAN5) $(MAN8))
 	$(Q)out=$$(mandoc -Tlint -W warning $(MAN5) $(MAN8) 2>&1); rc=$$?; \
 	  if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; echo "man-lint: mandoc found problems (exit $$rc)"; exit 1; fi
+	$(Q)scripts/check-man-coverage
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dnsbl/zones
