@@ -126,10 +126,12 @@ man-lint:
 	  if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; echo "man-lint: mandoc found problems (exit $$rc)"; exit 1; fi
 	$(Q)scripts/check-man-coverage
 
+# the feeder installs as dnsbl-feeder: no generic name in $(PREFIX)/bin
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dnsbl/zones
 	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN)/dnsbl-server $(BIN)/dnsblctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN)/feeder $(DESTDIR)$(PREFIX)/bin/dnsbl-feeder
 	install -m 0644 zones/*.conf $(DESTDIR)$(PREFIX)/share/dnsbl/zones/
 	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
