@@ -727,11 +727,12 @@ Test(rules, rfc3164_lines_are_dated_this_year)
     assert_listed(get_ip("bl.example", "203.0.113.95"), CODE(127, 0, 0, 4), (uint32_t)t + 9 + HOUR);
 }
 
-/* Regression (found by this test, fixed): feeder.c sets f->logtime.now (the reference for the year of RFC 3164 stamps) once, in
- * feeder_open, and nothing advances it. A feeder that has been running for a while (simulated here:
- * logtime as feeder_open would have set it 150 days ago) dates today's RFC 3164 lines relative to its
- * start: more than a day ahead of it, so last year's. 10 auth failures stamped now are counted a
- * year back, and the listing (if any) expires a year ago. Expected: listed until now + 1 h. */
+/* Guards: f->logtime.now (the reference for the year of RFC 3164 stamps) follows the clock, also in a
+ * feeder that has been running for a while (simulated here: logtime as feeder_open would have set it
+ * 150 days ago): 10 auth failures stamped now are counted now. Expected: listed until now + 1 h.
+ * (Found by this test and fixed: feeder.c once set f->logtime.now only once, in feeder_open, and
+ * nothing advanced it. Today's RFC 3164 lines, more than a day ahead of the start, were dated last
+ * year: counted a year back, and the listing (if any) expired a year ago.) */
 Test(rules, rfc3164_year_follows_the_clock_in_a_long_running_feeder)
 {
     setenv("TZ", "UTC", 1);
@@ -819,11 +820,12 @@ Test(rules, allowlisted_network_is_never_listed)
     cr_assert_gt(f.stats.allowed, 0);
 }
 
-/* Regression (found by this test, fixed): rules.c allowed() checks only the base address of an IPv6 subject's /64 against the zone's
- * [allow] nets, and the listing covers the whole /64. With "net = 2001:db8:5:6::25/128" in [allow],
- * 10 auth failures from 2001:db8:5:6::25 list 2001:db8:5:6::/64 (127.0.0.4), so the allowlisted
- * address itself is answered as listed. Expected (README: "Sources on the zone's [allow] list are
- * never listed"): 2001:db8:5:6::25 not listed. */
+/* Guards: rules.c allowed() keeps an IPv6 subject's /64 unlisted when any address of the zone's
+ * [allow] nets is in it, as the listing would cover the whole /64. With "net = 2001:db8:5:6::25/128"
+ * in [allow], 10 auth failures from 2001:db8:5:6::25 leave it unlisted (README: "Sources on the
+ * zone's [allow] list are never listed"). Expected: 2001:db8:5:6::25 not listed. (Found by this test
+ * and fixed: allowed() once checked only the base address of the /64 against [allow]; those failures
+ * listed 2001:db8:5:6::/64 (127.0.0.4), so the allowlisted address itself was answered as listed.) */
 Test(rules, allowlisted_ipv6_host_is_never_listed)
 {
     char zones[128], conf[160];
@@ -986,11 +988,12 @@ Test(rules, compromised_without_geoip_is_never_listed)
         assert_not_listed(get_ip("bl.example", ips[i]));
 }
 
-/* Regression (found by this test, fixed): correlate.c account_login() keeps the last ACCT_LOGINS (32) logins, and every SMTP submission
- * (client= with sasl_username) is one: JP, US, then 40 messages submitted from one JP address, then
- * FR, all within 3 hours, leaves JP x31 + FR in the history, so the account counts 2 country runs
- * instead of JP US JP FR = 4 and is not listed. A busy sender from one place hides an earlier
- * login abroad. Expected: dave listed 127.0.2.6 in acct.example. */
+/* Guards: correlate.c account_login() keeps an account's country changes in its ACCT_LOGINS (32)
+ * logins, so a busy sender from one place does not hide an earlier login abroad. Every SMTP
+ * submission (client= with sasl_username) is a login: JP, US, then 40 messages submitted from one JP
+ * address, then FR, all within 3 hours, is JP US JP FR = 4 country runs. Expected: dave listed
+ * 127.0.2.6 in acct.example. (Found by this test and fixed: account_login() once kept just the last
+ * 32 logins, which left JP x31 + FR in the history: 2 country runs, and dave not listed.) */
 Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
 {
     open_with_geoip();
@@ -1005,9 +1008,10 @@ Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
     assert_listed(get_account("dave"), CODE(127, 0, 2, 6), T0 + 2 * HOUR + HOUR);
 }
 
-/* Regression (found by the Postfix end-to-end test): the dha rule is judged at every disconnect, over
- * the whole window, so a later session without a single unknown recipient used to push the listing
- * out again (or list the address anew once it had expired). A listing runs from the last unknown RCPT. */
+/* Guards: a dha listing runs from the last unknown RCPT; a later session without a single unknown
+ * recipient neither pushes it out nor lists the address anew. (Found by the Postfix end-to-end test
+ * and fixed: the dha rule is judged at every disconnect, over the whole window, and such a session
+ * used to push the listing out again, or list the address anew once it had expired.) */
 Test(rules, dha_clean_session_neither_extends_nor_renews)
 {
     open_feeder(SHIPPED, NULL);
