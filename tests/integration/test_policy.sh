@@ -19,7 +19,8 @@ perl "$ROOT/tests/make-mmdb.pl" "$GEO" 127.0.0.0/24=JP 127.0.1.0/24=US ::1=JP 2>
 PF=$(free_port); DV=$(free_port)
 SOCK="$T/policy.sock"
 printf 'X-API-Key: s3cret-key\n' >"$T/key"
-start_server --policy-postfix "127.0.0.1:$PF" --policy-postfix "unix:$SOCK" --policy-dovecot "127.0.0.1:$DV" \
+MP=$(free_port)
+start_server --metrics "127.0.0.1:$MP" --policy-postfix "127.0.0.1:$PF" --policy-postfix "unix:$SOCK" --policy-dovecot "127.0.0.1:$DV" \
     --policy-dovecot-key "$T/key" --policy-idle 2 --policy-max-conns 4 --geoip "$GEO" || exit 1
 for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 
@@ -170,6 +171,12 @@ for _ in $(seq 30); do grep -q 'reloaded' "$T/server.log" && break; sleep 0.1; d
 check_match "reject-code 450: a temporary refusal" '^action=450 4\.7\.1 Service unavailable; Client host \[127\.0\.0\.66\]' "$(req 127.0.0.66 | pf)"
 ctl add bl.example 127.0.0.78 --code auth --reason "authentication failures 12 in 10m" >/dev/null
 check_match "dovecot-tarpit 3: status 3" '^200 \{"status":3,"msg":"address 127\.0\.0\.78' "$(login 127.0.0.78 bob@test.example)"
+
+m=$(curl -s -m 5 "http://127.0.0.1:$MP/metrics")
+check_match "/metrics counts Postfix rejections" 'dnsbl_policy_requests_total\{endpoint="postfix",answer="reject"\} [1-9]' "$m"
+check_match "/metrics counts Dovecot refusals" 'dnsbl_policy_requests_total\{endpoint="dovecot",answer="refuse"\} [1-9]' "$m"
+check_match "/metrics counts bad requests" 'dnsbl_policy_bad_requests_total [1-9]' "$m"
+check_match "/metrics counts refused connections" 'dnsbl_policy_refused_connections_total [1-9]' "$m"
 
 stop_server
 check "the server stops cleanly" "0" "$SERVER_STATUS"
