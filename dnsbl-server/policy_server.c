@@ -462,6 +462,7 @@ int policy_server_start(struct policy_server *ps, char *err, size_t errlen)
         return -1;
     }
     ps->running = 1;
+    pthread_setname_np(ps->thread, "dnsbl-policy");   /* top -H, and scripts/bench-policy, find it */
     log_info("policy endpoints:%s%s%s%s", ps->o.npostfix ? " postfix on " : "", ps->o.npostfix ? ps->o.postfix[0] : "",
              ps->o.dovecot ? " dovecot on " : "", ps->o.dovecot ? ps->o.dovecot : "");
     return 0;
