@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -28,12 +27,7 @@
 
 #define PF_OUTPUT_HIGH (64 * 1024)  /* a client that sends requests and reads no replies waits */
 
-struct pf_conn {
-    struct policy_server *ps;
-    struct bufferevent *bev;
-    struct pf_conn *prev, *next;
-    int closing;                    /* the last reply is on its way; then close */
-};
+struct pf_conn;
 
 struct policy_server {
     struct server *srv;
@@ -215,7 +209,22 @@ static void log_verdict(const char *endpoint, const struct policy_verdict *v)
         log_info("policy %s: %s %s", endpoint, names[v->action], v->text);
 }
 
-/* ---- Postfix ---- */
+/* ---- Postfix ----
+ * A connection is a socket and one event: readable (with the idle timeout) while replies go out
+ * whole, writable while a reply waits in `out` because the socket would block. Reading stops while
+ * replies are pending, so a client that sends and never reads holds one connection's buffers, no
+ * more. Plain read/write on the socket: a request and its reply cost two system calls. */
+
+struct pf_conn {
+    struct policy_server *ps;
+    int fd;
+    struct event *ev;
+    struct pf_conn *prev, *next;
+    int closing;                    /* the last reply is on its way; then close */
+    size_t inlen, outlen, outoff;
+    char in[PF_REQUEST_MAX];
+    char out[PF_OUTPUT_HIGH + PF_REPLY_MAX];
+};
 
 static void pf_close(struct pf_conn *c)
 {
@@ -224,20 +233,18 @@ static void pf_close(struct pf_conn *c)
     else ps->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     ps->nconns--;
-    bufferevent_free(c->bev);
+    event_free(c->ev);
+    close(c->fd);
     free(c);
 }
 
-/* The last reply, then the connection closes once it is written. */
+/* The last reply: the connection closes once it is written. */
 static void pf_fail(struct pf_conn *c, const char *why)
 {
-    char out[PF_REPLY_MAX];
-    size_t n = pf_reply_error(why, out, sizeof out);
     bump(&c->ps->counters.bad_requests);
     bump(&c->ps->counters.postfix[3]);
     log_info("policy postfix: %s; closing the connection", why);
-    bufferevent_write(c->bev, out, n);
-    bufferevent_disable(c->bev, EV_READ);
+    c->outlen += pf_reply_error(why, c->out + c->outlen, sizeof c->out - c->outlen);
     c->closing = 1;
 }
 
@@ -246,7 +253,6 @@ static void pf_answer(struct pf_conn *c, const struct pf_request *rq)
     struct policy_request q;
     struct policy_verdict v;
     const char *why;
-    char out[PF_REPLY_MAX];
     if (pf_question(rq, &q, &why) < 0) {
         pf_fail(c, why);
         return;
@@ -254,51 +260,97 @@ static void pf_answer(struct pf_conn *c, const struct pf_request *rq)
     decide(c->ps, &q, &v);
     log_verdict("postfix", &v);
     bump(&c->ps->counters.postfix[v.action == POLICY_PERMIT ? 0 : v.action == POLICY_DEFER ? 2 : 1]);
-    size_t n = pf_reply(&q, &v, out, sizeof out);
-    bufferevent_write(c->bev, out, n);
+    c->outlen += pf_reply(&q, &v, c->out + c->outlen, sizeof c->out - c->outlen);
 }
 
-static void pf_readable(struct bufferevent *bev, void *arg)
+/* Answers the complete requests in `in` while the pending replies stay under PF_OUTPUT_HIGH;
+ * returns the bytes of requests consumed. */
+static size_t pf_process(struct pf_conn *c)
 {
-    struct pf_conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    while (!c->closing && evbuffer_get_length(bufferevent_get_output(bev)) < PF_OUTPUT_HIGH) {
-        size_t len = evbuffer_get_length(in), used = 0;
-        if (len == 0)
-            return;
-        size_t n = len < PF_REQUEST_MAX ? len : PF_REQUEST_MAX;
-        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+    size_t pos = 0;
+    while (!c->closing && c->outlen < PF_OUTPUT_HIGH && pos < c->inlen) {
         struct pf_request rq;
         const char *why = NULL;
-        enum pf_status st = buf ? pf_parse(buf, n, &rq, &used, &why) : PF_MALFORMED;
-        if (st == PF_MALFORMED) {
-            pf_fail(c, why ? why : "out of memory");
-        } else if (st == PF_INCOMPLETE) {
-            if (n == PF_REQUEST_MAX)
+        size_t used = 0;
+        enum pf_status st = pf_parse(c->in + pos, c->inlen - pos, &rq, &used, &why);
+        if (st == PF_INCOMPLETE) {
+            if (c->inlen - pos >= PF_REQUEST_MAX)
                 pf_fail(c, "request too large");
-            return;
-        } else {
-            pf_answer(c, &rq);
-            evbuffer_drain(in, used);
+            break;
         }
+        if (st == PF_MALFORMED) {
+            pf_fail(c, why);
+            break;
+        }
+        pf_answer(c, &rq);
+        pos += used;
     }
+    memmove(c->in, c->in + pos, c->inlen - pos);
+    c->inlen -= pos;
+    return pos;
 }
 
-static void pf_writable(struct bufferevent *bev, void *arg)
+static void pf_io(evutil_socket_t fd, short what, void *arg);
+
+/* Waits for the socket to take more (want EV_WRITE) or for the next request (EV_READ). */
+static void pf_wait(struct pf_conn *c, short want)
+{
+    struct timeval idle = { c->ps->o.idle_seconds, 0 };
+    event_del(c->ev);
+    event_assign(c->ev, c->ps->base, c->fd, want | EV_PERSIST, pf_io, c);
+    event_add(c->ev, &idle);
+}
+
+/* Writes what is pending: 1 all of it, 0 the socket would block, -1 the connection is gone. */
+static int pf_flush(struct pf_conn *c)
+{
+    while (c->outoff < c->outlen) {
+        ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        c->outoff += (size_t)n;
+    }
+    c->outoff = c->outlen = 0;
+    return 1;
+}
+
+static void pf_io(evutil_socket_t fd, short what, void *arg)
 {
     struct pf_conn *c = arg;
-    if (c->closing) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            pf_close(c);
+    if (what & EV_TIMEOUT) {
+        pf_close(c);            /* idle, or a client that reads nothing */
         return;
     }
-    pf_readable(bev, c);    /* requests held back while the replies piled up */
-}
-
-static void pf_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev, (void)what;
-    pf_close(arg);          /* EOF, an error, or the idle timeout */
+    int writing = c->outlen > 0;
+    if (what & EV_READ) {
+        ssize_t n = read(fd, c->in + c->inlen, sizeof c->in - c->inlen);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            pf_close(c);
+            return;
+        }
+        if (n > 0)
+            c->inlen += (size_t)n;
+    }
+    for (;;) {
+        size_t consumed = c->closing ? 0 : pf_process(c);
+        int rc = pf_flush(c);
+        if (rc < 0 || (rc == 1 && c->closing)) {
+            pf_close(c);
+            return;
+        }
+        if (rc == 0) {
+            if (!writing)
+                pf_wait(c, EV_WRITE);
+            return;
+        }
+        /* all written: more requests may have waited behind the replies */
+        if (c->closing || !consumed || !c->inlen)
+            break;
+    }
+    if (writing)
+        pf_wait(c, EV_READ);
 }
 
 static void pf_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
@@ -310,27 +362,30 @@ static void pf_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
-    struct pf_conn *c = calloc(1, sizeof *c);
-    struct bufferevent *bev = bufferevent_socket_new(ps->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c || !bev) {
+    struct pf_conn *c = malloc(sizeof *c);
+    if (!c || evutil_make_socket_nonblocking(fd) < 0) {
         free(c);
-        if (bev)
-            bufferevent_free(bev);
-        else
-            evutil_closesocket(fd);
+        evutil_closesocket(fd);
         return;
     }
     c->ps = ps;
-    c->bev = bev;
+    c->fd = fd;
+    c->closing = 0;
+    c->inlen = c->outlen = c->outoff = 0;
+    c->prev = NULL;
+    struct timeval idle = { ps->o.idle_seconds, 0 };
+    if (!(c->ev = event_new(ps->base, fd, EV_READ | EV_PERSIST, pf_io, c)) || event_add(c->ev, &idle) < 0) {
+        if (c->ev)
+            event_free(c->ev);
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
     c->next = ps->conns;
     if (ps->conns)
         ps->conns->prev = c;
     ps->conns = c;
     ps->nconns++;
-    struct timeval idle = { ps->o.idle_seconds, 0 };
-    bufferevent_set_timeouts(bev, &idle, &idle);
-    bufferevent_setcb(bev, pf_readable, pf_writable, pf_event, c);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 /* ---- Dovecot ---- */

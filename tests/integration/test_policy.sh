@@ -148,6 +148,41 @@ print(data.count(b"\n\n"))
 PY
 )
 check "a request trickled byte by byte, then 200 pipelined: 201 replies" "201" "$r"
+r=$(python3 - "$PF" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+hog = socket.create_connection(("127.0.0.1", port), timeout=5)
+hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+req = b"request=smtpd_access_policy\r\nclient_address=127.0.0.66\r\n\r\n"
+sent = 0
+hog.setblocking(False)
+end = time.time() + 3
+while time.time() < end and sent < 5000000:       # requests, never reading a reply
+    try:
+        sent += hog.send(req * 100)
+    except BlockingIOError:
+        time.sleep(0.01)
+t = time.time()
+s = socket.create_connection(("127.0.0.1", port), timeout=3)
+s.sendall(b"request=smtpd_access_policy\nclient_address=127.0.0.10\n\n")
+other = s.recv(100).decode().strip()
+ms = (time.time() - t) * 1000
+hog.setblocking(True)
+hog.settimeout(10)
+got = 0
+try:
+    while True:                                     # now read: the replies, then the close
+        chunk = hog.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk.count(b"\n\n")
+except OSError:
+    pass
+print(other, "fast" if ms < 1000 else "slow %.0f ms" % ms, "answered-when-read" if got > 0 else "nothing")
+PY
+)
+check "a client sending 1000s of CRLF requests and reading none: others answered at once; it gets its replies once it reads" \
+    "action=DUNNO fast answered-when-read" "$r"
 
 echo "-- Dovecot protocol hygiene"
 check_match "GET: 405" '^405 ' "$(curl -s -m 5 -o /dev/null -w '%{http_code} ' -H 'X-API-Key: s3cret-key' "http://127.0.0.1:$DV/?command=allow")"
