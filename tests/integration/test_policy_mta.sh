@@ -65,7 +65,7 @@ pf_cleanup() {
 trap 'pf_cleanup; cleanup' EXIT
 trap 'exit 130' INT TERM
 
-[ "$(id -u)" -eq 0 ] || die "this test needs root (network namespace, /etc/netns, apt-get)"
+needs_root "network namespace, /etc/netns, apt-get"
 if ! ip netns add "$NS" 2>"$T/netns.err"; then
     die "ip netns add works here (needs root and CAP_SYS_ADMIN; in a container: --privileged)" "$(cat "$T/netns.err")"
 fi
