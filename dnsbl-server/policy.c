@@ -51,6 +51,13 @@ static void listed(const struct policy_ctx *ctx, const struct zone *z, const str
     answer_txt(z, l, ctx->now, subject, v->reason, sizeof v->reason);
 }
 
+/* A login: refused, or delayed where the zone says dovecot-tarpit. */
+static void refuse_login(const struct zone *z, struct policy_verdict *v)
+{
+    v->action = z->policy.tarpit ? POLICY_TARPIT : POLICY_REJECT;
+    v->delay = z->policy.tarpit;
+}
+
 static int account_listed(const struct policy_ctx *ctx, const struct policy_request *rq, const char *label,
                           struct policy_verdict *v)
 {
@@ -71,7 +78,7 @@ static int account_listed(const struct policy_ctx *ctx, const struct policy_requ
         if (rq->service == POLICY_SUBMISSION)
             v->action = z->policy.defer ? POLICY_DEFER : POLICY_REJECT;
         else
-            v->action = z->policy.tarpit ? POLICY_TARPIT : POLICY_REJECT, v->delay = z->policy.tarpit;
+            refuse_login(z, v);
         return 1;
     }
     return 0;
@@ -137,7 +144,7 @@ static int client_listed(const struct policy_ctx *ctx, const struct policy_reque
         if (rq->service == POLICY_SUBMISSION)
             v->action = z->policy.reject_code < 500 ? POLICY_DEFER : POLICY_REJECT;
         else
-            v->action = z->policy.tarpit ? POLICY_TARPIT : POLICY_REJECT, v->delay = z->policy.tarpit;
+            refuse_login(z, v);
         return 1;
     }
     return 0;
