@@ -10,21 +10,21 @@ SCENARIO (BASE: unix time of mxb's first line):
   auth-a-first     198.51.100.10  5 SASL failures on mxa (+5 min), then 5 on mxb      listed (auth)
                    198.51.100.11  the same, interleaved line by line                    listed (auth)
                    198.51.100.12  5 on mxa (+5 min), then 4 on mxb                      not listed
-                   198.51.100.13  5 on mxa, then 5 on mxb dated 20 minutes earlier        not listed
+                   198.51.100.13  5 on mxa, then 5 on mxb dated 20 minutes earlier      not listed
   auth-b-first     198.51.100.14  5 on mxb, then 5 on mxa (+5 min)                      listed (auth)
   dha              203.0.113.20   6 unknown RCPTs on mxa (+5 min), then 6 on mxb        listed (dha 12/12)
                    203.0.113.21   the same, the sessions' lines interleaved             listed (dha 12/12)
                    203.0.113.22   6 unknown + 7 valid on each host (46 %)               not listed
-                   192.0.2.30   one host: 5 unknown in order, then a session whose    listed (dha 11/11)
+                   192.0.2.30     one host: 5 unknown in order, then a session whose    listed (dha)
                                   disconnect (rcpt=0/6) arrives before its 6 rejects
-                   192.0.2.31   as .30 with 6 valid RCPTs in each session (48 %)      not listed
-                   192.0.2.32   a clean session (2 valid RCPTs) ends while another    not listed
+                   192.0.2.31     as .30 with 6 valid RCPTs in each session (48 %)      not listed
+                   192.0.2.32     a clean session (2 valid RCPTs) ends while another    not listed
                                   logs its 12 unknown RCPTs; that one ends with
                                   rcpt=18/30 (40 %): its rejects are not judged before
                                   its own disconnect
-  qmgr-first       198.51.100.40     20 bounces (from=<>) whose qmgr from= line comes      listed (backscatter)
+  qmgr-first       198.51.100.40  20 bounces (from=<>) whose qmgr from= line comes     listed (backscatter)
                                   before the smtpd client= line of the same queue ID
-                   198.51.100.41     the same with 19                                      not listed"""
+                   198.51.100.41  the same with 19                                     not listed"""
 import os
 import re
 import sys
