@@ -372,6 +372,177 @@ Test(rules, dovecot_attempts_are_weighted)
     cr_assert_str_eq(e.text, "authentication failures 12 in 10m; listed until 2026-11-22T16:05Z");
 }
 
+/* ---- slow windows (dha and auth over 24 h, in half-hour steps) ---- */
+
+/* n sessions of `unknown` unknown RCPTs out of `total`, one every `gap` seconds from t; the last
+ * unknown RCPT's time. */
+static uint32_t dha_sessions(uint32_t t, uint32_t gap, int n, const char *ip, int unknown, int total)
+{
+    uint32_t last = t;
+    for (int s = 0; s < n; s++)
+        last = dha_session(t + (uint32_t)s * gap, ip, unknown, total);
+    return last;
+}
+
+Test(rules, slow_dha_100_unknown_in_24h_is_listed_99_is_not)
+{
+    open_feeder("zones", NULL);
+    feeder_set_max_skew(&f, 30 * DAY);
+    dha_sessions(T0, HOUR, 11, "203.0.113.60", 9, 9);       /* 9 an hour: never 10 in 10 minutes */
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.60"));
+    uint32_t last = dha_session(T0 + 11 * HOUR, "203.0.113.60", 9, 9);
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.60");
+    assert_listed(e, CODE(127, 0, 0, 2), last + HOUR);
+    cr_assert(strstr(e.text, "unknown recipients 108/108 in 24h"), "%s", e.text);
+}
+
+Test(rules, slow_dha_keeps_the_ratio)
+{
+    open_feeder("zones", NULL);
+    feeder_set_max_skew(&f, 30 * DAY);
+    dha_sessions(T0, HOUR, 14, "203.0.113.61", 9, 30);      /* 126 unknown, 30 % of its RCPTs */
+    /* a sender with 200 good RCPTs in the hour before its first unknown one: they count too */
+    dha_session(T0, "203.0.113.62", 0, 200);
+    dha_sessions(T0 + 600, HOUR, 14, "203.0.113.62", 9, 9);  /* 126 unknown of 326 */
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.61"));
+    assert_not_listed(get_ip("bl.example", "203.0.113.62"));
+}
+
+Test(rules, slow_dha_forgets_after_the_slow_window)
+{
+    open_feeder("zones", NULL);
+    feeder_set_max_skew(&f, 30 * DAY);
+    dha_sessions(T0, HOUR, 6, "203.0.113.63", 9, 9);        /* 54 ... */
+    dha_sessions(T0 + 26 * HOUR, HOUR, 6, "203.0.113.63", 9, 9);    /* ... and 54 a day later */
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.63"));
+}
+
+Test(rules, slow_auth_30_failures_in_24h_are_listed_29_are_not)
+{
+    open_feeder("zones", NULL);
+    feeder_set_max_skew(&f, 30 * DAY);
+    for (uint32_t h = 0; h < 10; h++) {     /* 3 an hour: never 10 in 10 minutes */
+        auth_fails(T0 + h * HOUR, "203.0.113.64", 3);
+        auth_fails(T0 + h * HOUR, "203.0.113.65", h < 9 ? 3 : 2);
+    }
+    commit();
+    struct entry e = get_ip("bl.example", "203.0.113.64");
+    assert_listed(e, CODE(127, 0, 0, 4), T0 + 9 * HOUR + 2 + HOUR);
+    cr_assert(strstr(e.text, "authentication failures 30 in 24h"), "%s", e.text);
+    assert_not_listed(get_ip("bl.example", "203.0.113.65"));
+}
+
+Test(rules, slow_account_guessed_every_150s_from_new_addresses)
+{
+    open_feeder("zones", NULL);
+    feeder_set_max_skew(&f, 30 * DAY);
+    char ip[32];
+    for (uint32_t i = 0; i < 30; i++) {     /* 4 in 10 minutes, each from another address */
+        snprintf(ip, sizeof ip, "198.18.%u.7", i);
+        auth_fail_user(T0 + 150 * i, ip, "carol");
+        if (i < 29)
+            auth_fail_user(T0 + 150 * i + 1, "192.0.2.200", "dora");    /* 29, one address */
+    }
+    commit();
+    struct entry e = get_account("carol");
+    assert_listed(e, CODE(127, 0, 2, 4), T0 + 150 * 29 + HOUR);
+    cr_assert(strstr(e.text, "authentication failures 30 in 24h"), "%s", e.text);
+    assert_not_listed(get_account("dora"));
+    /* its addresses: from the tenth on, each failing one is listed, from its own failure */
+    e = get_ip("bl.example", "198.18.9.7");
+    assert_listed(e, CODE(127, 0, 0, 4), T0 + 150 * 9 + HOUR);
+    cr_assert(strstr(e.text, "addresses failing logins for account carol in 24h"), "%s", e.text);
+    assert_listed(get_ip("bl.example", "198.18.29.7"), CODE(127, 0, 0, 4), T0 + 150 * 29 + HOUR);
+}
+
+Test(rules, slow_account_ips_9_addresses_in_a_day_are_not_listed)
+{
+    open_feeder("zones", NULL);
+    feeder_set_max_skew(&f, 30 * DAY);
+    char ip[32];
+    for (uint32_t i = 0; i < 9; i++) {      /* an hour apart, as slow as it gets */
+        snprintf(ip, sizeof ip, "198.18.%u.8", i);
+        auth_fail_user(T0 + HOUR * i, ip, "erin");
+    }
+    commit();
+    for (uint32_t i = 0; i < 9; i++) {
+        snprintf(ip, sizeof ip, "198.18.%u.8", i);
+        assert_not_listed(get_ip("bl.example", ip));
+    }
+    auth_fail_user(T0 + HOUR * 9, "198.18.9.8", "erin");    /* the tenth */
+    commit();
+    assert_listed(get_ip("bl.example", "198.18.0.8"), CODE(127, 0, 0, 4), T0 + HOUR);
+    assert_listed(get_ip("bl.example", "198.18.9.8"), CODE(127, 0, 0, 4), T0 + HOUR * 10);
+}
+
+Test(rules, slow_threshold_0_turns_the_slow_window_off)
+{
+    open_feeder("zones", NULL);
+    feeder_set_max_skew(&f, 30 * DAY);
+    for (int z = 0; z < f.zones.n; z++) {
+        f.zones.zones[z].rules[RULE_DHA].slow_threshold = 0;
+        f.zones.zones[z].rules[RULE_AUTH].slow_threshold = 0;
+    }
+    dha_sessions(T0, HOUR, 14, "203.0.113.66", 9, 9);
+    for (uint32_t h = 0; h < 12; h++)
+        auth_fails(T0 + h * HOUR, "203.0.113.67", 3);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.66"));
+    assert_not_listed(get_ip("bl.example", "203.0.113.67"));
+}
+
+/* ---- outbound accounts: the per-account send limit (acct.example volume 127.0.2.5) ---- */
+
+/* n authenticated submissions of user from ip, one every gap seconds from t, with nrcpt recipients;
+ * every other one logged by qmgr before smtpd's client= line when swap is set. The last one's time. */
+static uint32_t submissions(uint32_t t, uint32_t gap, int n, const char *ip, const char *user, int nrcpt, int swap)
+{
+    static unsigned qid;
+    for (int i = 0; i < n; i++, t += gap) {
+        char q[16];
+        snprintf(q, sizeof q, "A%09X", qid++);
+        if (swap && i % 2)
+            line(t, "postfix/qmgr[200]: %s: from=<%s@example.jp>, size=900, nrcpt=%d (queue active)", q, user, nrcpt);
+        line(t, "postfix/smtpd[100]: %s: client=unknown[%s], sasl_method=PLAIN, sasl_username=%s", q, ip, user);
+        if (!(swap && i % 2))
+            line(t, "postfix/qmgr[200]: %s: from=<%s@example.jp>, size=900, nrcpt=%d (queue active)", q, user, nrcpt);
+    }
+    return t - gap;
+}
+
+Test(rules, account_sending_200_messages_in_60m_is_listed_199_is_not)
+{
+    open_feeder("zones", NULL);
+    uint32_t last = submissions(T0, 15, 200, "192.0.2.80", "dave", 1, 1);
+    submissions(T0, 18, 199, "192.0.2.81", "frank", 2, 0);
+    commit();
+    struct entry e = get_account("dave");
+    assert_listed(e, CODE(127, 0, 2, 5), last + HOUR);
+    cr_assert(strstr(e.text, "account dave sent 200 messages to 200 recipients in 1h"), "%s", e.text);
+    assert_not_listed(get_account("frank"));
+    assert_not_listed(get_ip("bl.example", "192.0.2.80"));   /* the account, not the user's address */
+}
+
+Test(rules, account_sending_to_500_recipients_in_60m_is_listed)
+{
+    open_feeder("zones", NULL);
+    uint32_t last = submissions(T0, 60, 50, "192.0.2.82", "erin", 10, 0);
+    submissions(T0, 60, 50, "192.0.2.83", "gina", 9, 0);    /* 450 */
+    /* 199 in half an hour, and 199 more an hour later: never 200 in 60 minutes */
+    submissions(T0, 9, 199, "192.0.2.84", "hana", 1, 0);
+    submissions(T0 + 65 * 60, 9, 199, "192.0.2.84", "hana", 1, 0);
+    commit();
+    struct entry e = get_account("erin");
+    assert_listed(e, CODE(127, 0, 2, 5), last + HOUR);
+    cr_assert(strstr(e.text, "50 messages to 500 recipients"), "%s", e.text);
+    assert_not_listed(get_account("gina"));
+    assert_not_listed(get_account("hana"));
+}
+
 /* ---- reverse brute force: one account, one failure from each of many addresses ---- */
 
 Test(rules, reverse_brute_force_5_addresses_are_listed)
@@ -381,9 +552,9 @@ Test(rules, reverse_brute_force_5_addresses_are_listed)
     for (uint32_t i = 0; i < 5; i++)
         auth_fail_user(T0 + i, ips[i], "alice");
     commit();
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 5; i++) {   /* each for an hour after its own failure */
         struct entry e = get_ip("bl.example", ips[i]);
-        assert_listed(e, CODE(127, 0, 0, 4), T0 + 4 + HOUR);
+        assert_listed(e, CODE(127, 0, 0, 4), T0 + (uint32_t)i + HOUR);
         cr_assert_str_eq(e.text, "one of 5 addresses failing logins for account alice in 10m; listed until "
                                  "2026-11-22T16:05Z");
     }
@@ -554,6 +725,8 @@ Test(rules, repeat_offenders_are_listed_twice_as_long_up_to_max_expire)
 {
     open_feeder("zones", NULL);
     feeder_set_max_skew(&f, 30 * DAY);     /* the story runs 10 days past T0: maybe past the clock */
+    for (int z = 0; z < f.zones.n; z++)     /* 10 failures an hour or two apart: the day's total would */
+        f.zones.zones[z].rules[RULE_AUTH].slow_threshold = 0;      /* list them earlier (slow_* tests) */
     static const uint32_t hours[] = { 1, 2, 4, 8, 16, 24, 24 };
     uint32_t t = T0, until = 0;
     for (size_t k = 0; k < sizeof hours / sizeof *hours; k++) {
@@ -705,7 +878,7 @@ Test(rules, allowlisted_network_is_never_listed)
     cr_assert_not(listed_ip("bl.example", "192.0.2.44", T0 + 60));
     assert_listed(get_ip("bl.example", "203.0.113.44"), CODE(127, 0, 0, 4), T0 + 9 + HOUR);
     for (int i = 1; i < 5; i++)
-        assert_listed(get_ip("bl.example", ips[i]), CODE(127, 0, 0, 4), T0 + 4 + HOUR);
+        assert_listed(get_ip("bl.example", ips[i]), CODE(127, 0, 0, 4), T0 + (uint32_t)i + HOUR);
     cr_assert_gt(f.stats.allowed, 0);
 }
 

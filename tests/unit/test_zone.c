@@ -580,3 +580,51 @@ Test(values, uint)
     }
     cr_assert_eq(conf_uint("4294967296", UINT32_MAX, &v), -1);
 }
+
+/* ---- slow windows and the per-account send limit ---- */
+
+Test(zones, slow_window_keys_and_their_defaults)
+{
+    zone_with("t.conf", "", "[rule dha]\ncode = 127.0.0.2\nslow-window = 90m\nslow-threshold = 40\n"
+                            "[rule auth]\ncode = 127.0.0.2\n");
+    cr_assert_eq(load(), 0, "%s", err);
+    const struct zone_rule *dha = &zs.zones[0].rules[RULE_DHA], *auth = &zs.zones[0].rules[RULE_AUTH];
+    cr_assert_eq(dha->slow_window, 5400);
+    cr_assert_eq(dha->slow_threshold, 40);
+    cr_assert_eq(auth->slow_window, 86400, "24h unless set");
+    cr_assert_eq(auth->slow_threshold, 30);
+    cr_assert_eq(auth->slow_account_ips, 10);
+}
+
+Test(zones, slow_window_must_be_1h_to_31h_in_half_hours)
+{
+    zone_with("t.conf", "", "[rule dha]\ncode = 127.0.0.2\nslow-window = 45m\n");
+    expect_error("t.conf", 9, "slow-window");
+    zone_with("t.conf", "", "[rule dha]\ncode = 127.0.0.2\nslow-window = 32h\n");
+    expect_error("t.conf", 9, "slow-window");
+    zone_with("t.conf", "", "[rule auth]\ncode = 127.0.0.2\nslow-window = 100m\n");
+    expect_error("t.conf", 9, "half hours");
+}
+
+Test(zones, slow_and_recipient_keys_only_where_they_apply)
+{
+    zone_with("t.conf", "", "[rule dha]\ncode = 127.0.0.2\nslow-account-ips = 3\n");
+    expect_error("t.conf", 9, "slow-account-ips");
+    zone_with("t.conf", "", "[rule volume]\ncode = 127.0.0.2\nrecipients = 3\n");
+    expect_error("t.conf", 9, "recipients");
+    zone_with("t.conf", "", "[rule backscatter]\ncode = 127.0.0.2\nslow-threshold = 3\n");
+    expect_error("t.conf", 9, "slow-threshold");
+}
+
+Test(zones, account_zone_volume_rule_counts_messages_and_recipients)
+{
+    write_file("a.conf", "[zone]\nname = a.example\nkind = account\nns = ns1.a.example.\n"
+                         "[code 127.0.2.5]\nmeaning = mass mail\n"
+                         "[rule volume]\ncode = 127.0.2.5\nwindow = 60m\nthreshold = 200\nrecipients = 500\n");
+    cr_assert_eq(load(), 0, "%s", err);
+    const struct zone_rule *r = &zs.zones[0].rules[RULE_VOLUME];
+    cr_assert(r->enabled);
+    cr_assert_eq(r->window, 3600);
+    cr_assert_eq(r->threshold, 200);
+    cr_assert_eq(r->recipients, 500);
+}
