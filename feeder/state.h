@@ -206,7 +206,8 @@ struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int
 void subject_touch(struct state *s, struct subject *sub);
 void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t t, uint32_t n);
 uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint32_t window);
-/* The newest minute (unix time / 60) with a count of metric m; 0 if none. */
+/* The newest bucket with a count of metric m (unix time / the metric's unit: minutes for the rules'
+ * windows, half hours for the slow ones); 0 if none. */
 uint32_t subject_newest_minute(const struct subject *sub, enum metric m);
 /* No count of metric m within its ring's reach of t. */
 int subject_window_empty(const struct subject *sub, enum metric m, uint32_t t);
