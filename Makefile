@@ -79,7 +79,7 @@ $(BIN)/feeder: $(FEEDER_OBJ) $(LIB_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LINK)
 	@mkdir -p $(dir $@)
 	$(call say,TEST,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
+	$(Q)$(CC) $(ALL_CFLAGS) -DSOURCE_ROOT='"$(CURDIR)"' -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
 
 unit: $(UNIT_BIN)
 

@@ -8,9 +8,7 @@
 . "$ROOT/tests/integration/packages.sh"
 INSTALLED=
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "  skip: needs root (dpkg -i, adduser)"; finish; exit 0
-fi
+needs_root "dpkg -i, adduser"
 if dpkg-query -W -f='${Status}' dnsbl 2>/dev/null | grep -q 'install ok'; then
     echo "  skip: a dnsbl package is installed on this machine; not touching it"; finish; exit 0
 fi

@@ -2,7 +2,8 @@
  * store with the repository's zones/ (tests run from the repository root), synthetic log lines with
  * time stamps the test controls (feed_line), feeder_commit, then the zone databases read back.
  *
- * The zones (zones/NAME.conf): bl.example (IP) dha 127.0.0.2, backscatter .3, auth .4, volume .5,
+ * The zones (the repository's zones/NAME.conf, found from this file's path, not the working
+ * directory): bl.example (IP) dha 127.0.0.2, backscatter .3, auth .4, volume .5,
  * compromised .6; dbl.example (domains) backscatter 127.0.1.3, volume 127.0.1.5; acct.example
  * (accounts) auth 127.0.2.4, compromised 127.0.2.6. Every rule: window 10m (compromised 24h),
  * expire 1h, max-expire 24h, repeat-memory 7d; thresholds dha 10 at 50%, backscatter 20, auth 10
@@ -47,9 +48,15 @@ static void teardown(void)
 
 TestSuite(rules, .init = setup, .fini = teardown);
 
+#define SHIPPED NULL     /* open_feeder: the repository's zones/, wherever the test runs from */
+
 static void open_feeder(const char *zones, const char *geoip)
 {
-    char db[128], err[512];
+    char db[128], err[512], shipped[512];
+    if (!zones) {
+        shipped_zones_dir(shipped, sizeof shipped);
+        zones = shipped;
+    }
     snprintf(db, sizeof db, "%s/db", tmp);
     cr_assert_eq(feeder_open(&f, db, zones, geoip, 0, err, sizeof err), 0, "feeder_open: %s", err);
     opened = 1;
@@ -216,7 +223,7 @@ static void imap_login(uint32_t t, const char *user, const char *ip)
 
 Test(rules, dha_10_unknown_of_12_is_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = dha_session(T0, "203.0.113.20", 10, 12);
     cr_assert_eq(t, T0 + 9);
     commit();
@@ -230,7 +237,7 @@ Test(rules, dha_10_unknown_of_12_is_listed)
 
 Test(rules, dha_9_unknown_is_not_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     dha_session(T0, "203.0.113.21", 9, 12);
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.21"));
@@ -238,7 +245,7 @@ Test(rules, dha_9_unknown_is_not_listed)
 
 Test(rules, dha_10_unknown_of_30_is_below_the_ratio)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     dha_session(T0, "203.0.113.22", 10, 30);    /* 33% < 50% */
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.22"));
@@ -246,7 +253,7 @@ Test(rules, dha_10_unknown_of_30_is_below_the_ratio)
 
 Test(rules, dha_adds_up_over_sessions_in_the_window)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = dha_session(T0, "203.0.113.23", 5, 6);
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.23"));
@@ -259,7 +266,7 @@ Test(rules, dha_adds_up_over_sessions_in_the_window)
 
 Test(rules, auth_10_failures_are_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = auth_fails(T0, "203.0.113.40", 10);
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.40");
@@ -269,7 +276,7 @@ Test(rules, auth_10_failures_are_listed)
 
 Test(rules, auth_9_failures_are_not)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     auth_fails(T0, "203.0.113.41", 9);
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.41"));
@@ -277,7 +284,7 @@ Test(rules, auth_9_failures_are_not)
 
 Test(rules, auth_failures_outside_the_window_do_not_add_up)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     auth_fails(T0, "203.0.113.42", 5);
     auth_fails(T0 + 11 * 60, "203.0.113.42", 5);   /* the first five are 11 minutes old */
     commit();
@@ -349,7 +356,7 @@ Test(rules, backscatter_counts_when_client_comes_after_from)
 
 Test(rules, auth_server_connection_lost_is_not_counted)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = auth_fails(T0, "203.0.113.43", 9);
     for (int i = 1; i <= 20; i++)
         line(t + (uint32_t)i, "postfix/smtpd[100]: warning: unknown[203.0.113.43]: SASL PLAIN authentication failed: "
@@ -361,7 +368,7 @@ Test(rules, auth_server_connection_lost_is_not_counted)
 /* Dovecot's "auth failed, 3 attempts" weighs 3, for the address and for the account. */
 Test(rules, dovecot_attempts_are_weighted)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     for (uint32_t i = 0; i < 4; i++)
         line(T0 + i, "dovecot: pop3-login: Disconnected: Connection closed (auth failed, 3 attempts in 6 secs): "
                      "user=<bob>, method=PLAIN, rip=203.0.113.44, lip=192.0.2.1, session=<s>");
@@ -386,7 +393,7 @@ static uint32_t dha_sessions(uint32_t t, uint32_t gap, int n, const char *ip, in
 
 Test(rules, slow_dha_100_unknown_in_24h_is_listed_99_is_not)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);
     dha_sessions(T0, HOUR, 11, "203.0.113.60", 9, 9);       /* 9 an hour: never 10 in 10 minutes */
     commit();
@@ -400,7 +407,7 @@ Test(rules, slow_dha_100_unknown_in_24h_is_listed_99_is_not)
 
 Test(rules, slow_dha_keeps_the_ratio)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);
     dha_sessions(T0, HOUR, 14, "203.0.113.61", 9, 30);      /* 126 unknown, 30 % of its RCPTs */
     /* a sender with 200 good RCPTs in the hour before its first unknown one: they count too */
@@ -413,7 +420,7 @@ Test(rules, slow_dha_keeps_the_ratio)
 
 Test(rules, slow_dha_forgets_after_the_slow_window)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);
     dha_sessions(T0, HOUR, 6, "203.0.113.63", 9, 9);        /* 54 ... */
     dha_sessions(T0 + 26 * HOUR, HOUR, 6, "203.0.113.63", 9, 9);    /* ... and 54 a day later */
@@ -423,7 +430,7 @@ Test(rules, slow_dha_forgets_after_the_slow_window)
 
 Test(rules, slow_auth_30_failures_in_24h_are_listed_29_are_not)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);
     for (uint32_t h = 0; h < 10; h++) {     /* 3 an hour: never 10 in 10 minutes */
         auth_fails(T0 + h * HOUR, "203.0.113.64", 3);
@@ -438,7 +445,7 @@ Test(rules, slow_auth_30_failures_in_24h_are_listed_29_are_not)
 
 Test(rules, slow_account_guessed_every_150s_from_new_addresses)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);
     char ip[32];
     for (uint32_t i = 0; i < 30; i++) {     /* 4 in 10 minutes, each from another address */
@@ -461,7 +468,7 @@ Test(rules, slow_account_guessed_every_150s_from_new_addresses)
 
 Test(rules, slow_account_ips_9_addresses_in_a_day_are_not_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);
     char ip[32];
     for (uint32_t i = 0; i < 9; i++) {      /* an hour apart, as slow as it gets */
@@ -481,7 +488,7 @@ Test(rules, slow_account_ips_9_addresses_in_a_day_are_not_listed)
 
 Test(rules, slow_threshold_0_turns_the_slow_window_off)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);
     for (int z = 0; z < f.zones.n; z++) {
         f.zones.zones[z].rules[RULE_DHA].slow_threshold = 0;
@@ -516,7 +523,7 @@ static uint32_t submissions(uint32_t t, uint32_t gap, int n, const char *ip, con
 
 Test(rules, account_sending_200_messages_in_60m_is_listed_199_is_not)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t last = submissions(T0, 15, 200, "192.0.2.80", "dave", 1, 1);
     submissions(T0, 18, 199, "192.0.2.81", "frank", 2, 0);
     commit();
@@ -529,7 +536,7 @@ Test(rules, account_sending_200_messages_in_60m_is_listed_199_is_not)
 
 Test(rules, account_sending_to_500_recipients_in_60m_is_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t last = submissions(T0, 60, 50, "192.0.2.82", "erin", 10, 0);
     submissions(T0, 60, 50, "192.0.2.83", "gina", 9, 0);    /* 450 */
     /* 199 in half an hour, and 199 more an hour later: never 200 in 60 minutes */
@@ -547,7 +554,7 @@ Test(rules, account_sending_to_500_recipients_in_60m_is_listed)
 
 Test(rules, reverse_brute_force_5_addresses_are_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     static const char *const ips[] = { "203.0.113.51", "203.0.113.52", "203.0.113.53", "203.0.113.54", "203.0.113.55" };
     for (uint32_t i = 0; i < 5; i++)
         auth_fail_user(T0 + i, ips[i], "alice");
@@ -563,7 +570,7 @@ Test(rules, reverse_brute_force_5_addresses_are_listed)
 
 Test(rules, reverse_brute_force_4_addresses_are_not)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     static const char *const ips[] = { "203.0.113.51", "203.0.113.52", "203.0.113.53", "203.0.113.54" };
     for (uint32_t i = 0; i < 4; i++) {
         auth_fail_user(T0 + i, ips[i], "alice");
@@ -576,7 +583,7 @@ Test(rules, reverse_brute_force_4_addresses_are_not)
 
 Test(rules, account_with_10_failures_is_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     for (uint32_t i = 0; i < 10; i++)
         auth_fail_user(T0 + i, "203.0.113.56", "Mallory");
     commit();
@@ -598,7 +605,7 @@ static void messages(uint32_t t, const char *ip, const char *sender, int n)
 
 Test(rules, volume_300_messages_are_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     messages(T0, "203.0.113.70", "promo@bulk.example", 300);
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.70");
@@ -609,7 +616,7 @@ Test(rules, volume_300_messages_are_listed)
 
 Test(rules, volume_299_messages_are_not)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     messages(T0, "203.0.113.71", "promo@bulk.example", 299);
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.71"));
@@ -619,7 +626,7 @@ Test(rules, volume_299_messages_are_not)
 /* qmgr logs from= again when it retries a deferred message: the message counts once */
 Test(rules, volume_counts_a_queue_id_once)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     messages(T0, "203.0.113.72", "promo@bulk.example", 299);
     line(T0 + 300, "postfix/qmgr[200]: %08X: from=<promo@bulk.example>, size=1000, nrcpt=1 (queue active)", 0xA0000);
     commit();
@@ -634,7 +641,7 @@ Test(rules, volume_counts_a_queue_id_once)
 /* the same queue ID on another host is another message */
 Test(rules, volume_queue_ids_are_per_host)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     messages(T0, "203.0.113.73", "promo@bulk.example", 150);
     char buf[256];
     for (int i = 0; i < 150; i++) {
@@ -670,7 +677,7 @@ static void backscatter(uint32_t t, const char *ip, const char *sender, int n)
 
 Test(rules, backscatter_20_ndrs_are_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     backscatter(T0, "203.0.113.80", "forged@victim.example", 20);
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.80");
@@ -681,7 +688,7 @@ Test(rules, backscatter_20_ndrs_are_listed)
 
 Test(rules, backscatter_19_ndrs_are_not)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     backscatter(T0, "203.0.113.81", "forged@victim.example", 19);
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.81"));
@@ -691,7 +698,7 @@ Test(rules, backscatter_19_ndrs_are_not)
 /* NDRs received (null sender) from a client add up with those it made this MTA send */
 Test(rules, backscatter_received_ndrs_count)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     messages(T0, "203.0.113.82", "", 20);
     commit();
     struct entry e = get_ip("bl.example", "203.0.113.82");
@@ -703,7 +710,7 @@ Test(rules, backscatter_received_ndrs_count)
 
 Test(rules, listing_expires_an_hour_after_the_last_offence)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = auth_fails(T0, "203.0.113.90", 10);
     commit();
     assert_listed(get_ip("bl.example", "203.0.113.90"), CODE(127, 0, 0, 4), t + HOUR);
@@ -723,7 +730,7 @@ Test(rules, listing_expires_an_hour_after_the_last_offence)
 
 Test(rules, repeat_offenders_are_listed_twice_as_long_up_to_max_expire)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     feeder_set_max_skew(&f, 30 * DAY);     /* the story runs 10 days past T0: maybe past the clock */
     for (int z = 0; z < f.zones.n; z++)     /* 10 failures an hour or two apart: the day's total would */
         f.zones.zones[z].rules[RULE_AUTH].slow_threshold = 0;      /* list them earlier (slow_* tests) */
@@ -749,7 +756,7 @@ Test(rules, repeat_offenders_are_listed_twice_as_long_up_to_max_expire)
  * hosts' clocks) crosses again with an earlier end; the listing keeps the later one. */
 Test(rules, expiry_is_never_shortened)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = auth_fails(T0 + 100, "203.0.113.92", 10);
     auth_fails(T0 + 50, "203.0.113.92", 1);
     commit();
@@ -759,13 +766,13 @@ Test(rules, expiry_is_never_shortened)
 /* Counters live in the store: a feeder restarted between two halves of an attack still adds up. */
 Test(rules, counters_survive_a_restart)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     auth_fails(T0, "203.0.113.93", 5);
     dha_session(T0, "203.0.113.94", 5, 6);
     commit();
     feeder_close(&f);
     opened = 0;
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = auth_fails(T0 + 60, "203.0.113.93", 5);
     uint32_t t2 = dha_session(T0 + 60, "203.0.113.94", 5, 6);
     commit();
@@ -778,7 +785,7 @@ Test(rules, rfc3164_lines_are_dated_this_year)
 {
     setenv("TZ", "UTC", 1);
     tzset();
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     char buf[256], stamp[32];
     time_t t = time(NULL) - 60;
     struct tm tm;
@@ -794,16 +801,17 @@ Test(rules, rfc3164_lines_are_dated_this_year)
     assert_listed(get_ip("bl.example", "203.0.113.95"), CODE(127, 0, 0, 4), (uint32_t)t + 9 + HOUR);
 }
 
-/* Regression (found by this test, fixed): feeder.c sets f->logtime.now (the reference for the year of RFC 3164 stamps) once, in
- * feeder_open, and nothing advances it. A feeder that has been running for a while (simulated here:
- * logtime as feeder_open would have set it 150 days ago) dates today's RFC 3164 lines relative to its
- * start: more than a day ahead of it, so last year's. 10 auth failures stamped now are counted a
- * year back, and the listing (if any) expires a year ago. Expected: listed until now + 1 h. */
+/* Guards: f->logtime.now (the reference for the year of RFC 3164 stamps) follows the clock, also in a
+ * feeder that has been running for a while (simulated here: logtime as feeder_open would have set it
+ * 150 days ago): 10 auth failures stamped now are counted now. Expected: listed until now + 1 h.
+ * (Found by this test and fixed: feeder.c once set f->logtime.now only once, in feeder_open, and
+ * nothing advanced it. Today's RFC 3164 lines, more than a day ahead of the start, were dated last
+ * year: counted a year back, and the listing (if any) expired a year ago.) */
 Test(rules, rfc3164_year_follows_the_clock_in_a_long_running_feeder)
 {
     setenv("TZ", "UTC", 1);
     tzset();
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     time_t t = time(NULL) - 60;
     logtime_init(&f.logtime, t - 150 * (time_t)DAY);    /* started 150 days ago */
     char buf[256], stamp[32];
@@ -823,7 +831,7 @@ Test(rules, rfc3164_year_follows_the_clock_in_a_long_running_feeder)
 /* An IPv6 client is rated, and listed, as its /64. */
 Test(rules, ipv6_clients_add_up_per_64)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     char ip[64];
     for (uint32_t i = 0; i < 10; i++) {
         snprintf(ip, sizeof ip, "2001:db8:1:2::%x", i + 1);
@@ -838,8 +846,12 @@ Test(rules, ipv6_clients_add_up_per_64)
 
 /* ---- what the feeder must not list, or not overwrite ---- */
 
-static void copy_file(const char *from, const char *to, const char *append)
+/* Copies the shipped zone file `name` to `to`, with append added at its end. */
+static void copy_file(const char *name, const char *to, const char *append)
 {
+    char from[600];
+    shipped_zones_dir(from, sizeof from - 64);
+    snprintf(from + strlen(from), sizeof from - strlen(from), "/%s", name);
     FILE *in = fopen(from, "r"), *out = fopen(to, "w");
     cr_assert_not_null(in, "%s", from);
     cr_assert_not_null(out, "%s", to);
@@ -859,7 +871,7 @@ Test(rules, allowlisted_network_is_never_listed)
     snprintf(zones, sizeof zones, "%s/zones", tmp);
     cr_assert_eq(mkdir(zones, 0700), 0);
     snprintf(conf, sizeof conf, "%s/bl.example.conf", zones);
-    copy_file("zones/bl.example.conf", conf, "\n[allow]\nnet = 192.0.2.0/24\n");
+    copy_file("bl.example.conf", conf, "\n[allow]\nnet = 192.0.2.0/24\n");
     open_feeder(zones, NULL);
     cr_assert_eq(f.zones.n, 1);
     auth_fails(T0, "192.0.2.44", 10);
@@ -882,18 +894,19 @@ Test(rules, allowlisted_network_is_never_listed)
     cr_assert_gt(f.stats.allowed, 0);
 }
 
-/* Regression (found by this test, fixed): rules.c allowed() checks only the base address of an IPv6 subject's /64 against the zone's
- * [allow] nets, and the listing covers the whole /64. With "net = 2001:db8:5:6::25/128" in [allow],
- * 10 auth failures from 2001:db8:5:6::25 list 2001:db8:5:6::/64 (127.0.0.4), so the allowlisted
- * address itself is answered as listed. Expected (README: "Sources on the zone's [allow] list are
- * never listed"): 2001:db8:5:6::25 not listed. */
+/* Guards: rules.c allowed() keeps an IPv6 subject's /64 unlisted when any address of the zone's
+ * [allow] nets is in it, as the listing would cover the whole /64. With "net = 2001:db8:5:6::25/128"
+ * in [allow], 10 auth failures from 2001:db8:5:6::25 leave it unlisted (README: "Sources on the
+ * zone's [allow] list are never listed"). Expected: 2001:db8:5:6::25 not listed. (Found by this test
+ * and fixed: allowed() once checked only the base address of the /64 against [allow]; those failures
+ * listed 2001:db8:5:6::/64 (127.0.0.4), so the allowlisted address itself was answered as listed.) */
 Test(rules, allowlisted_ipv6_host_is_never_listed)
 {
     char zones[128], conf[160];
     snprintf(zones, sizeof zones, "%s/zones", tmp);
     cr_assert_eq(mkdir(zones, 0700), 0);
     snprintf(conf, sizeof conf, "%s/bl.example.conf", zones);
-    copy_file("zones/bl.example.conf", conf, "\n[allow]\nnet = 2001:db8:5:6::25/128\n");
+    copy_file("bl.example.conf", conf, "\n[allow]\nnet = 2001:db8:5:6::25/128\n");
     open_feeder(zones, NULL);
     auth_fails(T0, "2001:db8:5:6::25", 10);
     commit();
@@ -902,7 +915,7 @@ Test(rules, allowlisted_ipv6_host_is_never_listed)
 
 Test(rules, manual_entry_is_not_overwritten)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint8_t key[STORE_KEY_MAX];
     size_t klen;
     ip_key("203.0.113.99", key, &klen);
@@ -930,7 +943,7 @@ Test(rules, manual_entry_is_not_overwritten)
 /* Two rules listing one address: both reasons are kept, each with its own code and expiry. */
 Test(rules, two_rules_give_two_reasons)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t1 = auth_fails(T0, "203.0.113.98", 10);
     commit();
     uint32_t t2 = dha_session(T0 + 60, "203.0.113.98", 10, 10);
@@ -957,11 +970,12 @@ Test(rules, two_rules_give_two_reasons)
 /* 198.51.100.1 JP, .2 US, .3 FR, .4 AE, .5 JP, .6 DE (tests/make-mmdb.pl) */
 static void open_with_geoip(void)
 {
-    char mmdb[128], cmd[300];
+    char mmdb[128], script[512], cmd[900];
     snprintf(mmdb, sizeof mmdb, "%s/test.mmdb", tmp);
-    snprintf(cmd, sizeof cmd, "perl tests/make-mmdb.pl '%s' 198.51.100.1=JP 198.51.100.2=US 198.51.100.3=FR 198.51.100.4=AE 198.51.100.5=JP 198.51.100.6=DE", mmdb);
+    source_path(script, sizeof script, "tests/make-mmdb.pl");
+    snprintf(cmd, sizeof cmd, "perl '%s' '%s' 198.51.100.1=JP 198.51.100.2=US 198.51.100.3=FR 198.51.100.4=AE 198.51.100.5=JP 198.51.100.6=DE", script, mmdb);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
-    open_feeder("zones", mmdb);
+    open_feeder(SHIPPED, mmdb);
 }
 
 Test(rules, compromised_four_country_runs_are_listed)
@@ -1037,7 +1051,7 @@ Test(rules, compromised_runs_outside_the_window_do_not_count)
 
 Test(rules, compromised_without_geoip_is_never_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     static const char *const ips[] = { "198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4",
                                        "198.51.100.5", "198.51.100.6" };
     for (uint32_t i = 0; i < 12; i++)
@@ -1048,11 +1062,12 @@ Test(rules, compromised_without_geoip_is_never_listed)
         assert_not_listed(get_ip("bl.example", ips[i]));
 }
 
-/* Regression (found by this test, fixed): correlate.c account_login() keeps the last ACCT_LOGINS (32) logins, and every SMTP submission
- * (client= with sasl_username) is one: JP, US, then 40 messages submitted from one JP address, then
- * FR, all within 3 hours, leaves JP x31 + FR in the history, so the account counts 2 country runs
- * instead of JP US JP FR = 4 and is not listed. A busy sender from one place hides an earlier
- * login abroad. Expected: dave listed 127.0.2.6 in acct.example. */
+/* Guards: correlate.c account_login() keeps an account's country changes in its ACCT_LOGINS (32)
+ * logins, so a busy sender from one place does not hide an earlier login abroad. Every SMTP
+ * submission (client= with sasl_username) is a login: JP, US, then 40 messages submitted from one JP
+ * address, then FR, all within 3 hours, is JP US JP FR = 4 country runs. Expected: dave listed
+ * 127.0.2.6 in acct.example. (Found by this test and fixed: account_login() once kept just the last
+ * 32 logins, which left JP x31 + FR in the history: 2 country runs, and dave not listed.) */
 Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
 {
     open_with_geoip();
@@ -1067,12 +1082,13 @@ Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
     assert_listed(get_account("dave"), CODE(127, 0, 2, 6), T0 + 2 * HOUR + HOUR);
 }
 
-/* Regression (found by the Postfix end-to-end test): the dha rule is judged at every disconnect, over
- * the whole window, so a later session without a single unknown recipient used to push the listing
- * out again (or list the address anew once it had expired). A listing runs from the last unknown RCPT. */
+/* Guards: a dha listing runs from the last unknown RCPT; a later session without a single unknown
+ * recipient neither pushes it out nor lists the address anew. (Found by the Postfix end-to-end test
+ * and fixed: the dha rule is judged at every disconnect, over the whole window, and such a session
+ * used to push the listing out again, or list the address anew once it had expired.) */
 Test(rules, dha_clean_session_neither_extends_nor_renews)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = dha_session(T0, "203.0.113.24", 12, 12);
     commit();
     assert_listed(get_ip("bl.example", "203.0.113.24"), CODE(127, 0, 0, 2), t + HOUR);
