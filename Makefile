@@ -29,16 +29,21 @@ LIBS_LMDB   = -llmdb
 LIBS_EVENT  = -levent_core -levent_extra -levent_pthreads -lpthread
 LIBS_LDNS   = -lldns
 LIBS_GEO    = -lmaxminddb -lz     # and zlib: the feeder reads rotated .gz logs
+LIBS_JSON   = -ljansson           # dnsbl-server's Dovecot policy endpoint
 
-LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c lib/metrics_http.c
+LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c \
+             lib/zone_policy.c lib/metrics_http.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
-             dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c
+             dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
+             $(POLICY_SRC) dnsbl-server/policy_server.c lib/geo.c
+# the policy endpoints' decision and protocols (no sockets): dnsbl-server, unit tests, the fuzzer
+POLICY_SRC = dnsbl-server/policy.c dnsbl-server/policy_postfix.c dnsbl-server/policy_dovecot.c
 CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \
              dnsbl-server/dnsblctl.c dnsbl-server/ctl_export.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
 # zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl
 XFR_SRC    = dnsbl-server/xfr_records.c
 FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
-             feeder/table.c feeder/window.c feeder/state.c feeder/geo.c feeder/correlate.c feeder/rules.c \
+             feeder/table.c feeder/window.c feeder/state.c lib/geo.c feeder/correlate.c feeder/rules.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
 FEEDER_SRC = $(FEEDER_LIB) feeder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -49,7 +54,8 @@ SERVER_OBJ = $(call obj,$(SERVER_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
 FEEDER_OBJ = $(call obj,$(FEEDER_SRC))
 # what unit tests may link: everything but the programs' main()
-UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(XFR_SRC) $(FEEDER_LIB))
+UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(XFR_SRC) $(FEEDER_LIB) \
+             $(POLICY_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/feeder
@@ -65,7 +71,7 @@ $(BUILD)/%.o: %.c
 $(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO) $(LIBS_JSON)
 
 $(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c)
 	@mkdir -p $(dir $@)
@@ -80,7 +86,7 @@ $(BIN)/feeder: $(FEEDER_OBJ) $(LIB_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LINK)
 	@mkdir -p $(dir $@)
 	$(call say,TEST,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -DSOURCE_ROOT='"$(CURDIR)"' -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
+	$(Q)$(CC) $(ALL_CFLAGS) -DSOURCE_ROOT='"$(CURDIR)"' -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO) $(LIBS_JSON)
 
 unit: $(UNIT_BIN)
 
@@ -98,10 +104,11 @@ FUZZ_CC    = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Wno-unknown-warning-option $(INCLUDES)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB) \
+              $(POLICY_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO) $(LIBS_JSON)
 fuzz: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 20
 fuzz-run: fuzz

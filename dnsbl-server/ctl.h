@@ -18,6 +18,7 @@ struct ctl {
     const char *code, *reason, *why, *who;
     const char *reason_filter;      /* list --reason */
     const char *format;             /* export --format */
+    char country[3];                /* domestic --country, upper case; "" none */
     uint32_t since_filter;          /* list --since: absolute time */
     uint32_t expires_in;            /* seconds from now, 0 = never */
     int allow, all, replace, json, limit;
@@ -47,6 +48,7 @@ int cmd_unallow(struct ctl *c, const char *zone, const char *entry);
 int cmd_import(struct ctl *c, const char *zone, const char *file);
 int cmd_purge(struct ctl *c, const char *zone);
 int cmd_expire(struct ctl *c);
+int cmd_domestic(struct ctl *c, const char *zone, const char *account, int on);
 int history_open(struct ctl *c, char *err, size_t errlen);
 
 /* ctl_read.c */

@@ -319,6 +319,32 @@ static void show_covering_names(struct ctl *c, MDB_txn *txn, const struct zone *
 
 /* 1 if the zone lists (or excludes) the entry. A listed entry shows every live listing covering it;
  * an excluded one the allow entry that decides it. */
+/* An account's domestic-only mark (store.h, account marks): 1 shown, 0 none. */
+static int show_mark(struct ctl *c, MDB_txn *txn, const struct zone *z, const char *text, struct json *j)
+{
+    char label[ACCOUNT_LABEL_LEN + 1], since[32], until[32];
+    struct account_mark m;
+    account_label(text, strlen(text), label);
+    if (store_account_mark_get(txn, z->dbi, label, c->now, &m) <= 0 || !(m.flags & ACCOUNT_DOMESTIC_ONLY))
+        return 0;
+    const char *home = m.country[0] ? m.country : z->policy.home_country;
+    if (c->json) {
+        json_begin_object(j, NULL);
+        json_string(j, "zone", z->name);
+        json_string(j, "entry", text);
+        json_string(j, "mark", "domestic-only");
+        json_string(j, "country", home);
+        json_string(j, "since", fmt_time(m.since, since, sizeof since));
+        json_string(j, "until", fmt_time(m.expires, until, sizeof until));
+        json_end_object(j);
+    } else {
+        printf("%s\taccount:%s\tdomestic-only: submissions and logins from outside %s are refused\tsince %s\t"
+               "until %s%s%.*s\n", z->name, text, home, fmt_time(m.since, since, sizeof since),
+               fmt_time(m.expires, until, sizeof until), m.note_len ? "\t" : "", (int)m.note_len, m.note);
+    }
+    return 1;
+}
+
 static int show_in_zone(struct ctl *c, MDB_txn *txn, const struct zone *z, const char *text, struct json *j)
 {
     struct listing l;
@@ -342,8 +368,9 @@ static int show_in_zone(struct ctl *c, MDB_txn *txn, const struct zone *z, const
     }
     if (z->kind == ZONE_ACCOUNT) {
         struct entry e;
+        int marked = show_mark(c, txn, z, text, j);
         if (parse_entry(z, text, &e, 1) < 0 || store_get(txn, z->dbi, e.key, e.klen, &l) <= 0 || !listing_live(&l, c->now))
-            return 0;
+            return marked;
         snprintf(what, sizeof what, "account:%s", text);
         show_one(c, txn, z, what, &l, fkey, subject_key_name(SUBJ_ACCOUNT, text, strlen(text), fkey), j);
         return 1;
@@ -672,6 +699,8 @@ static const char *action_name(char a)
     case 'u': return "unallow";
     case 'i': return "import";
     case 'p': return "purge";
+    case 'o': return "domestic";
+    case 'O': return "undomestic";
     }
     return "?";
 }

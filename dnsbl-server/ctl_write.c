@@ -8,7 +8,8 @@
 #include "ctl.h"
 #include "import.h"
 
-enum history_action { H_ADD = 'a', H_ALLOW = 'A', H_DELIST = 'd', H_UNALLOW = 'u', H_IMPORT = 'i', H_PURGE = 'p' };
+enum history_action { H_ADD = 'a', H_ALLOW = 'A', H_DELIST = 'd', H_UNALLOW = 'u', H_IMPORT = 'i', H_PURGE = 'p',
+                      H_DOMESTIC = 'o', H_UNDOMESTIC = 'O' };
 
 int history_open(struct ctl *c, char *err, size_t errlen)
 {
@@ -237,5 +238,52 @@ int cmd_expire(struct ctl *c)
     if (rc != 0)
         return store_error(rc);
     fprintf(stderr, "expiries: serial raised in %d zone%s\n", raised, raised == 1 ? "" : "s");
+    return 0;
+}
+
+/* Marks an account of an account zone domestic-only (on), or removes the mark: the policy endpoints
+ * of dnsbl-server then refuse its submissions and logins from clients outside the home country (the
+ * zone's [policy] home-country, or --country). */
+int cmd_domestic(struct ctl *c, const char *zone, const char *account, int on)
+{
+    struct zone *z = need_zone(c, zone);
+    struct entry e;
+    if (!z || parse_entry(z, account, &e, 0) < 0)
+        return EXIT_USAGE;
+    if (z->kind != ZONE_ACCOUNT) {
+        fprintf(stderr, "dnsblctl: %s is not an account zone\n", z->name);
+        return EXIT_USAGE;
+    }
+    const char *country = c->country[0] ? c->country : z->policy.home_country;
+    const char *note = c->why ? c->why : "";
+    char label[ACCOUNT_LABEL_LEN + 1];
+    account_label(account, strlen(account), label);
+    struct store_txn w;
+    int rc = store_write_begin(&c->store, &w);
+    if (rc)
+        return store_error(rc);
+    uint32_t expires = c->expires_in ? c->now + c->expires_in : 0;
+    if (on) {
+        struct account_mark m = { .flags = ACCOUNT_DOMESTIC_ONLY, .since = c->now, .expires = expires,
+                                  .note_len = (uint8_t)(strlen(note) > 255 ? 255 : strlen(note)), .note = note };
+        memcpy(m.country, c->country, 3);
+        rc = store_account_mark_put(w.txn, z->dbi, label, &m);
+    } else if ((rc = store_account_mark_del(w.txn, z->dbi, label)) == MDB_NOTFOUND) {
+        store_write_abort(&w);
+        fprintf(stderr, "dnsblctl: %s is not marked domestic-only in %s\n", account, z->name);
+        return EXIT_NOTFOUND;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "domestic-only: %s", country);
+    if (!rc)
+        rc = history_add(c, w.txn, z, e.key, e.klen, on ? H_DOMESTIC : H_UNDOMESTIC, 0, expires, detail);
+    if (rc) {
+        store_write_abort(&w);
+        return store_error(rc);
+    }
+    if ((rc = mdb_txn_commit(w.txn)) != 0)      /* no listing changed: no serial to raise */
+        return store_error(rc);
+    if (!c->json)
+        printf("%s %s: %s\n", account, on ? "domestic-only" : "no longer domestic-only", on ? country : z->name);
     return 0;
 }

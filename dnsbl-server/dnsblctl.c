@@ -3,6 +3,7 @@
  * Every command checks its input completely before it opens a write transaction, so bad input
  * changes nothing. Exit codes: 0 done, 1 not found / not listed, 2 bad usage or input,
  * 3 store or system error. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -34,6 +35,11 @@ static void usage(FILE *f)
 "  delist ZONE ENTRY     remove the entry\n"
 "  import ZONE FILE|- [--replace] [--expires DURATION]   rbldnsd ip4set/ip6tset/dnset data\n"
 "  purge [ZONE]          delete expired entries\n"
+"  domestic ZONE ACCOUNT [--country CC] [--expires DURATION]\n"
+"                        the account may submit and log in only from its home country\n"
+"                        (the zone's [policy] home-country, or CC): dnsbl-server's policy\n"
+"                        endpoints refuse it from elsewhere\n"
+"  undomestic ZONE ACCOUNT   remove that mark\n"
 "  expire                raise the serial of zones in which a listing expired, so that\n"
 "                        secondaries drop it (the feeder does this; else run it from a timer)\n"
 "Exporting (the live entries of one snapshot; FILE is replaced atomically):\n"
@@ -168,13 +174,13 @@ static const char *default_who(void)
 static int parse_args(int argc, char **argv, struct ctl *c)
 {
     enum { O_DB = 256, O_ZONES, O_CODE, O_REASON, O_EXPIRES, O_ALLOW, O_ALL, O_REPLACE, O_JSON, O_WHY,
-           O_WHO, O_SINCE, O_LIMIT, O_HELP, O_FORMAT };
+           O_WHO, O_SINCE, O_LIMIT, O_HELP, O_FORMAT, O_COUNTRY };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "code", 1, 0, O_CODE }, { "reason", 1, 0, O_REASON },
         { "expires", 1, 0, O_EXPIRES }, { "allow", 0, 0, O_ALLOW }, { "all", 0, 0, O_ALL },
         { "replace", 0, 0, O_REPLACE }, { "json", 0, 0, O_JSON }, { "why", 1, 0, O_WHY }, { "who", 1, 0, O_WHO },
         { "since", 1, 0, O_SINCE }, { "limit", 1, 0, O_LIMIT }, { "help", 0, 0, O_HELP },
-        { "format", 1, 0, O_FORMAT }, { 0, 0, 0, 0 },
+        { "format", 1, 0, O_FORMAT }, { "country", 1, 0, O_COUNTRY }, { 0, 0, 0, 0 },
     };
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -202,6 +208,15 @@ static int parse_args(int argc, char **argv, struct ctl *c)
             }
             break;
         case O_FORMAT: c->format = optarg; break;
+        case O_COUNTRY: {
+            if (strlen(optarg) != 2 || !isalpha((unsigned char)optarg[0]) || !isalpha((unsigned char)optarg[1])) {
+                fprintf(stderr, "dnsblctl: --country '%s': want a two-letter ISO 3166 code such as JP\n", optarg);
+                return -1;
+            }
+            c->country[0] = (char)toupper((unsigned char)optarg[0]);
+            c->country[1] = (char)toupper((unsigned char)optarg[1]);
+            break;
+        }
         case O_LIMIT: {
             uint32_t v;
             if (conf_uint(optarg, 100000, &v) < 0 || v == 0) {
@@ -240,6 +255,8 @@ static int dispatch(struct ctl *c, int argc, char **argv)
     if (!strcmp(cmd, "import") && n == 2) return cmd_import(c, argv[1], argv[2]);
     if (!strcmp(cmd, "purge") && n <= 1) return cmd_purge(c, n ? argv[1] : NULL);
     if (!strcmp(cmd, "expire") && n == 0) return cmd_expire(c);
+    if (!strcmp(cmd, "domestic") && n == 2) return cmd_domestic(c, argv[1], argv[2], 1);
+    if (!strcmp(cmd, "undomestic") && n == 2) return cmd_domestic(c, argv[1], argv[2], 0);
     if (!strcmp(cmd, "export") && (n == 1 || n == 2)) return cmd_export(c, argv[1], n == 2 ? argv[2] : "-");
     fprintf(stderr, "dnsblctl: bad command or arguments: %s (see --help)\n", cmd);
     return EXIT_USAGE;

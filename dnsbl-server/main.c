@@ -47,6 +47,16 @@ static void usage(FILE *f)
 "  --rrl-slip N        over the rate, every Nth response is sent truncated so real\n"
 "                      resolvers retry over TCP; the rest are dropped (default 2)\n"
 "  --metrics ADDR:PORT Prometheus metrics over HTTP: GET /metrics\n"
+"  --policy-postfix ADDR:PORT|unix:PATH\n"
+"                      Postfix policy delegation (check_policy_service), repeatable\n"
+"  --policy-dovecot ADDR:PORT\n"
+"                      Dovecot authentication policy (auth_policy_server_url) over HTTP\n"
+"  --policy-dovecot-key FILE\n"
+"                      require the header in FILE ('Name: value', as Dovecot's\n"
+"                      auth_policy_server_api_header) on every Dovecot request\n"
+"  --policy-max-conns N  Postfix policy connections at once (default 256)\n"
+"  --policy-idle SECONDS close idle policy connections after this (default 300)\n"
+"  --geoip FILE        MaxMind country database: domestic-only accounts\n"
 "  --verbose           debug messages\n"
 "  --help, --version\n"
 "\n"
@@ -83,7 +93,8 @@ static int parse_int(const char *s, int min, int max, int *out)
 static int parse_args(int argc, char **argv, struct server *srv)
 {
     enum { O_DB = 256, O_ZONES, O_LISTEN, O_THREADS, O_USER, O_FG, O_SYSLOG, O_PID, O_QLOG,
-           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION, O_METRICS, O_TCPTIMEOUT, O_TCPSOURCE, O_RRL, O_RRLSLIP };
+           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION, O_METRICS, O_TCPTIMEOUT, O_TCPSOURCE, O_RRL, O_RRLSLIP,
+           O_PF, O_DV, O_DVKEY, O_PMAX, O_PIDLE, O_GEOIP };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "listen", 1, 0, O_LISTEN },
         { "threads", 1, 0, O_THREADS }, { "user", 1, 0, O_USER }, { "foreground", 0, 0, O_FG },
@@ -91,7 +102,10 @@ static int parse_args(int argc, char **argv, struct server *srv)
         { "tcp-max", 1, 0, O_TCPMAX }, { "tcp-idle", 1, 0, O_TCPIDLE }, { "verbose", 0, 0, O_VERBOSE },
         { "help", 0, 0, O_HELP }, { "version", 0, 0, O_VERSION }, { "metrics", 1, 0, O_METRICS },
         { "tcp-timeout", 1, 0, O_TCPTIMEOUT }, { "tcp-per-source", 1, 0, O_TCPSOURCE },
-        { "rrl", 1, 0, O_RRL }, { "rrl-slip", 1, 0, O_RRLSLIP }, { 0, 0, 0, 0 },
+        { "rrl", 1, 0, O_RRL }, { "rrl-slip", 1, 0, O_RRLSLIP }, { "policy-postfix", 1, 0, O_PF },
+        { "policy-dovecot", 1, 0, O_DV }, { "policy-dovecot-key", 1, 0, O_DVKEY },
+        { "policy-max-conns", 1, 0, O_PMAX }, { "policy-idle", 1, 0, O_PIDLE }, { "geoip", 1, 0, O_GEOIP },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -114,6 +128,16 @@ static int parse_args(int argc, char **argv, struct server *srv)
         case O_RRLSLIP: bad = parse_int(optarg, 0, 100, &srv->rrl_slip); break;
         case O_VERBOSE: srv->verbose = 1; break;
         case O_METRICS: srv->metrics_addr = optarg; break;
+        case O_PF:
+            bad = srv->policy_opts.npostfix == POLICY_MAX_LISTEN;
+            if (!bad)
+                srv->policy_opts.postfix[srv->policy_opts.npostfix++] = optarg;
+            break;
+        case O_DV: srv->policy_opts.dovecot = optarg; break;
+        case O_DVKEY: srv->policy_opts.dovecot_key_file = optarg; break;
+        case O_PMAX: bad = parse_int(optarg, 1, 100000, &srv->policy_opts.max_conns); break;
+        case O_PIDLE: bad = parse_int(optarg, 1, 3600, &srv->policy_opts.idle_seconds); break;
+        case O_GEOIP: srv->policy_opts.geoip = optarg; break;
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION: printf("dnsbl-server %s\n", VERSION); exit(0);
         default: usage(stderr); return -1;
@@ -129,6 +153,10 @@ static int parse_args(int argc, char **argv, struct server *srv)
     }
     if (srv->nlisten == 0)
         parse_listen("127.0.0.1:5353", srv);
+    if (srv->policy_opts.dovecot_key_file && !srv->policy_opts.dovecot) {
+        fprintf(stderr, "dnsbl-server: --policy-dovecot-key without --policy-dovecot\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -198,6 +226,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     srv->reloads_ok++;
     struct zoneset *old = atomic_exchange(&srv->zones, fresh);
     server_quiesce(srv, old);
+    policy_server_quiesce(srv->policy, old);
     zoneset_free(old);
     free(old);
     log_info("reloaded %s: %d zones", srv->zones_dir, fresh->n);
@@ -253,6 +282,11 @@ static int run(struct server *srv)
         log_err("listen: %s", err);
         return 1;
     }
+    if ((srv->policy_opts.npostfix || srv->policy_opts.dovecot) &&
+        !(srv->policy = policy_server_open(srv, &srv->policy_opts, err, sizeof err))) {
+        log_err("policy: %s", err);
+        return 1;
+    }
     if (!srv->foreground) {
         if (daemon(1, 0) < 0) {
             log_err("daemon: %s", strerror(errno));
@@ -274,6 +308,10 @@ static int run(struct server *srv)
     srv->base = event_base_new();
     if (!srv->base || server_start_workers(srv, err, sizeof err) < 0) {
         log_err("start: %s", srv->base ? err : "cannot create the event base");
+        return 1;
+    }
+    if (srv->policy && policy_server_start(srv->policy, err, sizeof err) < 0) {
+        log_err("%s", err);
         return 1;
     }
     if (srv->metrics_addr &&
@@ -302,12 +340,14 @@ int main(int argc, char **argv)
 {
     struct server srv = { .db_dir = "./var/db", .zones_dir = "./zones", .nthreads = 1,
                           .tcp_max_conns = 256, .tcp_idle_seconds = 10, .tcp_timeout_ms = 2000,
-                          .tcp_per_source = 16, .rrl_slip = 2 };
+                          .tcp_per_source = 16, .rrl_slip = 2,
+                          .policy_opts = { .max_conns = 256, .idle_seconds = 300 } };
     if (parse_args(argc, argv, &srv) < 0)
         return 2;
     log_open("dnsbl-server", srv.use_syslog, srv.verbose);
     signal(SIGPIPE, SIG_IGN);
     int rc = run(&srv);
+    policy_server_stop(srv.policy);
     server_stop_workers(&srv);
     struct zoneset *zs = atomic_load(&srv.zones);
     if (zs) {

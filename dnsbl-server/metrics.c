@@ -143,6 +143,28 @@ static void render_store(struct evbuffer *out, struct server *srv)
                         (unsigned long long)srv->reloads_ok, (unsigned long long)srv->reloads_failed);
 }
 
+static void render_policy(struct evbuffer *out, const struct policy_counters *pc)
+{
+    static const char *const pf[] = { "dunno", "reject", "defer", "error" };
+    static const char *const dv[] = { "allow", "refuse", "tarpit", "report" };
+    metric_head(out, "dnsbl_policy_requests_total", "counter",
+                "policy requests answered, by endpoint and answer (README \"Policy\")");
+    for (int i = 0; i < 4; i++)
+        evbuffer_add_printf(out, "dnsbl_policy_requests_total{endpoint=\"postfix\",answer=\"%s\"} %llu\n", pf[i],
+                            (unsigned long long)atomic_load(&pc->postfix[i]));
+    for (int i = 0; i < 4; i++)
+        evbuffer_add_printf(out, "dnsbl_policy_requests_total{endpoint=\"dovecot\",answer=\"%s\"} %llu\n", dv[i],
+                            (unsigned long long)atomic_load(&pc->dovecot[i]));
+    metric_head(out, "dnsbl_policy_bad_requests_total", "counter",
+                "malformed or oversized requests, wrong method, URL or API key");
+    evbuffer_add_printf(out, "dnsbl_policy_bad_requests_total %llu\n", (unsigned long long)atomic_load(&pc->bad_requests));
+    metric_head(out, "dnsbl_policy_refused_connections_total", "counter", "Postfix connections over --policy-max-conns");
+    evbuffer_add_printf(out, "dnsbl_policy_refused_connections_total %llu\n",
+                        (unsigned long long)atomic_load(&pc->refused_conns));
+    metric_head(out, "dnsbl_policy_store_errors_total", "counter", "requests permitted because the store failed");
+    evbuffer_add_printf(out, "dnsbl_policy_store_errors_total %llu\n", (unsigned long long)atomic_load(&pc->store_errors));
+}
+
 void metrics_render(struct evbuffer *out, void *arg)
 {
     struct server *srv = arg;
@@ -154,4 +176,6 @@ void metrics_render(struct evbuffer *out, void *arg)
         mdb_txn_abort(txn);
     }
     render_store(out, srv);
+    if (srv->policy)
+        render_policy(out, policy_server_counters(srv->policy));
 }

@@ -13,6 +13,7 @@
 #include "rrl.h"
 #include "tcp_sources.h"
 #include "metrics_http.h"
+#include "policy_server.h"
 #include "store.h"
 #include "zone.h"
 
@@ -86,6 +87,7 @@ struct server {
     int tcp_per_source;                     /* connections one address (IPv6: /64) may hold */
     int rrl_rate, rrl_slip;                 /* --rrl responses/s per bucket (0: off), --rrl-slip */
     const char *metrics_addr;               /* --metrics ADDR:PORT */
+    struct policy_options policy_opts;      /* --policy-postfix, --policy-dovecot, --geoip, ... */
     /* state */
     struct store store;
     _Atomic(struct zoneset *) zones;
@@ -97,6 +99,7 @@ struct server {
     atomic_int stopping;                    /* set once, before the UDP workers are woken */
     struct event_base *base;                /* the main thread: signals, reload, /metrics */
     struct metrics_http *metrics;
+    struct policy_server *policy;           /* the policy endpoints' thread, when configured */
     char metric_zone[METRIC_ZONES][DOMAIN_MAX + 1];    /* slot -> zone name; slot 0 is "" */
     int metric_zones;
     uint64_t reloads_ok, reloads_failed;

@@ -1246,3 +1246,74 @@ void store_changes_free(struct store_changes *ch)
     ch->c = NULL;
     ch->n = 0;
 }
+
+/* ---- account marks (schema in store.h) ---- */
+
+static void account_mark_key(const char label[ACCOUNT_LABEL_LEN], uint8_t key[ACCOUNT_MARK_KEY_LEN])
+{
+    key[0] = 0x00, key[1] = 'O';
+    memcpy(key + 2, label, ACCOUNT_LABEL_LEN);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+int store_account_mark_get(MDB_txn *txn, MDB_dbi dbi, const char label[ACCOUNT_LABEL_LEN], uint32_t now,
+                           struct account_mark *out)
+{
+    uint8_t key[ACCOUNT_MARK_KEY_LEN];
+    account_mark_key(label, key);
+    MDB_val k = { sizeof key, key }, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return -1;
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < 13 || p[0] != 1 || v.mv_size != 13u + p[12])
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->flags = p[1];
+    out->since = get_le32(p + 2);
+    out->expires = get_le32(p + 6);
+    if (p[10] && p[11]) {
+        out->country[0] = (char)p[10];
+        out->country[1] = (char)p[11];
+    }
+    out->note_len = p[12];
+    out->note = (const char *)p + 13;
+    return out->expires == 0 || out->expires > now;
+}
+
+int store_account_mark_put(MDB_txn *txn, MDB_dbi dbi, const char label[ACCOUNT_LABEL_LEN],
+                           const struct account_mark *m)
+{
+    uint8_t key[ACCOUNT_MARK_KEY_LEN], val[13 + 255];
+    account_mark_key(label, key);
+    val[0] = 1;
+    val[1] = m->flags;
+    put_le32(val + 2, m->since);
+    put_le32(val + 6, m->expires);
+    val[10] = m->country[0] ? (uint8_t)m->country[0] : 0;
+    val[11] = m->country[0] ? (uint8_t)m->country[1] : 0;
+    val[12] = m->note_len;
+    if (m->note_len)
+        memcpy(val + 13, m->note, m->note_len);
+    MDB_val k = { sizeof key, key }, v = { 13u + m->note_len, val };
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+int store_account_mark_del(MDB_txn *txn, MDB_dbi dbi, const char label[ACCOUNT_LABEL_LEN])
+{
+    uint8_t key[ACCOUNT_MARK_KEY_LEN];
+    account_mark_key(label, key);
+    MDB_val k = { sizeof key, key };
+    return mdb_del(txn, dbi, &k, NULL);
+}

@@ -37,6 +37,16 @@
  *                               [first u64 LE, end u64 LE), the old serial's commit time u32 LE (0
  *                               unknown; for tools: readers use the old serial's own header)
  *
+ * Account marks, in an account zone's sub-database under 0x00 keys as well (so no reader of listings,
+ * no transfer and no expiry scan sees them; they are not DNS data, and writing one changes no serial):
+ *
+ *   key 0x00 'O' label          what an operator set for the account whose label (account_label) this
+ *                               is: version u8 (1), flags u8 (ACCOUNT_DOMESTIC_ONLY), since u32 LE,
+ *                               expires u32 LE (0 never), country 2 bytes (ISO 3166, upper case;
+ *                               "\0\0": the zone's home-country), note length u8, note
+ *
+ * dnsblctl domestic writes them; dnsbl-server's policy endpoints read them (store_account_mark_get).
+ *
  * store_put and store_del note the key's before-image in the same transaction; a commit that records
  * expiries (store_mark_expired) notes every key with a reason that expired since meta.expired_upto.
  * The zone at an older serial S is then the current snapshot with, for every key changed after S, the
@@ -258,5 +268,24 @@ int store_lookup_domain_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes
                            size_t len, uint32_t now, struct listing *out, size_t *matched_offset);
 /* The change of a key, or NULL. */
 const struct store_change *store_changes_find(const struct store_changes *ch, const uint8_t *key, size_t klen);
+
+/* Account marks (schema above). */
+enum account_mark_flag { ACCOUNT_DOMESTIC_ONLY = 1 };
+#define ACCOUNT_MARK_KEY_LEN (2 + ACCOUNT_LABEL_LEN)
+struct account_mark {
+    uint8_t flags;
+    uint32_t since, expires;        /* unix seconds; expires 0: never */
+    char country[3];                /* "" for the zone's home-country */
+    uint8_t note_len;
+    const char *note;               /* not NUL-terminated; into the store or the caller's memory */
+};
+/* 1 and out filled when the account has a live mark (not expired at now), 0 when not, -1 on an LMDB
+ * error or a malformed value. */
+int store_account_mark_get(MDB_txn *txn, MDB_dbi dbi, const char label[ACCOUNT_LABEL_LEN], uint32_t now,
+                           struct account_mark *out);
+/* In a write transaction (store_write_begin's txn): 0, or an LMDB error; del: MDB_NOTFOUND if none. */
+int store_account_mark_put(MDB_txn *txn, MDB_dbi dbi, const char label[ACCOUNT_LABEL_LEN],
+                           const struct account_mark *m);
+int store_account_mark_del(MDB_txn *txn, MDB_dbi dbi, const char label[ACCOUNT_LABEL_LEN]);
 
 #endif

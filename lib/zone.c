@@ -21,6 +21,7 @@ struct zone_parse {
     unsigned seen;              /* bit per scalar key of [zone], to catch duplicates */
     int in_zone, saw_zone;
     int kind_done;              /* rule defaults were set for the zone's kind */
+    int in_policy;              /* reading [policy] */
     struct zone_code *code;     /* the [code] section being read */
     char ns[ZONE_MAX_NS][256];
     int nns;
@@ -191,7 +192,15 @@ static int on_line(void *ud, const char *section, const char *arg, const char *k
     struct zone_parse *ps = ud;
     if (!key) {     /* a section starts */
         ps->in_zone = !strcmp(section, "zone");
+        ps->in_policy = !strcmp(section, "policy");
         ps->code = NULL;
+        if (ps->in_policy) {
+            if (*arg) {
+                snprintf(err, errlen, "[policy] takes no argument");
+                return -1;
+            }
+            return 0;
+        }
         if (ps->in_zone) {
             if (ps->saw_zone || *arg) {
                 snprintf(err, errlen, ps->saw_zone ? "second [zone] section" : "[zone] takes no argument");
@@ -213,11 +222,13 @@ static int on_line(void *ud, const char *section, const char *arg, const char *k
             }
             return rules_section(ps->z, section, arg, err, errlen);
         }
-        snprintf(err, errlen, "unknown section [%s] (want [zone], [code ADDRESS], [rule KIND], [allow], [listing])", section);
+        snprintf(err, errlen, "unknown section [%s] (want [zone], [code ADDRESS], [rule KIND], [allow], [listing], [policy])", section);
         return -1;
     }
     if (ps->in_zone)
         return zone_key(ps, key, value, err, errlen);
+    if (ps->in_policy)
+        return zone_policy_key(ps->z, key, value, err, errlen);
     if (!strcmp(section, "code"))
         return code_key(ps, key, value, err, errlen);
     return rules_key(ps->z, section, arg, key, value, err, errlen);
@@ -387,7 +398,7 @@ static int finish_zone(struct zone *z, struct zone_parse *ps, const char *dir, c
     }
     if (!ps->kind_done)
         rules_defaults(z);
-    if (rules_finish(z, err, errlen) < 0)
+    if (rules_finish(z, err, errlen) < 0 || zone_policy_finish(z, err, errlen) < 0)
         return -1;
     if (ps->default_code[0]) {
         const struct zone_code *c = zone_find_code(z, ps->default_code);

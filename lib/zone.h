@@ -94,6 +94,20 @@ struct zone_xfr {
     uint32_t journal_age, journal_size;     /* ixfr-journal-age/-size; 0: the store's defaults */
 };
 
+/* The policy endpoints (dnsbl-server --policy-postfix, --policy-dovecot; README "Policy"): the
+ * [policy] section, lib/zone_policy.c. */
+struct zone_policy {
+    int postfix;                /* the Postfix endpoint consults the zone (default yes) */
+    int dovecot;                /* the Dovecot endpoint does (default yes; never a domain zone) */
+    int defer;                  /* account zone: DEFER_IF_PERMIT instead of REJECT */
+    uint32_t reject_code;       /* ip/domain zone: the SMTP code of the reject_rbl_client-style answer */
+    uint32_t tarpit;            /* Dovecot: delay a listed login this many seconds instead of refusing */
+    uint32_t dovecot_codes;     /* bit per index in codes[]: listings with these codes stop logins */
+    char home_country[3];       /* account zone: where domestic-only accounts may log in from */
+    char dovecot_code_names[200];   /* as written; resolved once the whole file is read */
+    unsigned seen;              /* bit per key, for duplicates and defaults */
+};
+
 struct zone {
     char name[DOMAIN_MAX + 1];  /* lower case, no trailing dot */
     uint8_t wire[256];
@@ -117,6 +131,7 @@ struct zone {
     MDB_dbi dbi;                /* set by zoneset_bind */
     struct zone_xfr xfr;        /* zone transfers and NOTIFY (zone_xfr.c) */
     int slot;                   /* the program's own index for this zone (dnsbl-server: metrics) */
+    struct zone_policy policy;  /* the policy endpoints ([policy]) */
 };
 
 #define ZONESET_MAX 64          /* zones one server answers for */
@@ -152,6 +167,11 @@ int zone_allows_ip(const struct zone *z, const struct ipaddr *a);
 /* Does an allowlisted network overlap net (so that listing net would list something allowed)? */
 int zone_allows_net(const struct zone *z, const struct ipnet *net);
 int zone_allows_name(const struct zone *z, const char *name);
+
+/* zone_policy.c: the [policy] section's keys (0, or -1 with err) and its defaults, once the whole
+ * file is read. */
+int zone_policy_key(struct zone *z, const char *key, const char *value, char *err, size_t errlen);
+int zone_policy_finish(struct zone *z, char *err, size_t errlen);
 
 /* zone_xfr.c: the [zone] keys allow-transfer, notify and notify-interval. Returns 0 when key is
  * none of them; otherwise 1 with *rc set to 0, or to -1 and a reason in err. */

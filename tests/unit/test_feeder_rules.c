@@ -183,6 +183,17 @@ static uint32_t dha_session(uint32_t t, const char *ip, int unknown, int total)
     return unknown ? t - 1 : t;     /* the last unknown RCPT: the offending event a listing runs from */
 }
 
+/* n RCPTs to unknown users, one a second from t, without their disconnect; returns the time of the last. */
+static uint32_t unknown_rcpts(uint32_t t, const char *ip, int n)
+{
+    for (int i = 0; i < n; i++)
+        line(t + (uint32_t)i, "postfix/smtpd[100]: NOQUEUE: reject: RCPT from unknown[%s]: 550 5.1.1 <nobody%d@example.jp>: "
+                              "Recipient address rejected: User unknown in local recipient table; "
+                              "from=<x@sender.example> to=<nobody%d@example.jp> proto=ESMTP helo=<client.example.net>",
+             ip, i, i);
+    return t + (uint32_t)n - 1;
+}
+
 /* n SMTP AUTH failures, one a second from t; returns the time of the last. */
 static uint32_t auth_fails(uint32_t t, const char *ip, int n)
 {
@@ -278,6 +289,69 @@ Test(rules, auth_failures_outside_the_window_do_not_add_up)
     auth_fails(T0 + 11 * 60, "203.0.113.42", 5);   /* the first five are 11 minutes old */
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.42"));
+}
+
+/* ---- rule 6 (issue 9): skew across MTAs, lines out of order ---- */
+
+/* Two MTAs whose clocks are 5 minutes apart, the one ahead read first: the late failures are judged
+ * in the window ending at the newer ones too, and the listing runs from that window's last minute. */
+Test(rules, auth_late_failures_join_newer_ones)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = auth_fails(T0 + 300, "203.0.113.43", 5);
+    auth_fails(T0, "203.0.113.43", 5);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.43"), CODE(127, 0, 0, 4), t / 60 * 60 + HOUR);
+}
+
+Test(rules, auth_late_failures_short_of_the_threshold_are_not_listed)
+{
+    open_feeder("zones", NULL);
+    auth_fails(T0 + 300, "203.0.113.44", 5);
+    auth_fails(T0, "203.0.113.44", 4);
+    auth_fails(T0 + 1500, "203.0.113.45", 5);      /* 25 minutes apart: two windows */
+    auth_fails(T0, "203.0.113.45", 5);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.44"));
+    assert_not_listed(get_ip("bl.example", "203.0.113.45"));
+}
+
+/* A disconnect read before its session's rejects: they count, judged against its RCPTs. */
+Test(rules, dha_rejects_after_their_disconnect_are_judged)
+{
+    open_feeder("zones", NULL);
+    line(T0, "postfix/smtpd[100]: disconnect from unknown[203.0.113.46] ehlo=1 mail=1 rcpt=0/10 quit=1 commands=3/13");
+    uint32_t t = unknown_rcpts(T0, "203.0.113.46", 10);
+    line(T0 + 20, "postfix/smtpd[100]: disconnect from unknown[203.0.113.47] ehlo=1 mail=1 rcpt=12/22 quit=1 commands=15/25");
+    unknown_rcpts(T0 + 20, "203.0.113.47", 10);             /* 10 of 22: below the ratio */
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.46"), CODE(127, 0, 0, 2), t + HOUR);
+    assert_not_listed(get_ip("bl.example", "203.0.113.47"));
+}
+
+/* Rejects read before any disconnect wait for theirs: a clean session ending meanwhile does not make
+ * them a harvest (12 unknown against the clean session's 2 RCPTs would be). */
+Test(rules, dha_rejects_wait_for_their_own_disconnect)
+{
+    open_feeder("zones", NULL);
+    unknown_rcpts(T0, "203.0.113.48", 3);
+    line(T0 + 2, "postfix/smtpd[101]: disconnect from unknown[203.0.113.48] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=5");
+    unknown_rcpts(T0 + 3, "203.0.113.48", 9);
+    line(T0 + 12, "postfix/smtpd[100]: disconnect from unknown[203.0.113.48] ehlo=1 mail=1 rcpt=18/30 quit=1 commands=21/33");
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.48"));
+}
+
+/* qmgr's from= read before smtpd's client= for the same queue ID: the message counts for the client. */
+Test(rules, backscatter_counts_when_client_comes_after_from)
+{
+    open_feeder("zones", NULL);
+    for (uint32_t i = 0; i < 20; i++) {
+        line(T0 + i, "postfix/qmgr[200]: 4A%09X: from=<>, size=900, nrcpt=1 (queue active)", i);
+        line(T0 + i, "postfix/smtpd[100]: 4A%09X: client=unknown[203.0.113.49]", i);
+    }
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.49"), CODE(127, 0, 0, 3), T0 + 19 + HOUR);
 }
 
 Test(rules, auth_server_connection_lost_is_not_counted)

@@ -1,6 +1,6 @@
 /* geo.h - the country of an address, from a MaxMind DB file (libmaxminddb). */
-#ifndef FEEDER_GEO_H
-#define FEEDER_GEO_H
+#ifndef DNSBL_GEO_H
+#define DNSBL_GEO_H
 
 #include <stddef.h>
 
