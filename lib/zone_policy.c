@@ -1,6 +1,6 @@
 /* zone_policy.c - the [policy] section of a zone file: how the policy endpoints of dnsbl-server
  * (Postfix policy delegation, Dovecot's authentication policy) act on the zone's listings. Every
- * default is here, in zone_policy_finish(), and documented in README.md ("Policy"). */
+ * default is here, in zone_policy_finish(), and documented in dnsbl-zone.conf(5), POLICY SECTION. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
