@@ -59,7 +59,7 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
     size_t id = mdb_txn_id(ctx->txn);
     if (id != ctx->txnid) {
         ctx->txnid = id;
-        ctx->meta_valid = ctx->map_checked = 0;
+        ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = 0;
     }
     if (!(ctx->meta_valid & (1ULL << zi))) {
         if (store_read_meta(ctx->txn, ctx->zones->zones[zi].dbi, &ctx->meta[zi]) < 0)
@@ -67,6 +67,50 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
         ctx->meta_valid |= 1ULL << zi;
     }
     return &ctx->meta[zi];
+}
+
+/* The zone's key filter if it covers this snapshot, else NULL (search the B-tree). */
+static const struct v4map *zone_keymap(struct answer_ctx *ctx, int zi)
+{
+    const struct zone_meta *meta = zone_meta(ctx, zi);
+    const struct zone *z = &ctx->zones->zones[zi];
+    struct v4map *map = ctx->keymaps && z->slot ? ctx->keymaps[z->slot] : NULL;
+    if (!map)
+        return NULL;
+    if (!(ctx->kmap_checked & (1ULL << zi))) {
+        ctx->kmap_checked |= 1ULL << zi;
+        if (keymap_sync(map, ctx->txn, z->dbi, meta->key_map_gen))
+            ctx->kmap_ok |= 1ULL << zi;
+        else
+            ctx->kmap_ok &= ~(1ULL << zi);
+    }
+    return ctx->kmap_ok & (1ULL << zi) ? map : NULL;
+}
+
+static int keymap_says_may_hold(const void *map, const uint8_t *key, size_t klen)
+{
+    return keymap_may_hold(map, key, klen);
+}
+
+/* An IPv6 address: only the prefix lengths whose key the filter may hold need a B-tree get. Every
+ * entry that covers the address, allow entries included, is one of those keys, so none is missed. */
+static const struct zone_meta *lookup_meta_v6(struct answer_ctx *ctx, int zi, const struct ipaddr *a,
+                                              const struct zone_meta *meta, struct zone_meta *narrowed)
+{
+    const struct v4map *map = zone_keymap(ctx, zi);
+    if (!map)
+        return meta;
+    *narrowed = *meta;
+    for (int w = 0; w < 3; w++)
+        for (uint64_t bits = meta->v6_plens[w]; bits; bits &= bits - 1) {
+            int plen = w * 64 + __builtin_ctzll(bits);
+            struct ipnet net = { *a, (uint8_t)plen };
+            uint8_t key[18];
+            net_clear_host_bits(&net);
+            if (!keymap_may_hold(map, key, store_key_net(&net, key)))
+                narrowed->v6_plens[w] &= ~(1ULL << (plen % 64));
+        }
+    return narrowed;
 }
 
 /* Most questions are about addresses that are not listed. When the zone's /24 map says the address's
@@ -79,7 +123,9 @@ static const struct zone_meta *lookup_meta(struct answer_ctx *ctx, int zi, const
     const struct zone_meta *meta = zone_meta(ctx, zi);
     const struct zone *z = &ctx->zones->zones[zi];
     struct v4map *map = ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
-    if (a->family != ADDR_V4 || !map)
+    if (a->family == ADDR_V6)
+        return lookup_meta_v6(ctx, zi, a, meta, narrowed);
+    if (!map)
         return meta;
     if (!(ctx->map_checked & (1ULL << zi))) {
         ctx->map_checked |= 1ULL << zi;
@@ -222,6 +268,10 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
         test_point(z, l);
         return subject[0] == 't';
     }
+    const struct v4map *map = zone_keymap(ctx, zi);
+    if (map)
+        return store_lookup_domain_filtered(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, keymap_says_may_hold,
+                                            map, l);
     return store_lookup_domain(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, l, NULL);
 }
 
@@ -508,7 +558,7 @@ void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t le
 
 void answer_ctx_invalidate(struct answer_ctx *ctx)
 {
-    ctx->meta_valid = ctx->map_checked = 0;
+    ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = 0;
     ctx->txnid = (size_t)-1;
 }
 
