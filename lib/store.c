@@ -452,11 +452,33 @@ int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch
     return 0;
 }
 
-/* A live listing (not an allow entry) with a key in [lo, hi]: the first such, found by one cursor
- * walk. After 64 entries that are all expired or allow entries it gives up and says yes: a name
- * wrongly said to exist costs a NODATA, one wrongly said not to hides listings (RFC 8020). */
-static int listed_in_range(MDB_txn *txn, MDB_dbi dbi, uint8_t *lo, size_t lolen, uint8_t *hi, size_t hilen,
-                           uint32_t now)
+/* Is the network net covered by a live allow entry (at its own prefix length or a shorter one)?
+ * Then no address in it is listed, and no name at or below it exists. 1, 0, or -1 on an error. */
+static int allowed_over(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const struct ipnet *net,
+                        uint32_t now)
+{
+    uint8_t key[18];
+    struct listing l;
+    for (int plen = 0; plen <= net->plen; plen++) {
+        if (!plen_present(meta, net->addr.family, plen))
+            continue;
+        struct ipnet up = { net->addr, (uint8_t)plen };
+        net_clear_host_bits(&up);
+        int found = store_get(txn, dbi, key, store_key_net(&up, key), &l);
+        if (found < 0)
+            return -1;
+        if (found && (l.flags & LISTING_ALLOW) && listing_live(&l, now))
+            return 1;
+    }
+    return 0;
+}
+
+/* A live listing (not an allow entry, nor inside one) with a key in [lo, hi]: the first such,
+ * found by one cursor walk. After 64 entries that are all expired, allow entries or allowed it gives
+ * up and says yes: a name wrongly said to exist costs a NODATA, one wrongly said not to hides
+ * listings (RFC 8020). */
+static int listed_in_range(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, uint8_t *lo, size_t lolen,
+                           uint8_t *hi, size_t hilen, uint32_t now)
 {
     MDB_cursor *cur;
     MDB_val k = { lolen, lo }, v, end = { hilen, hi };
@@ -466,10 +488,22 @@ static int listed_in_range(MDB_txn *txn, MDB_dbi dbi, uint8_t *lo, size_t lolen,
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (int n = 0; rc == 0 && !found && mdb_cmp(txn, dbi, &k, &end) <= 0; n++) {
         struct listing l;
-        if (n == 64 || (listing_decode(v.mv_data, v.mv_size, &l) == 0 && !(l.flags & LISTING_ALLOW) &&
-                        listing_live(&l, now)))
+        struct ipnet net;
+        char unused[1];
+        if (n == 64) {
             found = 1;
-        else
+            break;
+        }
+        if (listing_decode(v.mv_data, v.mv_size, &l) == 0 && !(l.flags & LISTING_ALLOW) && listing_live(&l, now) &&
+            store_key_decode(k.mv_data, k.mv_size, &net, unused, sizeof unused) == 'n') {
+            int allowed = allowed_over(txn, dbi, meta, &net, now);
+            if (allowed < 0) {
+                mdb_cursor_close(cur);
+                return -1;
+            }
+            found = !allowed;
+        }
+        if (!found)
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -483,6 +517,9 @@ int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
     uint8_t lo[18], hi[18];
     struct listing l;
     net_clear_host_bits(&net);
+    int allowed = allowed_over(txn, dbi, meta, &net, now);
+    if (allowed != 0)
+        return allowed < 0 ? -1 : 0;        /* inside an allow hole nothing is listed */
     for (int plen = 0; plen <= net.plen; plen++) {       /* an entry covering the whole prefix */
         if (!plen_present(meta, net.addr.family, plen))
             continue;
@@ -502,7 +539,7 @@ int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
         hi[1 + b / 8] |= (uint8_t)(0x80 >> (b % 8));
     lo[len - 1] = 0;
     hi[len - 1] = 0xff;
-    return listed_in_range(txn, dbi, lo, len, hi, len, now);
+    return listed_in_range(txn, dbi, meta, lo, len, hi, len, now);
 }
 
 struct domain_lookup {

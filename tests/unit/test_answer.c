@@ -1413,6 +1413,30 @@ Test(answer, empty_non_terminals_exist)
     expect_nxdomain("113.0.203.bl.example");
 }
 
+/* Found by test_differential.sh (Knot answered NXDOMAIN, the primary NODATA): a name inside an allow
+ * hole holds nothing listed, whatever covers the hole or lies inside it, so it does not exist. */
+Test(answer, names_inside_an_allow_hole_do_not_exist)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") }, allow[] = { R(0, 0, "") };
+    put("bl.example", "100.1.0.0/16", 0, 1, rs);
+    put("bl.example", "100.1.252.0/24", LISTING_ALLOW, 1, allow);
+    expect_nxdomain("252.1.100.bl.example");        /* the hole, under the listed /16 */
+    expect_nodata("251.1.100.bl.example");          /* beside it, the /16 still covers */
+    expect_nodata("1.100.bl.example");
+    put("bl.example", "198.18.5.0/24", LISTING_ALLOW, 1, allow);
+    put("bl.example", "198.18.5.9", 0, 1, rs);      /* listed, but inside the allowed /24: not listed */
+    expect_nxdomain("5.18.198.bl.example");
+    expect_nxdomain("18.198.bl.example");
+    put("bl.example", "2001:db8:77::/48", 0, 1, rs);
+    put("bl.example", "2001:db8:77:1::/64", LISTING_ALLOW, 1, allow);
+    expect_nxdomain("1.0.0.0.7.7.0.0.8.b.d.0.1.0.0.2.bl.example");
+    expect_nodata("2.0.0.0.7.7.0.0.8.b.d.0.1.0.0.2.bl.example");
+    struct reason gone[] = { R(0, NOW - 5, "") };   /* an expired allow entry shields nothing */
+    put("bl.example", "100.2.0.0/16", 0, 1, rs);
+    put("bl.example", "100.2.9.0/24", LISTING_ALLOW, 1, gone);
+    expect_nodata("9.2.100.bl.example");
+}
+
 Test(answer, wildcard_parent_exists_in_domain_zones)
 {
     struct reason rs[] = { R(CODE(1, 3), 0, "x") };
