@@ -79,7 +79,7 @@ $(BIN)/feeder: $(FEEDER_OBJ) $(LIB_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LINK)
 	@mkdir -p $(dir $@)
 	$(call say,TEST,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
+	$(Q)$(CC) $(ALL_CFLAGS) -DSOURCE_ROOT='"$(CURDIR)"' -o $@ $^ $(ALL_LDFLAGS) -lcriterion $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT) $(LIBS_GEO)
 
 unit: $(UNIT_BIN)
 
@@ -115,9 +115,11 @@ fuzz-run: fuzz
 bench: all
 	scripts/bench-dns
 
+# the feeder installs as dnsbl-feeder: no generic name in $(PREFIX)/bin
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dnsbl/zones
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN)/dnsbl-server $(BIN)/dnsblctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN)/feeder $(DESTDIR)$(PREFIX)/bin/dnsbl-feeder
 	install -m 0644 zones/*.conf $(DESTDIR)$(PREFIX)/share/dnsbl/zones/
 
 clean:

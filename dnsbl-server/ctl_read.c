@@ -7,7 +7,8 @@
 #include "ctl.h"
 #include "state.h"
 
-static const char *const metric_names[METRICS] = { "rcpt", "unknown", "ndr_in", "ndr_out", "auth_fail", "msgs", "abnormal" };
+static const char *const metric_names[METRICS] = { "rcpt", "unknown", "ndr_in", "ndr_out", "auth_fail", "msgs",
+                                                       "abnormal", "unknown_slow", "rcpt_slow", "auth_fail_slow" };
 
 static void json_listing(struct json *j, const struct zone *z, const char *what, const struct listing *l, uint32_t now)
 {
@@ -155,6 +156,22 @@ static void abnormal_line(const struct subject *sub, uint32_t n, char *line, siz
         snprintf(line + pos, cap - pos, "; longest %us)", ab->max_hold);
 }
 
+/* The slow window's count of metric m (and of `of`, unless METRICS) as "; N of M in 24h" in out, when
+ * the rule has a slow window and the count is not 0 (else ""); adds it to *any. */
+static void slow_counts(const struct subject *sub, const struct zone_rule *r, uint32_t now, enum metric m,
+                        enum metric of, char *out, size_t cap, uint32_t *any)
+{
+    uint32_t n = r->slow_threshold ? subject_sum(sub, m, now, r->slow_window) : 0;
+    out[0] = '\0';
+    if (!n)
+        return;
+    if (of < METRICS)
+        snprintf(out, cap, "; %u of %u in %uh", n, subject_sum(sub, of, now, r->slow_window), r->slow_window / 3600);
+    else
+        snprintf(out, cap, "; %u in %uh", n, r->slow_window / 3600);
+    *any += n;
+}
+
 /* The feeder's counters behind a listing, over each enabled rule's window. */
 static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, const uint8_t *skey, size_t sklen,
                           struct json *j)
@@ -171,12 +188,13 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
         if (!r->enabled)
             continue;
         uint32_t w = r->window, a = 0, b = 0;
-        char line[300];
+        char line[300], slow[80] = "";
         switch (k) {
         case RULE_DHA:
             a = subject_sum(sub, M_UNKNOWN, c->now, w);
             b = subject_sum(sub, M_RCPT, c->now, w);
             snprintf(line, sizeof line, "%u unknown of %u RCPTs", a, b);
+            slow_counts(sub, r, c->now, M_UNKNOWN_SLOW, M_RCPT_SLOW, slow, sizeof slow, &a);
             break;
         case RULE_BACKSCATTER:
             a = subject_sum(sub, M_NDR_IN, c->now, w);
@@ -186,10 +204,14 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
         case RULE_AUTH:
             a = subject_sum(sub, M_AUTH_FAIL, c->now, w);
             snprintf(line, sizeof line, "%u failed logins", a);
+            slow_counts(sub, r, c->now, M_AUTH_FAIL_SLOW, METRICS, slow, sizeof slow, &a);
             break;
         case RULE_VOLUME:
             a = subject_sum(sub, M_MSGS, c->now, w);
-            snprintf(line, sizeof line, "%u messages", a);
+            if (sub->kind == SUBJ_ACCOUNT)     /* submissions: messages and their recipients */
+                snprintf(line, sizeof line, "%u messages to %u recipients", a, b = subject_sum(sub, M_RCPT, c->now, w));
+            else
+                snprintf(line, sizeof line, "%u messages", a);
             break;
         case RULE_ABNORMAL:
             a = subject_sum(sub, M_ABNORMAL, c->now, w);
@@ -207,11 +229,13 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
             json_begin_object(j, rule_kind_name(k));
             json_uint(j, "window_seconds", w);
             json_string(j, "counts", line);
+            if (slow[0])
+                json_string(j, "slow_counts", slow + 2);
             json_uint(j, "times_listed", sub->offence[k].count);
             json_end_object(j);
         } else {
-            printf("\t\t%s: %s in %um; listed %u time%s under this rule\n", rule_kind_name(k), line, w / 60,
-                   sub->offence[k].count, sub->offence[k].count == 1 ? "" : "s");
+            printf("\t\t%s: %s in %um%s; listed %u time%s under this rule\n", rule_kind_name(k), line, w / 60,
+                   slow, sub->offence[k].count, sub->offence[k].count == 1 ? "" : "s");
         }
     }
     if (c->json)
@@ -384,7 +408,7 @@ static int by_total(const void *a, const void *b)
 
 static void activity(struct active *a, uint32_t minute)
 {
-    for (int m = 0; m < METRICS; m++) {
+    for (int m = 0; m < M_UNKNOWN_SLOW; m++) {     /* the slow metrics count the same events again */
         const struct ring *r = a->sub->ring[m];
         for (uint32_t back = 0; r && back < 60; back++) {
             uint32_t mm = minute - back;
@@ -438,7 +462,7 @@ int cmd_top(struct ctl *c)
             }
             memset(&all[n], 0, sizeof all[n]);
             all[n++].sub = sub;
-            for (int m = 0; m < METRICS; m++)
+            for (int m = 0; m < M_UNKNOWN_SLOW; m++)     /* minutes; the slow rings count half-hours */
                 if (sub->ring[m] && sub->ring[m]->last > latest)
                     latest = sub->ring[m]->last;
         }

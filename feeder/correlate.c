@@ -52,6 +52,26 @@ static void count_net(struct feeder *f, const struct ipaddr *ip, enum metric m, 
     }
 }
 
+/* The slow windows' counts (dha and auth over hours). RCPTs are counted only while the subject has
+ * unknown ones in its slow window, so that millions of clean clients keep no day-long ring; its first
+ * unknown RCPT brings in the RCPTs of the hour before, so the ratio starts near the true one. */
+static void count_slow(struct feeder *f, struct subject *sub, enum metric m, uint32_t t, uint32_t n)
+{
+    if (m == M_AUTH_FAIL) {
+        subject_count(&f->state, sub, M_AUTH_FAIL_SLOW, t, n);
+    } else if (m == M_RCPT) {
+        if (!subject_window_empty(sub, M_UNKNOWN_SLOW, t))
+            subject_count(&f->state, sub, M_RCPT_SLOW, t, n);
+    } else if (m == M_UNKNOWN) {
+        if (subject_window_empty(sub, M_UNKNOWN_SLOW, t)) {
+            uint32_t before = subject_sum(sub, M_RCPT, t, 3600);
+            if (before)
+                subject_count(&f->state, sub, M_RCPT_SLOW, t, before);
+        }
+        subject_count(&f->state, sub, M_UNKNOWN_SLOW, t, n);
+    }
+}
+
 static void count_ip(struct feeder *f, const struct ipaddr *ip, enum metric m, uint32_t n, uint32_t t,
                      int rule)
 {
@@ -61,6 +81,7 @@ static void count_ip(struct feeder *f, const struct ipaddr *ip, enum metric m, u
     if (!sub)
         return;
     subject_count(&f->state, sub, m, t, n);
+    count_slow(f, sub, m, t, n);
     if (rule >= 0)
         rules_eval(f, sub, (enum rule_kind)rule, t);
 }
@@ -88,6 +109,7 @@ static void account_failure(struct feeder *f, const struct event *ev, uint32_t t
     if (!a)
         return;
     subject_count(&f->state, acct, M_AUTH_FAIL, t, ev->n1);
+    count_slow(f, acct, M_AUTH_FAIL, t, ev->n1);
     int i;
     for (i = 0; i < a->nfail; i++)
         if (!memcmp(&a->fail[i].ip, &ev->ip, sizeof ev->ip))
@@ -145,6 +167,23 @@ static void account_login(struct feeder *f, const char *user, size_t ulen, const
     rules_eval(f, acct, RULE_COMPROMISED, t);
 }
 
+/* An authenticated submission counts toward its account's volume (the account zone's per-account send
+ * limit) once both smtpd's client= line (the account) and qmgr's from= line (accepted, nrcpt) are seen,
+ * in either order. */
+static void submission(struct feeder *f, struct qentry *q, uint32_t t)
+{
+    if (q->submitted || !q->counted || !q->account_len)
+        return;
+    struct subject *acct = name_subject(f, SUBJ_ACCOUNT, queue_account(q), q->account_len);
+    if (!acct)
+        return;
+    q->submitted = 1;
+    queue_touch(&f->state, q);
+    subject_count(&f->state, acct, M_MSGS, t, 1);
+    subject_count(&f->state, acct, M_RCPT, t, q->nrcpt);
+    rules_eval(f, acct, RULE_VOLUME, t);
+}
+
 static void queued(struct feeder *f, struct qentry *q, const struct event *ev, uint32_t t)
 {
     char domain[DOMAIN_MAX + 1];
@@ -152,6 +191,7 @@ static void queued(struct feeder *f, struct qentry *q, const struct event *ev, u
     if (q->counted)
         return;
     q->counted = 1;
+    q->nrcpt = (uint16_t)(ev->n1 > UINT16_MAX ? UINT16_MAX : ev->n1);
     q->null_sender = ev->sender_len == 0;
     if (dlen)
         queue_set_domain(q, domain, dlen);  /* without memory: the domain goes unrated */
@@ -166,6 +206,7 @@ static void queued(struct feeder *f, struct qentry *q, const struct event *ev, u
         subject_count(&f->state, d, M_MSGS, t, 1);
         rules_eval(f, d, RULE_VOLUME, t);
     }
+    submission(f, q, t);
 }
 
 static void ndr_sent(struct feeder *f, struct qentry *q, uint32_t t)
@@ -335,6 +376,7 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
         uint8_t key[16];
         struct subject *sub = subject_get(&f->state, key, subject_key_ip(&ev->ip, key), 1);
         if (sub) {     /* judged at disconnect, with the total; listed from this time on */
+            count_slow(f, sub, M_UNKNOWN, t, 1);
             subject_count(&f->state, sub, M_UNKNOWN, t, 1);
             if (t > sub->last_unknown)
                 sub->last_unknown = t;
@@ -346,6 +388,8 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
         if (q) {
             q->has_ip = 1;
             q->ip = ev->ip;
+            if (ev->user && !q->account_len && queue_set_account(q, ev->user, ev->user_len) == 0)
+                submission(f, q, t);    /* qmgr's from= came first */
         }
         if (ev->user)
             account_login(f, ev->user, ev->user_len, &ev->ip, t);

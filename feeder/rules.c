@@ -159,6 +159,35 @@ static void eval_dha_count(struct feeder *f, int zi, struct subject *sub, uint32
     list(f, zi, RULE_DHA, sub, sub->last_unknown ? sub->last_unknown : t, why);
 }
 
+/* A window's length as the reason text says it: "10m", "24h". */
+static const char *span(uint32_t seconds, char *buf, size_t n)
+{
+    if (seconds % 3600 == 0)
+        snprintf(buf, n, "%uh", seconds / 3600);
+    else
+        snprintf(buf, n, "%um", seconds / 60);
+    return buf;
+}
+
+/* dha over the slow window: a harvest kept under the ten-minute threshold for hours. The ratio holds
+ * here too, against the RCPTs counted since the subject's first unknown one (correlate.c count_slow),
+ * so a big sender with a few stale addresses a day is not listed. */
+static void eval_dha_slow(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_DHA];
+    if (!r->slow_threshold)
+        return;
+    uint32_t unknown = subject_sum(sub, M_UNKNOWN_SLOW, t, r->slow_window);
+    uint32_t rcpt = subject_sum(sub, M_RCPT_SLOW, t, r->slow_window);
+    if (rcpt < unknown)
+        rcpt = unknown;
+    if (unknown < r->slow_threshold || (uint64_t)unknown * 100 < (uint64_t)r->ratio * rcpt)
+        return;
+    char why[160], w[16];
+    snprintf(why, sizeof why, "unknown recipients %u/%u in %s", unknown, rcpt, span(r->slow_window, w, sizeof w));
+    list(f, zi, RULE_DHA, sub, sub->last_unknown ? sub->last_unknown : t, why);
+}
+
 /* Connections that end without a message after a hang-up, timeout, protocol error or pregreet
  * (correlate.c counts each connection once, at its end). The reason names the commonest kind so far. */
 static void eval_abnormal(struct feeder *f, int zi, struct subject *sub, uint32_t t)
@@ -189,9 +218,27 @@ static void eval_backscatter(struct feeder *f, int zi, struct subject *sub, uint
     list(f, zi, RULE_BACKSCATTER, sub, t, why);
 }
 
+/* An account's submissions (authenticated mail it sent): messages or recipients over the limits. */
+static void eval_account_volume(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_VOLUME];
+    uint32_t msgs = subject_sum(sub, M_MSGS, t, r->window), rcpts = subject_sum(sub, M_RCPT, t, r->window);
+    if (msgs < r->threshold && !(r->recipients && rcpts >= r->recipients))
+        return;
+    char why[200], w[16];
+    snprintf(why, sizeof why, "account %.*s sent %u messages to %u recipients in %s (limits %u messages, %u recipients)",
+             (int)sub->keylen - 1 > 64 ? 64 : (int)sub->keylen - 1, (const char *)sub->key + 1, msgs, rcpts,
+             span(r->window, w, sizeof w), r->threshold, r->recipients);
+    list(f, zi, RULE_VOLUME, sub, t, why);
+}
+
 static void eval_volume(struct feeder *f, int zi, struct subject *sub, uint32_t t)
 {
     const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_VOLUME];
+    if (sub->kind == SUBJ_ACCOUNT) {
+        eval_account_volume(f, zi, sub, t);
+        return;
+    }
     uint32_t msgs = subject_sum(sub, M_MSGS, t, r->window), limit = r->threshold;
     char where[32] = "";
     if (sub->kind == SUBJ_IP && f->geo && r->foreign_threshold) {
@@ -213,39 +260,66 @@ static void eval_volume(struct feeder *f, int zi, struct subject *sub, uint32_t 
     list(f, zi, RULE_VOLUME, sub, t, why);
 }
 
+/* Failures of the address (IP zone) or account (account zone) itself, in the window and then in the
+ * slow window: the first that crosses gives the reason. */
+static void eval_auth_own(struct feeder *f, int zi, struct subject *sub, uint32_t t)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_AUTH];
+    char why[200], w[16];
+    uint32_t fails = subject_sum(sub, M_AUTH_FAIL, t, r->window);
+    if (fails >= r->threshold) {
+        snprintf(why, sizeof why, "authentication failures %u in %um", fails, r->window / 60);
+        list(f, zi, RULE_AUTH, sub, t, why);
+    }
+    fails = r->slow_threshold ? subject_sum(sub, M_AUTH_FAIL_SLOW, t, r->slow_window) : 0;
+    if (r->slow_threshold && fails >= r->slow_threshold) {
+        snprintf(why, sizeof why, "authentication failures %u in %s", fails, span(r->slow_window, w, sizeof w));
+        list(f, zi, RULE_AUTH, sub, t, why);
+    }
+}
+
+/* An account failing from at least min_ips addresses within window lists those addresses (reverse
+ * brute force: one password tried against many accounts, or one account from a botnet). */
+static void eval_account_ips(struct feeder *f, int zi, struct subject *sub, uint32_t t, uint32_t window,
+                             uint32_t min_ips)
+{
+    const struct zone_rule *r = &f->zones.zones[zi].rules[RULE_AUTH];
+    const struct account_state *a = sub->acct;
+    uint32_t recent = 0;
+    for (int i = 0; i < a->nfail; i++)
+        recent += a->fail[i].last + window > t;
+    if (recent < min_ips)
+        return;
+    char why[200], w[16];
+    snprintf(why, sizeof why, "one of %u addresses failing logins for account %.*s in %s", recent,
+             (int)sub->keylen - 1 > 64 ? 64 : (int)sub->keylen - 1, (const char *)sub->key + 1,
+             span(window, w, sizeof w));
+    for (int i = 0; i < a->nfail; i++) {
+        if (a->fail[i].last + window <= t)
+            continue;
+        uint8_t key[16];
+        struct subject *ip = subject_get(&f->state, key, subject_key_ip(&a->fail[i].ip, key), 1);
+        /* an address over its own threshold keeps its own, more telling reason; the listing runs
+         * from the address's own last failure, not from the other addresses' later ones */
+        if (ip && subject_sum(ip, M_AUTH_FAIL, t, r->window) < r->threshold)
+            list(f, zi, RULE_AUTH, ip, a->fail[i].last, why);
+    }
+}
+
 static void eval_auth(struct feeder *f, int zi, struct subject *sub, uint32_t t)
 {
     const struct zone *z = &f->zones.zones[zi];
     const struct zone_rule *r = &z->rules[RULE_AUTH];
-    char why[200];
     if (zone_rates(z, sub)) {   /* an address in an IP zone, an account in an account zone */
-        uint32_t fails = subject_sum(sub, M_AUTH_FAIL, t, r->window);
-        if (fails >= r->threshold) {
-            snprintf(why, sizeof why, "authentication failures %u in %um", fails, r->window / 60);
-            list(f, zi, RULE_AUTH, sub, t, why);
-        }
+        eval_auth_own(f, zi, sub, t);
         return;
     }
-    /* an account failing from many addresses lists those addresses (reverse brute force) */
-    const struct account_state *a = sub->acct;
-    if (z->kind != ZONE_IP || sub->kind != SUBJ_ACCOUNT || !r->account_ips || !a)
+    if (z->kind != ZONE_IP || sub->kind != SUBJ_ACCOUNT || !sub->acct)
         return;
-    uint32_t recent = 0;
-    for (int i = 0; i < a->nfail; i++)
-        recent += a->fail[i].last + r->window > t;
-    if (recent < r->account_ips)
-        return;
-    snprintf(why, sizeof why, "one of %u addresses failing logins for account %.*s in %um", recent,
-             (int)sub->keylen - 1 > 64 ? 64 : (int)sub->keylen - 1, (const char *)sub->key + 1, r->window / 60);
-    for (int i = 0; i < a->nfail; i++) {
-        if (a->fail[i].last + r->window <= t)
-            continue;
-        uint8_t key[16];
-        struct subject *ip = subject_get(&f->state, key, subject_key_ip(&a->fail[i].ip, key), 1);
-        /* an address over its own threshold keeps its own, more telling reason */
-        if (ip && subject_sum(ip, M_AUTH_FAIL, t, r->window) < r->threshold)
-            list(f, zi, RULE_AUTH, ip, t, why);
-    }
+    if (r->account_ips)
+        eval_account_ips(f, zi, sub, t, r->window, r->account_ips);
+    if (r->slow_account_ips)
+        eval_account_ips(f, zi, sub, t, r->slow_window, r->slow_account_ips);
 }
 
 /* The metric a network rule sums: its members' misbehaviour. dha and auth, and otherwise abnormal
@@ -365,6 +439,7 @@ void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_
             if (zone_rates(z, sub)) {
                 eval_dha(f, zi, sub, t);
                 eval_dha_count(f, zi, sub, t);
+                eval_dha_slow(f, zi, sub, t);
             }
             break;
         case RULE_BACKSCATTER: if (zone_rates(z, sub)) eval_backscatter(f, zi, sub, t); break;

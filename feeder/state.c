@@ -10,7 +10,8 @@
 #define SUBJECT_VALUE_MAX 4096
 #define QUEUE_GRACE 300             /* keep a removed queue ID this long: bounce may log after qmgr */
 
-#define STATE_FORMAT 3             /* feeder:meta "state-format": the newest record version written */
+#define STATE_FORMAT 4             /* feeder:meta "state-format": what this feeder writes (4: the slow
+                                     * metrics and queue entries with an account, in version 3 records) */
 
 int state_init(struct state *s)
 {
@@ -306,15 +307,16 @@ static int promote(struct subject *sub, enum metric m)
 void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t t, uint32_t n)
 {
     struct ring *r = subject_ring(sub, m);
+    uint32_t bucket = t / metric_unit(m);
     if (r) {
-        ring_add(r, t / 60, n);
-    } else if (sparse_add(sub->win, &sub->nwin, SUBJECT_WINDOW_INLINE, (uint8_t)m, t / 60, n) < 0) {
+        ring_add(r, bucket, n);
+    } else if (sparse_add(sub->win, &sub->nwin, SUBJECT_WINDOW_INLINE, (uint8_t)m, bucket, n) < 0) {
         if (promote(sub, m) < 0)
             return;
         if ((r = subject_ring(sub, m)))
-            ring_add(r, t / 60, n);
+            ring_add(r, bucket, n);
         else
-            sparse_add(sub->win, &sub->nwin, SUBJECT_WINDOW_INLINE, (uint8_t)m, t / 60, n);
+            sparse_add(sub->win, &sub->nwin, SUBJECT_WINDOW_INLINE, (uint8_t)m, bucket, n);
     }
     subject_touch(s, sub);
 }
@@ -322,14 +324,15 @@ void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t
 uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint32_t window)
 {
     const struct ring *r = subject_ring(sub, m);
-    uint32_t minutes = (window + 59) / 60;
-    return r ? ring_sum(r, t / 60, minutes) : sparse_sum(sub->win, sub->nwin, (uint8_t)m, t / 60, minutes);
+    uint32_t unit = metric_unit(m), buckets = (window + unit - 1) / unit;
+    return r ? ring_sum(r, t / unit, buckets) : sparse_sum(sub->win, sub->nwin, (uint8_t)m, t / unit, buckets);
 }
 
-static int subject_window_empty(const struct subject *sub, enum metric m, uint32_t t)
+int subject_window_empty(const struct subject *sub, enum metric m, uint32_t t)
 {
     const struct ring *r = subject_ring(sub, m);
-    return r ? ring_empty(r, t / 60) : sparse_empty(sub->win, sub->nwin, (uint8_t)m, t / 60);
+    uint32_t bucket = t / metric_unit(m);
+    return r ? ring_empty(r, bucket) : sparse_empty(sub->win, sub->nwin, (uint8_t)m, bucket);
 }
 
 /* The metric's counts as a ring (the subject's own, or one filled in tmp); NULL if it has none. */
@@ -458,18 +461,36 @@ void queue_touch(struct state *s, struct qentry *q)
     q->dirty = 1;
 }
 
-int queue_set_domain(struct qentry *q, const char *domain, size_t len)
+/* q->domain holds the domain, then the account, each NUL-terminated. */
+static int queue_set_names(struct qentry *q, const char *domain, size_t dlen, const char *account, size_t alen)
 {
-    char *copy = malloc(len + 1);
+    if (dlen > DOMAIN_MAX || alen > DOMAIN_MAX)
+        return -1;
+    char *copy = malloc(dlen + alen + 2);
     if (!copy)
         return -1;
-    memcpy(copy, domain, len);
-    copy[len] = '\0';
+    memcpy(copy, domain, dlen);
+    copy[dlen] = '\0';
+    memcpy(copy + dlen + 1, account, alen);
+    copy[dlen + 1 + alen] = '\0';
     free(q->domain);
     q->domain = copy;
-    q->domain_len = (uint8_t)len;
+    q->domain_len = (uint8_t)dlen;
+    q->account_len = (uint8_t)alen;
+    return 0;
+}
+
+int queue_set_domain(struct qentry *q, const char *domain, size_t len)
+{
+    if (queue_set_names(q, domain, len, q->account_len ? queue_account(q) : "", q->account_len) < 0)
+        return -1;
     q->has_sender = 1;
     return 0;
+}
+
+int queue_set_account(struct qentry *q, const char *account, size_t len)
+{
+    return queue_set_names(q, q->domain ? q->domain : "", q->domain ? q->domain_len : 0, account, len);
 }
 
 /* ---- encoding ---- */
@@ -748,8 +769,9 @@ static uint32_t newest_time(const struct subject *sub)
     struct ring tmp;
     for (int m = 0; m < METRICS; m++) {
         const struct ring *r = subject_ring_view(sub, (enum metric)m, &tmp);
-        if (r && r->last * 60 + 59 > t)
-            t = r->last * 60 + 59;
+        uint32_t unit = metric_unit(m);
+        if (r && r->last * unit + unit - 1 > t)
+            t = r->last * unit + unit - 1;
     }
     for (int k = 0; sub->offence && k < RULE_KINDS; k++)
         if (sub->offence[k].last > t)
@@ -801,13 +823,19 @@ static int decode_subject(struct subject *sub, struct buf *b, int expand)
 
 static void encode_qentry(const struct qentry *q, struct buf *b)
 {
-    put8(b, (uint8_t)(q->has_ip | q->null_sender << 1 | q->has_sender << 2 | q->counted << 3));
+    put8(b, (uint8_t)(q->has_ip | q->null_sender << 1 | q->has_sender << 2 | q->counted << 3 |
+                      (q->account_len > 0) << 4 | q->submitted << 5));
     put_ip(b, &q->ip);
     put32(b, q->node.seen);
     put32(b, q->removed);
     put8(b, q->domain_len);
     if (q->domain_len)
         put(b, q->domain, q->domain_len);
+    if (q->account_len) {   /* an authenticated submission (older records end before this) */
+        put8(b, q->account_len);
+        put(b, queue_account(q), q->account_len);
+        put(b, &q->nrcpt, 2);
+    }
 }
 
 static int decode_qentry(struct qentry *q, struct buf *b)
@@ -825,6 +853,15 @@ static int decode_qentry(struct qentry *q, struct buf *b)
     if ((flags >> 2) & 1 && queue_set_domain(q, (const char *)b->p + b->len, dlen) < 0)
         return -1;
     b->len += dlen;
+    if ((flags >> 4) & 1) {
+        uint8_t alen = get8(b);
+        if (alen == 0 || alen > DOMAIN_MAX || b->len + alen > b->cap ||
+            queue_set_account(q, (const char *)b->p + b->len, alen) < 0)
+            return -1;
+        b->len += alen;
+        get(b, &q->nrcpt, 2);
+        q->submitted = (flags >> 5) & 1;
+    }
     return b->bad || b->len != b->cap ? -1 : 0;
 }
 
@@ -1209,7 +1246,8 @@ void state_limit(struct state *s)
 
 static void dump_subject(FILE *out, const uint8_t *key, size_t klen, struct subject *sub)
 {
-    static const char *const metric_names[METRICS] = { "rcpt", "unknown", "ndr_in", "ndr_out", "auth_fail", "msgs", "abnormal" };
+    static const char *const metric_names[METRICS] = { "rcpt", "unknown", "ndr_in", "ndr_out", "auth_fail", "msgs",
+                                                       "abnormal", "unknown_slow", "rcpt_slow", "auth_fail_slow" };
     char name[300];
     fprintf(out, "%c %s", key[0], subject_name(sub, name, sizeof name));
     for (int m = 0; m < METRICS; m++) {

@@ -32,8 +32,20 @@ enum metric {
     M_AUTH_FAIL,    /* failed logins (weighted by Dovecot's attempt count) */
     M_MSGS,         /* accepted messages */
     M_ABNORMAL,     /* lost connections, too many errors, postscreen pregreet/hangup */
+    /* The slow windows (dha and auth over a day): the same counts in SLOW_BUCKET steps */
+    M_UNKNOWN_SLOW,
+    M_RCPT_SLOW,    /* RCPTs, counted only from the subject's first unknown one in the slow window on */
+    M_AUTH_FAIL_SLOW,
     METRICS
 };
+
+/* A ring holds 64 buckets: a minute each for the ordinary metrics (64 minutes), SLOW_BUCKET seconds
+ * for the slow ones (32 hours, enough for a 24 h window in half-hour steps). */
+#define SLOW_BUCKET 1800
+static inline uint32_t metric_unit(int m)
+{
+    return m >= M_UNKNOWN_SLOW ? SLOW_BUCKET : 60;
+}
 
 #define ACCT_FAIL_IPS 16
 #define ACCT_LOGINS 32
@@ -119,9 +131,12 @@ struct qentry {
     struct ipaddr ip;
     uint8_t dirty : 1, stored : 1, dead : 1, has_ip : 1, null_sender : 1, has_sender : 1;
     uint8_t counted : 1;                /* qmgr logs from= again on every retry: count once */
-    uint8_t domain_len;
+    uint8_t submitted : 1;              /* counted toward its SASL account's volume */
+    uint8_t domain_len, account_len;
     uint16_t keylen;
-    char *domain;                       /* the sender's domain (has_sender), its own allocation */
+    uint16_t nrcpt;                     /* qmgr's nrcpt= (for the account, whichever line comes last) */
+    char *domain;                       /* the sender's domain (has_sender), then the SASL account
+                                         * (account_len > 0) of an authenticated submission: one allocation */
     uint8_t key[];                      /* host NUL qid */
 };
 
@@ -186,6 +201,8 @@ struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int
 void subject_touch(struct state *s, struct subject *sub);
 void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t t, uint32_t n);
 uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint32_t window);
+/* No count of metric m within its ring's reach of t. */
+int subject_window_empty(const struct subject *sub, enum metric m, uint32_t t);
 struct account_state *subject_account(struct subject *sub);
 /* The abnormal-session record of an address, created (zeroed) if need be; NULL without memory or for
  * other kinds of subject. */
@@ -207,6 +224,12 @@ struct qentry *queue_get(struct state *s, const char *host, size_t hlen, const c
 void queue_touch(struct state *s, struct qentry *q);
 /* The sender's domain of q's message (lower case, at most DOMAIN_MAX). 0 or -1 (no memory). */
 int queue_set_domain(struct qentry *q, const char *domain, size_t len);
+/* The SASL account that submitted q's message (at most DOMAIN_MAX bytes, as logged). 0 or -1. */
+int queue_set_account(struct qentry *q, const char *account, size_t len);
+static inline const char *queue_account(const struct qentry *q)
+{
+    return q->domain + q->domain_len + 1;     /* only when account_len > 0 */
+}
 
 /* Drops what no window, rule or join can need any more, as of event time t. */
 void state_sweep(struct state *s, uint32_t t, uint32_t repeat_memory, uint32_t login_window);

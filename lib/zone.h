@@ -50,6 +50,11 @@ struct zone_rule {
     uint32_t ratio;             /* dha: percent of RCPTs unknown */
     uint32_t count;             /* dha: this many unknown RCPTs list whatever the ratio (0 = off) */
     uint32_t account_ips;       /* auth: one account failing from this many addresses (0 = off) */
+    /* The slow window (dha, auth): an attack kept under the threshold for hours still adds up */
+    uint32_t slow_window;       /* seconds, in half-hour steps */
+    uint32_t slow_threshold;    /* dha: unknown RCPTs (at the ratio); auth: failures (0 = off) */
+    uint32_t slow_account_ips;  /* auth, IP zones: one account failing from this many addresses (0 = off) */
+    uint32_t recipients;        /* volume, account zones: this many recipients also list (0 = off) */
     uint32_t foreign_threshold; /* volume: for clients outside home-country (0 = threshold) */
     uint32_t ips;               /* compromised: distinct addresses also flag (0 = off) */
     uint32_t expire;            /* listing lasts this long after the last offending event */

@@ -13,6 +13,7 @@
 #define ALLOW_MAX 4096
 #define COUNTER_WINDOW_MAX (60 * 60)    /* the feeder keeps 64 one-minute buckets */
 #define LOGIN_WINDOW_MAX (7 * 86400)
+#define SLOW_WINDOW_MAX (31 * 3600)     /* 64 half-hour buckets, less the one being filled */
 
 static const char *const kind_names[RULE_KINDS] = { "dha", "backscatter", "auth", "volume", "compromised",
                                                     "abnormal" };
@@ -36,7 +37,7 @@ static int kind_fits(enum zone_kind zk, int rk)
     switch (zk) {
     case ZONE_IP: return 1;
     case ZONE_DOMAIN: return rk == RULE_BACKSCATTER || rk == RULE_VOLUME;
-    case ZONE_ACCOUNT: return rk == RULE_AUTH || rk == RULE_COMPROMISED;
+    case ZONE_ACCOUNT: return rk == RULE_AUTH || rk == RULE_COMPROMISED || rk == RULE_VOLUME;
     }
     return 0;
 }
@@ -53,6 +54,10 @@ void rules_defaults(struct zone *z)
         r->ratio = 50;
         r->count = i == RULE_DHA ? 50 : 0;
         r->account_ips = i == RULE_AUTH && z->kind == ZONE_IP ? 5 : 0;
+        r->slow_window = 86400;
+        r->slow_threshold = i == RULE_DHA ? 100 : i == RULE_AUTH ? 30 : 0;
+        r->slow_account_ips = i == RULE_AUTH && z->kind == ZONE_IP ? 10 : 0;
+        r->recipients = i == RULE_VOLUME && z->kind == ZONE_ACCOUNT ? 500 : 0;
         r->expire = 3600;
         r->max_expire = 86400;
         strcpy(r->home_country, "JP");
@@ -196,6 +201,27 @@ static int network_key(struct zone *z, int k, const char *key, const char *value
     return 0;
 }
 
+/* slow-window, slow-threshold, slow-account-ips: dha and auth over hours (the feeder's half-hour
+ * buckets), for attackers who stay just under the ten-minute thresholds. */
+static int slow_key(struct zone *z, int k, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct zone_rule *r = &z->rules[k];
+    if (!strcmp(key, "slow-window")) {
+        if (duration_key(key, value, 3600, SLOW_WINDOW_MAX, &r->slow_window, err, errlen) < 0)
+            return -1;
+        if (r->slow_window % 1800) {
+            snprintf(err, errlen, "slow-window: '%s' is not a whole number of half hours", value);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "slow-threshold")) return count_key(key, value, &r->slow_threshold, err, errlen);
+    if (k == RULE_AUTH && z->kind == ZONE_IP && !strcmp(key, "slow-account-ips"))
+        return count_key(key, value, &r->slow_account_ips, err, errlen);
+    snprintf(err, errlen, "unknown key '%s' in [rule %s]", key, kind_names[k]);
+    return -1;
+}
+
 static int rule_key(struct zone *z, int k, const char *key, const char *value, char *err, size_t errlen)
 {
     struct zone_rule *r = &z->rules[k];
@@ -227,6 +253,10 @@ static int rule_key(struct zone *z, int k, const char *key, const char *value, c
     }
     if (k == RULE_DHA && !strcmp(key, "count")) return count_key(key, value, &r->count, err, errlen);
     if (k == RULE_AUTH && !strcmp(key, "account-ips")) return count_key(key, value, &r->account_ips, err, errlen);
+    if ((k == RULE_DHA || k == RULE_AUTH) && !strncmp(key, "slow-", 5))
+        return slow_key(z, k, key, value, err, errlen);
+    if (k == RULE_VOLUME && z->kind == ZONE_ACCOUNT && !strcmp(key, "recipients"))
+        return count_key(key, value, &r->recipients, err, errlen);
     if (k == RULE_VOLUME && !strcmp(key, "foreign-threshold"))
         return count_key(key, value, &r->foreign_threshold, err, errlen);
     if (k == RULE_COMPROMISED && !strcmp(key, "ips")) return count_key(key, value, &r->ips, err, errlen);

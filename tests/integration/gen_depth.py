@@ -11,6 +11,8 @@ SCENARIO:
              198.51.100.3 harvest through recipient verification only: 12 "undeliverable address"
              198.51.100.4 clean: 30 normal sessions
   abnormal   see the comments in abnormal()
+  slow       rule 3, slow and low over six hours: see slow()
+  outbound   rule 5, per-account send limits: see outbound()
 BASE: unix time of the first line."""
 import os
 import re
@@ -189,8 +191,67 @@ def abnormal(base):
             clean_session(base + 15 * s + 1, "203.0.113.3", 500 + s)
 
 
+AUTH_FAIL = shape(r"imap-login: Disconnected: Connection closed \(auth failed, 1 attempts in 2 secs\): user=<bob>, .*rip=127\.1\.80\.1,")
+SASL_CLIENT = shape(r"smtpd\[\d+\]: 74B9510C502: client=unknown\[127\.1\.61\.6\], sasl_method=PLAIN, sasl_username=dave")
+SASL_QUEUED = shape(r"qmgr\[\d+\]: 74B9510C502: from=")
+SASL_REMOVED = shape(r"qmgr\[\d+\]: 74B9510C502: removed")
+RIP = re.compile(r"rip=[0-9a-f.:]+,")
+
+
+def auth_failure(t, ip, user):
+    """Dovecot's failed IMAP login of user from ip."""
+    emit(t, re.sub(r"user=<[^>]*>", "user=<%s>" % user, RIP.sub("rip=%s," % ip, AUTH_FAIL)), ip)
+
+
+def slow(base):
+    """Rule 3: slow and low, over six hours; each attacker stays under every ten-minute threshold."""
+    for s in range(36):     # every 10 minutes for 6 hours
+        t = base + 600 * s
+        harvest_session(t, "198.51.100.10", 1000 + s, 9, 0)           # 324 unknown in 6 h: listed
+        if s < 11:
+            harvest_session(t + 20, "198.51.100.11", 2000 + s, 9, 0)  # near miss: 99 unknown
+        harvest_session(t + 40, "198.51.100.12", 3000 + s, 9, 30)     # near miss: 23 % of its RCPTs
+        for i in range(9):                                            # 324 failures in 6 h: listed
+            auth_failure(t + 60 + 5 * i, "198.51.100.20", "user%d" % (i + 9 * s))
+    for i in range(29):                                               # near miss: 29 failures in 6 h
+        auth_failure(base + 700 * i + 3, "198.51.100.21", "user%d" % i)
+    # one account guessed once every 150 s for six hours, each time from another address (in 140
+    # different /24s)
+    for i in range(140):
+        auth_failure(base + 150 * i + 7, "198.18.%d.%d" % (i % 256, 1 + i // 256), "carol")
+    # near miss: an account failing 29 times from 9 addresses over six hours
+    for i in range(29):
+        auth_failure(base + 720 * i + 11, "192.0.2.%d" % (100 + i % 9), "dora")
+
+
+def submission(t, ip, user, n, nrcpt, qmgr_first=False):
+    """One authenticated submission of user from ip, with nrcpt recipients."""
+    qid = "E%09X" % n
+    lines = [(SASL_CLIENT.replace("sasl_username=dave", "sasl_username=" + user), 0.1),
+             (re.sub(r"nrcpt=\d+", "nrcpt=%d" % nrcpt, SASL_QUEUED), 0.2 if not qmgr_first else 0.05)]
+    emit(t, CONNECT, ip)
+    for line, dt in lines:
+        emit(t + dt, line, ip, qid=qid)
+    emit(t + 0.3, CLEAN_DISCONNECT, ip)
+    emit(t + 0.4, SASL_REMOVED, ip, qid=qid)
+
+
+def outbound(base):
+    """Rule 5: per-account send limits (200 messages or 500 recipients in 60 minutes)."""
+    n = 0
+    for i in range(200):        # dave: 200 messages in 50 minutes, every other one logged by qmgr first
+        submission(base + 15 * i, "192.0.2.50", "dave", n, 1, qmgr_first=i % 2 == 1); n += 1
+    for i in range(50):         # erin: 50 messages to 10 recipients each, 500 recipients
+        submission(base + 60 * i + 1, "192.0.2.51", "erin", n, 10); n += 1
+    for i in range(199):        # frank, near miss: 199 messages, 496 recipients
+        submission(base + 18 * i + 2, "192.0.2.52", "frank", n, 2 if i < 150 else 4); n += 1
+    for i in range(199):        # gina, near miss: 199 in 30 minutes, then 199 more an hour later
+        submission(base + 9 * i + 3, "192.0.2.53", "gina", n, 1); n += 1
+        submission(base + 3900 + 9 * i + 3, "192.0.2.53", "gina", n, 1); n += 1
+
+
 if __name__ == "__main__":
     scenario, base = sys.argv[1], int(sys.argv[2])
-    {"dha-count": dha_count, "abnormal": abnormal}[scenario](base)
+    {"dha-count": dha_count, "abnormal": abnormal, "slow": slow, "outbound": outbound}[scenario](base)
     out.sort(key=lambda l: l.split(" ", 1)[0])
     sys.stdout.write("\n".join(out) + "\n")

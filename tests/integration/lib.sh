@@ -103,3 +103,14 @@ finish() {
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]
 }
+
+# needs_root WHY: a test that only root can run ends here, counted as neither passed nor failed, with a
+# line that says so, when the user is not root (make test as an ordinary user). README "Tests" lists
+# these tests.
+needs_root() {
+    [ "$(id -u)" -eq 0 ] && return 0
+    echo "  skip: needs root ($1)"
+    finish
+    exit 0
+}
+

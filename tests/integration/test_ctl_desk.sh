@@ -8,7 +8,7 @@ json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null && ec
 out=$(ctl show 127.1.20.1)
 check_match "show: zone, entry, state, origin" "bl\.example	127\.1\.20\.1	listed	feeder	since " "$out"
 check_match "show: the reason with its expiry" "127\.0\.0\.2	dha	until .*unknown recipients 20/21 in 10m" "$out"
-check_match "show: the counters and window behind it" "dha: 20 unknown of 21 RCPTs in 10m; listed 1 time" "$out"
+check_match "show: the counters and window behind it, and the slow window's" "dha: 20 unknown of 21 RCPTs in 10m; 20 of 21 in 24h; listed 1 time" "$out"
 out=$(ctl show alice)
 check_match "show of an account: its zone and counters" "acct\.example	account:alice	listed.*auth: [0-9]+ failed logins" "$out"
 check_match "show of a sender domain" "dbl\.example	bulk\.example	listed" "$(ctl show bulk.example)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Detaching, the pid file, privilege dropping and several worker threads.
 . "$(dirname "$0")/lib.sh"
+needs_root "--user nobody: dropping privileges"
 
 PORT=$(free_port)
 "$BIN/dnsbl-server" --db "$T/db" --zones "$ROOT/zones" --listen "127.0.0.1:$PORT" \

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 now=$(date -u +%s)
 
-# gen SCENARIO: the log lines of one scenario on stdout, spread over the 9 minutes before now.
+# gen SCENARIO: the log lines of one scenario on stdout, spread over the 7 minutes before now.
 gen() {
     python3 - "$1" "$now" <<'PY'
 import ipaddress, sys
@@ -30,7 +30,7 @@ def authfail(t, ip, user):
     out.append((t, f"{iso(t)} mx1 dovecot: imap-login: Disconnected: Connection closed (auth failed, 1 attempts "
                    f"in 2 secs): user=<{user}>, method=PLAIN, rip={ip}, lip=127.0.0.1, session=<s{t}{user}>"))
 def spread(i, n):
-    return now - 540 + (540 * i) // max(n, 1)
+    return now - 420 + (420 * i) // max(n, 1)   # 7 minutes: the checks may run 3 minutes later
 def harvest(addrs, per, extra_valid=0):
     # each address one session of `per` unknown RCPTs; the first extra_valid addresses add one valid RCPT
     for i, ip in enumerate(addrs):

@@ -62,7 +62,7 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------------
 # Preconditions: root, network namespaces, the packages.
-[ "$(id -u)" -eq 0 ] || die "this test needs root (network namespace, /etc/netns, apt-get)"
+needs_root "network namespace, /etc/netns, apt-get"
 if ! ip netns add "$NS" 2>"$T/netns.err"; then
     die "ip netns add works here (needs root and CAP_SYS_ADMIN; in a container: --privileged)" "$(cat "$T/netns.err")"
 fi

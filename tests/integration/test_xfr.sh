@@ -15,6 +15,7 @@ trap 'package_cleanup; cleanup' EXIT
 KNOT_PID=
 die() { fail "$1" "${2:-}"; finish; exit 1; }
 
+command -v knotd >/dev/null || needs_root "apt-get install knot"
 install_package knotd knot knotd || die "knotd is installed (apt-get install knot)" "$(tail -5 "$T/apt.log" 2>/dev/null)"
 
 # ---- the primary: the repository's zones, transferable by 127.0.0.1 and notifying Knot ----

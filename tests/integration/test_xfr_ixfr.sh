@@ -14,6 +14,7 @@ trap 'package_cleanup; cleanup' EXIT
 KNOT_PID=
 die() { fail "$1" "${2:-}"; finish; exit 1; }
 
+command -v knotd >/dev/null || needs_root "apt-get install knot"
 install_package knotd knot knotd || die "knotd is installed (apt-get install knot)" "$(tail -5 "$T/apt.log" 2>/dev/null)"
 
 KPORT=$(free_port)

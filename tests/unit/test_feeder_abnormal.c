@@ -21,10 +21,11 @@ static struct feeder f;
 
 static void setup(void)
 {
-    char db[128], err[512];
+    char db[128], err[512], zones[512];
     tmpdir_make(tmp, sizeof tmp, "test_feeder_abnormal");
     snprintf(db, sizeof db, "%s/db", tmp);
-    cr_assert_eq(feeder_open(&f, db, "zones", NULL, 0, err, sizeof err), 0, "feeder_open: %s", err);
+    shipped_zones_dir(zones, sizeof zones);
+    cr_assert_eq(feeder_open(&f, db, zones, NULL, 0, err, sizeof err), 0, "feeder_open: %s", err);
 }
 
 static void teardown(void)

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "event.h"
 #include "logline.h"
+#include "testutil.h"
 
 /* Parses line (which must outlive ev: the event points into it). */
 static enum event_type parse(const char *line, struct event *ev)
@@ -563,10 +564,12 @@ struct corpus_line {
     enum event_type type;
 };
 
-static size_t read_corpus(const char *path, struct corpus_line **out, uint64_t counts[EV_TYPES])
+static size_t read_corpus(const char *rel, struct corpus_line **out, uint64_t counts[EV_TYPES])
 {
+    char path[512];
+    source_path(path, sizeof path, rel);
     FILE *fp = fopen(path, "r");
-    cr_assert_not_null(fp, "%s (tests run from the repository root)", path);
+    cr_assert_not_null(fp, "%s", path);
     struct logtime lt;
     logtime_init(&lt, T_NOV23);
     size_t n = 0, cap = 0;

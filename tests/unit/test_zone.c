@@ -580,3 +580,49 @@ Test(values, uint)
     }
     cr_assert_eq(conf_uint("4294967296", UINT32_MAX, &v), -1);
 }
+
+/* ---- slow windows and the per-account send limit ---- */
+
+Test(zones, slow_window_keys_and_their_defaults)
+{
+    zone_with("t.conf", "", "[rule dha]\ncode = 127.0.0.2\nslow-window = 90m\nslow-threshold = 40\n"
+                            "[rule auth]\ncode = 127.0.0.2\n");
+    cr_assert_eq(load(), 0, "%s", err);
+    const struct zone_rule *dha = &zs.zones[0].rules[RULE_DHA], *auth = &zs.zones[0].rules[RULE_AUTH];
+    cr_assert_eq(dha->slow_window, 5400);
+    cr_assert_eq(dha->slow_threshold, 40);
+    cr_assert_eq(auth->slow_window, 86400, "24h unless set");
+    cr_assert_eq(auth->slow_threshold, 30);
+    cr_assert_eq(auth->slow_account_ips, 10);
+}
+
+/* Each [rule] tail fails on its line 9 with a message naming the key: slow-window out of 1h-31h or
+ * not in half hours, and keys in rules (or zones) they do not apply to. */
+Test(zones, slow_and_recipient_keys_are_checked)
+{
+    static const struct { const char *tail, *needle; } bad[] = {
+        { "[rule dha]\ncode = 127.0.0.2\nslow-window = 45m\n", "slow-window" },
+        { "[rule dha]\ncode = 127.0.0.2\nslow-window = 32h\n", "slow-window" },
+        { "[rule auth]\ncode = 127.0.0.2\nslow-window = 100m\n", "half hours" },
+        { "[rule dha]\ncode = 127.0.0.2\nslow-account-ips = 3\n", "slow-account-ips" },
+        { "[rule volume]\ncode = 127.0.0.2\nrecipients = 3\n", "recipients" },
+        { "[rule backscatter]\ncode = 127.0.0.2\nslow-threshold = 3\n", "slow-threshold" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        zone_with("t.conf", "", bad[i].tail);
+        expect_error("t.conf", 9, bad[i].needle);
+    }
+}
+
+Test(zones, account_zone_volume_rule_counts_messages_and_recipients)
+{
+    write_file("a.conf", "[zone]\nname = a.example\nkind = account\nns = ns1.a.example.\n"
+                         "[code 127.0.2.5]\nmeaning = mass mail\n"
+                         "[rule volume]\ncode = 127.0.2.5\nwindow = 60m\nthreshold = 200\nrecipients = 500\n");
+    cr_assert_eq(load(), 0, "%s", err);
+    const struct zone_rule *r = &zs.zones[0].rules[RULE_VOLUME];
+    cr_assert(r->enabled);
+    cr_assert_eq(r->window, 3600);
+    cr_assert_eq(r->threshold, 200);
+    cr_assert_eq(r->recipients, 500);
+}

@@ -30,11 +30,22 @@ static inline void tmpdir_remove(const char *dir)
     nftw(dir, tmpdir_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* The repository's zones/ directory, found from this file's path (tests/unit/testutil.h). */
+/* A file of the repository (rel: "zones", "tests/corpus/mail.log"), wherever the test runs from: the
+ * Makefile passes the source tree as SOURCE_ROOT (__FILE__ is relative to it). */
+static inline void source_path(char *buf, size_t cap, const char *rel)
+{
+#ifdef SOURCE_ROOT
+    snprintf(buf, cap, "%s/%s", SOURCE_ROOT, rel);
+#else
+    const char *f = __FILE__, *tail = strstr(f, "tests/unit/testutil.h");
+    snprintf(buf, cap, "%.*s%s", tail ? (int)(tail - f) : 0, f, rel);
+#endif
+}
+
+/* The repository's zones/ directory. */
 static inline void shipped_zones_dir(char *buf, size_t cap)
 {
-    const char *f = __FILE__, *tail = strstr(f, "tests/unit/testutil.h");
-    snprintf(buf, cap, "%.*szones", tail ? (int)(tail - f) : 0, f);
+    source_path(buf, cap, "zones");
 }
 
 /* A packet under construction, written in wire order. */
