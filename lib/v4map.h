@@ -54,6 +54,12 @@ static inline int keymap_may_hold(const struct v4map *m, const uint8_t *key, siz
     return (atomic_load_explicit(&m->bits[store_key_filter_word(h)], memory_order_relaxed) & mask) == mask;
 }
 
+/* Starts loading the word keymap_may_hold will test for the key. */
+static inline void keymap_prefetch(const struct v4map *m, const uint8_t *key, size_t klen)
+{
+    __builtin_prefetch(&m->bits[store_key_filter_word(store_key_hash(key, klen))]);
+}
+
 /* Starts loading the word v4map_may_hold will test for addr. */
 static inline void v4map_prefetch(struct v4map *m, const uint8_t addr[4])
 {

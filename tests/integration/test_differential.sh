@@ -15,6 +15,7 @@ trap 'package_cleanup; [ -n "${KEEP_T:-}" ] && cp -r "$T" /tmp/diff-keep; cleanu
 KNOT_PID=
 die() { fail "$1" "${2:-$(tail -5 "$T/knot.log" 2>/dev/null)}"; finish; exit 1; }
 
+command -v knotd >/dev/null || needs_root "apt-get install knot"
 install_package knotd knot knotd || die "knotd is installed (apt-get install knot)" "$(tail -5 "$T/apt.log" 2>/dev/null)"
 RBL=1
 install_package rbldnsd rbldnsd rbldnsd || RBL=0
