@@ -23,10 +23,10 @@ static struct subject *name_subject(struct feeder *f, int kind, const char *name
 /* Counts toward the networks of ip's source, once for every prefix length that a zone's rule k rates
  * networks at. member: the event is misbehaviour (the source joins the network's members, and may
  * create it); otherwise it is a total such as dha's RCPTs, added only to networks that exist, so that
- * the clean mail of millions of clients makes no networks. dha is judged at the disconnect, as for
- * addresses. */
+ * the clean mail of millions of clients makes no networks. judge: rule k is judged now (dha is judged
+ * at the disconnect, as for addresses: not at an unknown RCPT unless its disconnect came first). */
 static void count_net(struct feeder *f, const struct ipaddr *ip, enum metric m, uint32_t n, uint32_t t,
-                      enum rule_kind k, int member)
+                      enum rule_kind k, int member, int judge)
 {
     uint8_t done[ZONESET_MAX];
     int ndone = 0;
@@ -47,7 +47,7 @@ static void count_net(struct feeder *f, const struct ipaddr *ip, enum metric m, 
             net_member_add(net, ip, (uint8_t)m, t);     /* without memory: one member fewer */
         if (m == M_UNKNOWN && t > net->last_unknown)
             net->last_unknown = t;
-        if (m != M_UNKNOWN)
+        if (judge)
             rules_eval(f, net, k, t);
     }
 }
@@ -76,7 +76,7 @@ static void count_ip(struct feeder *f, const struct ipaddr *ip, enum metric m, u
                      int rule)
 {
     if (rule >= 0 && rule != RULE_VOLUME && rule != RULE_BACKSCATTER)   /* those are not aggregated */
-        count_net(f, ip, m, n, t, (enum rule_kind)rule, m != M_RCPT);
+        count_net(f, ip, m, n, t, (enum rule_kind)rule, m != M_RCPT, 1);
     struct subject *sub = ip_subject(f, ip);
     if (!sub)
         return;
@@ -213,11 +213,80 @@ static void ndr_sent(struct feeder *f, struct qentry *q, uint32_t t)
 {
     if (q->has_ip)
         count_ip(f, &q->ip, M_NDR_OUT, 1, t, RULE_BACKSCATTER);
+    else
+        q->ndr_unjoined = 1;
     struct subject *d = q->has_sender ? name_subject(f, SUBJ_DOMAIN, q->domain, q->domain_len) : NULL;
     if (d) {
         subject_count(&f->state, d, M_NDR_OUT, t, 1);
         rules_eval(f, d, RULE_BACKSCATTER, t);
     }
+}
+
+/* smtpd's client= line after qmgr's from= (or bounce's NDR) for the same queue ID, as lines relayed
+ * out of order arrive: what those counted for the sender's domain alone now counts for the client. */
+static void client_late(struct feeder *f, struct qentry *q, uint32_t t)
+{
+    queue_touch(&f->state, q);
+    if (q->counted) {
+        if (q->null_sender)
+            count_ip(f, &q->ip, M_NDR_IN, 1, t, RULE_BACKSCATTER);
+        count_ip(f, &q->ip, M_MSGS, 1, t, RULE_VOLUME);
+    }
+    if (q->ndr_unjoined) {
+        q->ndr_unjoined = 0;
+        count_ip(f, &q->ip, M_NDR_OUT, 1, t, RULE_BACKSCATTER);
+    }
+}
+
+/* ---- a session's RCPT rejects and its disconnect, in either order ----
+ * dha is judged at the disconnect, whose rcpt= counters hold all of the session's RCPTs: judged at
+ * an unknown RCPT before it, the session's unknown ones would be set against none of its valid ones.
+ * When lines arrive out of order, the disconnect comes first: its counters say how many RCPTs were
+ * rejected, and the reject lines that no disconnect has claimed yet (rejects_open) are its; what it
+ * finds missing is owed, and a reject that a disconnect of the last minute owes is judged at once. A
+ * reject whose disconnect is lost stays open: a later session's early disconnect then owes less, and
+ * its late rejects wait for the next disconnect, as they did before. */
+static void disconnect_claims(struct feeder *f, const struct event *ev)
+{
+    uint8_t key[16];
+    uint32_t rejected = ev->n2 > ev->n1 ? ev->n2 - ev->n1 : 0;
+    struct subject *sub = rejected ? subject_get(&f->state, key, subject_key_ip(&ev->ip, key), 1) : NULL;
+    if (!sub)
+        return;
+    uint32_t claimed = rejected < sub->rejects_open ? rejected : sub->rejects_open;
+    uint32_t owed = sub->rejects_owed + rejected - claimed;
+    sub->rejects_open = (uint8_t)(sub->rejects_open - claimed);
+    sub->rejects_owed = (uint8_t)(owed > UINT8_MAX ? UINT8_MAX : owed);
+}
+
+/* An RCPT reject at t: 1 if a disconnect counted its session already. */
+static int reject_late(struct subject *sub, uint32_t t)
+{
+    if (sub->rejects_owed && subject_newest_minute(sub, M_RCPT) + 1 >= t / 60) {
+        sub->rejects_owed--;
+        return 1;
+    }
+    sub->rejects_owed = 0;      /* a disconnect's rejects that never came (lines lost) */
+    sub->rejects_open += sub->rejects_open < UINT8_MAX;
+    return 0;
+}
+
+static void rcpt_rejected(struct feeder *f, const struct event *ev, uint32_t t)
+{
+    uint8_t key[16];
+    struct subject *sub = subject_get(&f->state, key, subject_key_ip(&ev->ip, key), 1);
+    int late = sub && reject_late(sub, t);
+    if (ev->type != EV_RCPT_UNKNOWN)
+        return;
+    if (sub) {     /* listed from this time on */
+        count_slow(f, sub, M_UNKNOWN, t, 1);
+        subject_count(&f->state, sub, M_UNKNOWN, t, 1);
+        if (t > sub->last_unknown)
+            sub->last_unknown = t;
+    }
+    count_net(f, &ev->ip, M_UNKNOWN, 1, t, RULE_DHA, 1, late);
+    if (late && (sub = subject_get(&f->state, key, subject_key_ip(&ev->ip, key), 0)))
+        rules_eval(f, sub, RULE_DHA, t);
 }
 
 /* ---- abnormal sessions (state.h, struct abnormal_state: how one connection counts once) ---- */
@@ -370,24 +439,19 @@ void feed_event(struct feeder *f, const char *host, size_t hlen, const struct ev
     case EV_DISCONNECT:
         if (ev->n2)
             count_ip(f, &ev->ip, M_RCPT, ev->n2, t, RULE_DHA);
+        disconnect_claims(f, ev);
         smtpd_end(f, ev, t);
         break;
-    case EV_RCPT_UNKNOWN: {
-        uint8_t key[16];
-        struct subject *sub = subject_get(&f->state, key, subject_key_ip(&ev->ip, key), 1);
-        if (sub) {     /* judged at disconnect, with the total; listed from this time on */
-            count_slow(f, sub, M_UNKNOWN, t, 1);
-            subject_count(&f->state, sub, M_UNKNOWN, t, 1);
-            if (t > sub->last_unknown)
-                sub->last_unknown = t;
-        }
-        count_net(f, &ev->ip, M_UNKNOWN, 1, t, RULE_DHA, 1);
+    case EV_RCPT_UNKNOWN: case EV_RCPT_REJECT:
+        rcpt_rejected(f, ev, t);
         break;
-    }
     case EV_CLIENT:
         if (q) {
+            int late = !q->has_ip && (q->counted || q->ndr_unjoined);
             q->has_ip = 1;
             q->ip = ev->ip;
+            if (late)
+                client_late(f, q, t);
             if (ev->user && !q->account_len && queue_set_account(q, ev->user, ev->user_len) == 0)
                 submission(f, q, t);    /* qmgr's from= came first */
         }

@@ -422,7 +422,8 @@ static void eval_compromised(struct feeder *f, int zi, struct subject *sub, uint
     }
 }
 
-void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t)
+/* Every zone's rule k against sub's windows ending at t. */
+static void eval_at(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t)
 {
     if (sub->kind == SUBJ_NET) {    /* networks have a rule of their own for every kind */
         for (int zi = 0; zi < f->zones.n; zi++)
@@ -450,6 +451,61 @@ void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_
         default: break;
         }
     }
+}
+
+/* The metrics whose windows rule k sums for sub: m[0], and m[1] or METRICS. m[0] is METRICS for the
+ * rules judged by lists of times rather than windows (compromised). */
+static void judged_metrics(const struct subject *sub, enum rule_kind k, enum metric m[2])
+{
+    m[1] = METRICS;
+    if (sub->kind == SUBJ_NET) {
+        m[0] = network_metric(k);
+        return;
+    }
+    switch (k) {
+    case RULE_DHA: m[0] = M_UNKNOWN; break;
+    case RULE_BACKSCATTER: m[0] = M_NDR_IN; m[1] = M_NDR_OUT; break;
+    case RULE_AUTH: m[0] = M_AUTH_FAIL; break;
+    case RULE_VOLUME: m[0] = M_MSGS; break;
+    case RULE_ABNORMAL: m[0] = M_ABNORMAL; break;
+    default: m[0] = METRICS; break;
+    }
+}
+
+/* The widest window of rule k among the zones, in minutes (at most a ring's). */
+static uint32_t widest_window(const struct feeder *f, enum rule_kind k)
+{
+    uint32_t w = 0;
+    for (int zi = 0; zi < f->zones.n; zi++)
+        if (f->zones.zones[zi].rules[k].enabled && f->zones.zones[zi].rules[k].window > w)
+            w = f->zones.zones[zi].rules[k].window;
+    w = (w + 59) / 60;
+    return w > RING_MINUTES ? RING_MINUTES : w;
+}
+
+/* An event dated t is judged in the window ending at t and, when the subject already holds newer
+ * counts (a line from a host whose clock is behind, or one that arrived late), in the later windows
+ * that still hold it: those ending at each later minute with a count, up to a window's width after t.
+ * The fullest window that holds t ends at one of them, so two MTAs whose clocks differ by less than
+ * a window count an attack split between them whole, in whichever order their lines arrive. */
+void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t)
+{
+    eval_at(f, sub, k, t);
+    enum metric m[2];
+    judged_metrics(sub, k, m);
+    if (m[0] == METRICS)
+        return;
+    uint32_t from = t / 60, newest = subject_newest_minute(sub, m[0]);
+    if (m[1] != METRICS && subject_newest_minute(sub, m[1]) > newest)
+        newest = subject_newest_minute(sub, m[1]);
+    if (newest <= from)
+        return;     /* the usual case: nothing newer than this event */
+    uint32_t width = widest_window(f, k), to = from + (width ? width - 1 : 0);
+    if (newest < to)
+        to = newest;
+    for (uint32_t e = from + 1; e <= to; e++)
+        if (subject_sum(sub, m[0], e * 60, 60) || (m[1] != METRICS && subject_sum(sub, m[1], e * 60, 60)))
+            eval_at(f, sub, k, e * 60);
 }
 
 /* Writes one pending listing: merged with the feeder's other reasons, never over a live manual entry

@@ -328,6 +328,16 @@ uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint3
     return r ? ring_sum(r, t / unit, buckets) : sparse_sum(sub->win, sub->nwin, (uint8_t)m, t / unit, buckets);
 }
 
+uint32_t subject_newest_minute(const struct subject *sub, enum metric m)
+{
+    const struct ring *r = subject_ring(sub, m);
+    uint32_t newest = r ? r->last : 0;
+    for (uint8_t i = 0; !r && i < sub->nwin; i++)
+        if (sub->win[i].metric == m && sub->win[i].minute > newest)
+            newest = sub->win[i].minute;
+    return newest;
+}
+
 int subject_window_empty(const struct subject *sub, enum metric m, uint32_t t)
 {
     const struct ring *r = subject_ring(sub, m);
@@ -824,7 +834,7 @@ static int decode_subject(struct subject *sub, struct buf *b, int expand)
 static void encode_qentry(const struct qentry *q, struct buf *b)
 {
     put8(b, (uint8_t)(q->has_ip | q->null_sender << 1 | q->has_sender << 2 | q->counted << 3 |
-                      (q->account_len > 0) << 4 | q->submitted << 5));
+                      (q->account_len > 0) << 4 | q->submitted << 5 | q->ndr_unjoined << 6));
     put_ip(b, &q->ip);
     put32(b, q->node.seen);
     put32(b, q->removed);
@@ -844,6 +854,7 @@ static int decode_qentry(struct qentry *q, struct buf *b)
     q->has_ip = flags & 1;
     q->null_sender = (flags >> 1) & 1;
     q->counted = (flags >> 3) & 1;
+    q->ndr_unjoined = (flags >> 6) & 1;
     get_ip(b, &q->ip);
     q->node.seen = get32(b);
     q->removed = get32(b);

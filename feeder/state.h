@@ -119,6 +119,10 @@ struct subject {
     uint8_t dead : 1;                   /* evicted or swept while dirty: freed at the next save */
     uint8_t geo_done : 1;
     char cc[2];                         /* country (GeoIP cache, not stored); "--" unknown */
+    /* RCPT rejects and the disconnects that count them, joined in either order (correlate.c; not
+     * stored: a join lasts a minute): rejects no disconnect has claimed yet, and rejects that a
+     * disconnect counted before their lines came */
+    uint8_t rejects_open, rejects_owed;
     struct wentry win[SUBJECT_WINDOW_INLINE];
     uint8_t key[];                      /* kind byte, then 4 or 8 (IPv6 /64) bytes, or a name */
 };
@@ -132,6 +136,7 @@ struct qentry {
     uint8_t dirty : 1, stored : 1, dead : 1, has_ip : 1, null_sender : 1, has_sender : 1;
     uint8_t counted : 1;                /* qmgr logs from= again on every retry: count once */
     uint8_t submitted : 1;              /* counted toward its SASL account's volume */
+    uint8_t ndr_unjoined : 1;           /* an NDR sent before the client= line came: counted at it */
     uint8_t domain_len, account_len;
     uint16_t keylen;
     uint16_t nrcpt;                     /* qmgr's nrcpt= (for the account, whichever line comes last) */
@@ -201,6 +206,9 @@ struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int
 void subject_touch(struct state *s, struct subject *sub);
 void subject_count(struct state *s, struct subject *sub, enum metric m, uint32_t t, uint32_t n);
 uint32_t subject_sum(const struct subject *sub, enum metric m, uint32_t t, uint32_t window);
+/* The newest bucket with a count of metric m (unix time / the metric's unit: minutes for the rules'
+ * windows, half hours for the slow ones); 0 if none. */
+uint32_t subject_newest_minute(const struct subject *sub, enum metric m);
 /* No count of metric m within its ring's reach of t. */
 int subject_window_empty(const struct subject *sub, enum metric m, uint32_t t);
 struct account_state *subject_account(struct subject *sub);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Regression: a queue ID whose `removed` line never comes (lost lines, a host that stopped logging)
-# stayed in memory and in the store for a day; 300k of them held 124 MB. Now it is dropped after two
-# hours without a line for it, while a deferred message that qmgr keeps retrying keeps its entry and
-# is counted once.
+# Guards: a queue ID whose `removed` line never comes (lost lines, a host that stopped logging) is
+# dropped after two hours without a line for it, while a deferred message that qmgr keeps retrying
+# keeps its entry and is counted once. (Such an entry once stayed in memory and in the store for a
+# day; 300k of them held 124 MB.)
 . "$(dirname "$0")/lib.sh"
 base=$(( $(date +%s) - 4 * 3600 ))
 stamp() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000000+00:00; }

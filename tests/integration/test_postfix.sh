@@ -2,7 +2,8 @@
 # End to end with a real Postfix: a private Postfix instance (postscreen on port 25 in front of smtpd,
 # smtpd alone on port 2525, SMTP AUTH through a private Dovecot) and dnsbl-server run inside a network
 # namespace of their own; Postfix logs into a file (postlogd) that the feeder follows. Clients on
-# 127.0.0.x inside the namespace harvest addresses, send mass mail and guess passwords; the test
+# 127.0.0.x inside the namespace harvest addresses, send mass mail, guess passwords and ring the bell
+# and run (connect to postscreen and hang up, or talk before the banner); the test
 # checks that they are listed within a second, refused on their next attempt (450 with the reason by
 # smtpd, 550 by postscreen), accepted again once the listing expired, and that a clean client is
 # accepted throughout. The Postfix and Dovecot configuration is in tests/integration/postfix/.
@@ -147,7 +148,7 @@ if not done:
 open(path, "w").write("\n".join(out))
 EOF
 }
-for rule in dha backscatter auth volume compromised; do
+for rule in dha backscatter auth volume compromised abnormal; do
     zone_set "$ZONES/bl.example.conf" "rule $rule" expire 60s
     zone_set "$ZONES/bl.example.conf" "rule $rule" max-expire 60s
 done
@@ -275,6 +276,7 @@ wait_minute_start() {   # wait until the second of the minute is at most $1
 R66=$(rev4 127.0.0.66).bl.example
 R67=$(rev4 127.0.0.67).bl.example
 R77=$(rev4 127.0.0.77).bl.example
+R55=$(rev4 127.0.0.55).bl.example
 R88=$(rev4 127.0.0.88).bl.example
 SPAM=spam.example.dbl.example
 
@@ -349,6 +351,54 @@ check_match "once postscreen's pass expired: postscreen's 550" \
 within "$d" 9 && ok "postscreen saw the listing within postscreen_dnsbl_max_ttl (5s) + 4 s (${d}s)" ||
     fail "postscreen saw the listing within 9 s" "took ${d}s"
 
+# --- abnormal sessions: ring the bell and run ------------------------------------------------------
+# ring SRC N: N connections from SRC to postscreen (:25), each closed at once; every other one first
+# talks before the banner (postscreen logs PREGREET). postscreen (greet action `ignore`) sees most of
+# the hang-ups only at the end of its greet wait and hands the dead connection on to smtpd, which logs
+# `lost connection after CONNECT`: the feeder counts each connection once, whoever logged it.
+ring() {
+    nsx timeout 60 python3 -c '
+import socket, sys, time
+src, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", 25), timeout=5, source_address=(src, 0))
+    if i % 2:
+        s.sendall(b"EHLO bot.example\r\n")
+        time.sleep(0.3)
+    s.close()
+    time.sleep(0.2)
+' "$1" "$2"
+}
+say "abnormal sessions: 127.0.0.55 connects to postscreen (:25) 12 times and hangs up"
+ring 127.0.0.55 12 || fail "the 12 connections from 127.0.0.55 were made"
+t_end=$(now)
+t_dns=$(wait_dns "$R55" 127.0.0.7 5)
+if [ -n "$t_dns" ]; then
+    d=$(elapsed "$t_end" "$t_dns")
+    within "$d" 1.0 && ok "the client that hangs up listed 127.0.0.7 within 1 s of its last connection (${d}s)" ||
+        fail "the client that hangs up listed within 1 s" "took ${d}s"
+else
+    fail "the client that hangs up, 127.0.0.55, listed (127.0.0.7)" \
+         "$(grep -cE 'HANGUP|PREGREET' "$T/maillog") HANGUP/PREGREET lines logged; $(tail -2 "$T/feeder.log")"
+fi
+check_match "its TXT says why: at most 12 sessions (a pregreet handed on to smtpd is one, not two)" \
+    '"abnormal sessions 1[0-2] in 10m \(mostly [a-z ]+; longest [0-9]+s\)' "$(txt "$R55")"
+check_match "postscreen logged its pregreets" 'PREGREET [0-9]+ after [0-9.]+ from \[127\.0\.0\.55\]' "$(cat "$T/maillog")"
+check_match "... and Postfix its hang-ups" \
+    '(lost connection after CONNECT from unknown|HANGUP after [0-9.]+ from )\[127\.0\.0\.55\]' "$(cat "$T/maillog")"
+# postscreen may trust the DNSBL pass of its earlier connections for postscreen_dnsbl_max_ttl (5 s)
+r=
+for _ in $(seq 10); do
+    r=$(probe 127.0.0.55 25)
+    [[ $r == 550* ]] && break
+    sleep 1
+done
+check_match "postscreen refuses it now: 550 ... blocked using bl.example" \
+    '^550 5\.7\.1 Service unavailable; client \[127\.0\.0\.55\] blocked using bl\.example' "$r"
+check_match "postscreen logged the DNSBL rank for it" 'DNSBL rank 3 for \[127\.0\.0\.55\]' "$(cat "$T/maillog")"
+check_match "clean client still delivers through postscreen" '^250 2\.0\.0 Ok: queued' \
+    "$(deliver 127.0.0.10 25 friend@friend.example)"
+
 # --- the domain zone: reject_rhsbl_sender ------------------------------------------------------------
 say "mass mail from sender domain spam.example (client 127.0.0.88, :2525): 5 messages"
 for i in 1 2 3 4 5; do
@@ -410,7 +460,7 @@ check_match "clean client still accepted through postscreen" '^250 ' "$(probe 12
 # --- expiry -------------------------------------------------------------------------------------------
 say "waiting for the listings to expire (60 s after each one's last offending event)"
 deadline=$(( $(date +%s) + 100 ))
-for name in "$R66" "$R67" "$SPAM" "$R77" "$ACCT"; do
+for name in "$R66" "$R67" "$R55" "$SPAM" "$R77" "$ACCT"; do
     left=$(( deadline - $(date +%s) ))
     t=$(wait_gone "$name" $(( left > 1 ? left : 1 )))
     [ -n "$t" ] && ok "listing expired by itself: $name" || fail "listing expired within 100 s: $name"
@@ -421,6 +471,7 @@ check_match "127.0.0.66 accepted again through postscreen" '^250 ' "$(probe 127.
 check_match "127.0.0.67 accepted again through postscreen" '^250 ' "$(probe 127.0.0.67 25)"
 check_match "127.0.0.77 accepted again by smtpd" '^250 ' "$(probe 127.0.0.77 2525)"
 check_match "127.0.0.77 accepted again through postscreen" '^250 ' "$(probe 127.0.0.77 25)"
+check_match "127.0.0.55 accepted again through postscreen" '^250 ' "$(probe 127.0.0.55 25)"
 check_match "mail from spam.example accepted again" '^250 ' "$(probe 127.0.0.88 2525 offer7@spam.example)"
 check_match "clean client: message accepted at the end" '^250 2\.0\.0 Ok: queued' "$(deliver 127.0.0.10 2525 friend@friend.example)"
 sleep 0.5

@@ -349,9 +349,10 @@ Test(reversed, v6_round_trip)
     }
 }
 
-/* Regression (found by this test, fixed): lib/addr.c addr_reversed: the loop guard "pos + 2 < n" stops one nibble early when the buffer
- * is exactly large enough (32 nibbles + 31 dots + NUL = 64 bytes): the result is 62 characters ending
- * in '.', with the first nibble of the address missing. */
+/* Guards: lib/addr.c addr_reversed writes every nibble when the buffer is exactly large enough
+ * (32 nibbles + 31 dots + NUL = 64 bytes): 63 characters, the address's first nibble last. (Found by
+ * this test and fixed: the loop guard "pos + 2 < n" once stopped one nibble early there; the result
+ * was 62 characters ending in '.', with the first nibble of the address missing.) */
 Test(reversed, v6_exact_buffer)
 {
     char buf[64], want[64];
@@ -462,10 +463,11 @@ Test(account, uses_len_not_nul)
     cr_assert_str_eq(a, "dff1814457f5f95550f4ccecf8db4fd6");
 }
 
-/* Regression (found by this test, fixed): lib/addr.c account_label: a name longer than 512 bytes is silently cut to its first 512
- * bytes before hashing, so the label is not SHA-256 of the name and two long names sharing a
- * 512-byte prefix collide. 600 x 'A': expected ba35c170729417f1499e0886e7e12fcd
- * (python3 hashlib.sha256(b"a"*600)), actual is the hash of 512 'a'. */
+/* Guards: lib/addr.c account_label hashes the whole name, however long, so the label is SHA-256 of
+ * the name and two long names sharing a 512-byte prefix do not collide. 600 x 'A': expected
+ * ba35c170729417f1499e0886e7e12fcd (python3 hashlib.sha256(b"a"*600)). (Found by this test and
+ * fixed: a name longer than 512 bytes was once silently cut to its first 512 bytes before hashing,
+ * and the result was the hash of 512 'a'.) */
 Test(account, long_name_hashed_whole)
 {
     char name[600], out[ACCOUNT_LABEL_LEN + 1];

@@ -847,10 +847,10 @@ Test(apex_file, deeper_static_name)
     cr_assert_str_eq(text, "hello");
 }
 
-/* Regression (found by this test, fixed): dnsbl-server/answer.c static_records/resolve: an empty non-terminal of the apex file
- * ("deep.t.example" when the file has "x.deep.t.example") is answered NXDOMAIN, although the name
- * exists (RFC 1034 4.3.2, RFC 8020): expected NOERROR/NODATA with the SOA; a resolver that trusts
- * the NXDOMAIN then treats x.deep.t.example as nonexistent too. */
+/* Guards: dnsbl-server/answer.c static_records/resolve answer an empty non-terminal of the apex file
+ * ("deep.t.example" when the file has "x.deep.t.example") NOERROR/NODATA with the SOA, as the name
+ * exists (RFC 1034 4.3.2, RFC 8020). (Found by this test and fixed: it was once answered NXDOMAIN,
+ * and a resolver that trusts the NXDOMAIN then treats x.deep.t.example as nonexistent too.) */
 Test(apex_file, empty_non_terminal_exists)
 {
     ask("deep.t.example", LDNS_RR_TYPE_A);

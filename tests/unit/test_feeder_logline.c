@@ -186,11 +186,12 @@ Test(logline, rfc3164_more_than_a_day_ahead_is_last_year)
     cr_assert_eq(l.time, 1763823875);
 }
 
-/* Regression (found by this test, fixed): logline.c parse_rfc3164 only ever moves a stamp back a year, never forward. logline.h says
- * stamps "more than a day ahead" of now are last year's, so one a second ahead across New Year (a
- * relay's clock, or a line read in the second it was written) belongs to the coming year:
- * "Jan  1 00:00:00" with now = 2026-12-31T23:59:59Z should be 2027-01-01T00:00:00Z (1798761600);
- * it is 2026-01-01T00:00:00Z (1767225600), a year back. */
+/* Guards: logline.c parse_rfc3164 moves a stamp forward a year as well as back. logline.h says stamps
+ * "more than a day ahead" of now are last year's, so one a second ahead across New Year (a relay's
+ * clock, or a line read in the second it was written) belongs to the coming year: "Jan  1 00:00:00"
+ * with now = 2026-12-31T23:59:59Z is 2027-01-01T00:00:00Z (1798761600). (Found by this test and
+ * fixed: parse_rfc3164 once only ever moved a stamp back a year, never forward, and dated this one
+ * 2026-01-01T00:00:00Z (1767225600), a year back.) */
 Test(logline, rfc3164_new_year_a_second_ahead)
 {
     utc();
@@ -449,9 +450,9 @@ Test(logline, prefixes_rfc5424)
                         "[example", strlen("[exampleSDID@32473 iut=\"3\"]"));
 }
 
-/* Regression: parse_rfc5424 read f[4][0], the first byte of the structured-data field, without
- * checking that the field is inside the line, so a line ending with the space after MSGID was read
- * one byte past its end (fixed in 42d6658). */
+/* Guards: parse_rfc5424 checks that the structured-data field is inside the line before it reads
+ * f[4][0], the field's first byte, so a line ending with the space after MSGID is not read one byte
+ * past its end. (It once read that byte unchecked; fixed in 42d6658.) */
 Test(logline, rfc5424_line_ending_before_structured_data)
 {
     const char *s = "<22>1 2026-11-22T15:04:35Z mx1 postfix/smtpd 13453 - ";

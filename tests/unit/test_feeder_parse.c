@@ -207,10 +207,11 @@ Test(parse_reject, postfix39_sasl_fields_after_reject)
     assert_str(ev.user, ev.user_len, "u");
 }
 
-/* Regression (found by this test, fixed): parse_postfix.c reject() takes the SMTP code from 2 bytes after the first ':' that follows
- * " from ", which for an IPv6 client is inside the address. "RCPT from unknown[2001:db8::1]: 554 ..."
- * gives n1 = 0 (it reads "b8::1]: 554") and "RCPT from unknown[2001:4860::1]: 554 ..." gives n1 = 860.
- * Expected n1 = 554 for both. */
+/* Guards: parse_postfix.c reject() takes the SMTP code from after the client's address, also when
+ * that address is IPv6: "RCPT from unknown[2001:db8::1]: 554 ..." and "RCPT from
+ * unknown[2001:4860::1]: 554 ..." both give n1 = 554. (Found by this test and fixed: reject() once
+ * took the code from 2 bytes after the first ':' that follows " from ", which for an IPv6 client is
+ * inside the address: the first line gave n1 = 0 (it read "b8::1]: 554"), the second n1 = 860.) */
 Test(parse_reject, ipv6_client_smtp_code)
 {
     struct event ev;

@@ -183,6 +183,17 @@ static uint32_t dha_session(uint32_t t, const char *ip, int unknown, int total)
     return unknown ? t - 1 : t;     /* the last unknown RCPT: the offending event a listing runs from */
 }
 
+/* n RCPTs to unknown users, one a second from t, without their disconnect; returns the time of the last. */
+static uint32_t unknown_rcpts(uint32_t t, const char *ip, int n)
+{
+    for (int i = 0; i < n; i++)
+        line(t + (uint32_t)i, "postfix/smtpd[100]: NOQUEUE: reject: RCPT from unknown[%s]: 550 5.1.1 <nobody%d@example.jp>: "
+                              "Recipient address rejected: User unknown in local recipient table; "
+                              "from=<x@sender.example> to=<nobody%d@example.jp> proto=ESMTP helo=<client.example.net>",
+             ip, i, i);
+    return t + (uint32_t)n - 1;
+}
+
 /* n SMTP AUTH failures, one a second from t; returns the time of the last. */
 static uint32_t auth_fails(uint32_t t, const char *ip, int n)
 {
@@ -278,6 +289,69 @@ Test(rules, auth_failures_outside_the_window_do_not_add_up)
     auth_fails(T0 + 11 * 60, "203.0.113.42", 5);   /* the first five are 11 minutes old */
     commit();
     assert_not_listed(get_ip("bl.example", "203.0.113.42"));
+}
+
+/* ---- rule 6 (issue 9): skew across MTAs, lines out of order ---- */
+
+/* Two MTAs whose clocks are 5 minutes apart, the one ahead read first: the late failures are judged
+ * in the window ending at the newer ones too, and the listing runs from that window's last minute. */
+Test(rules, auth_late_failures_join_newer_ones)
+{
+    open_feeder("zones", NULL);
+    uint32_t t = auth_fails(T0 + 300, "203.0.113.43", 5);
+    auth_fails(T0, "203.0.113.43", 5);
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.43"), CODE(127, 0, 0, 4), t / 60 * 60 + HOUR);
+}
+
+Test(rules, auth_late_failures_short_of_the_threshold_are_not_listed)
+{
+    open_feeder("zones", NULL);
+    auth_fails(T0 + 300, "203.0.113.44", 5);
+    auth_fails(T0, "203.0.113.44", 4);
+    auth_fails(T0 + 1500, "203.0.113.45", 5);      /* 25 minutes apart: two windows */
+    auth_fails(T0, "203.0.113.45", 5);
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.44"));
+    assert_not_listed(get_ip("bl.example", "203.0.113.45"));
+}
+
+/* A disconnect read before its session's rejects: they count, judged against its RCPTs. */
+Test(rules, dha_rejects_after_their_disconnect_are_judged)
+{
+    open_feeder("zones", NULL);
+    line(T0, "postfix/smtpd[100]: disconnect from unknown[203.0.113.46] ehlo=1 mail=1 rcpt=0/10 quit=1 commands=3/13");
+    uint32_t t = unknown_rcpts(T0, "203.0.113.46", 10);
+    line(T0 + 20, "postfix/smtpd[100]: disconnect from unknown[203.0.113.47] ehlo=1 mail=1 rcpt=12/22 quit=1 commands=15/25");
+    unknown_rcpts(T0 + 20, "203.0.113.47", 10);             /* 10 of 22: below the ratio */
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.46"), CODE(127, 0, 0, 2), t + HOUR);
+    assert_not_listed(get_ip("bl.example", "203.0.113.47"));
+}
+
+/* Rejects read before any disconnect wait for theirs: a clean session ending meanwhile does not make
+ * them a harvest (12 unknown against the clean session's 2 RCPTs would be). */
+Test(rules, dha_rejects_wait_for_their_own_disconnect)
+{
+    open_feeder("zones", NULL);
+    unknown_rcpts(T0, "203.0.113.48", 3);
+    line(T0 + 2, "postfix/smtpd[101]: disconnect from unknown[203.0.113.48] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=5");
+    unknown_rcpts(T0 + 3, "203.0.113.48", 9);
+    line(T0 + 12, "postfix/smtpd[100]: disconnect from unknown[203.0.113.48] ehlo=1 mail=1 rcpt=18/30 quit=1 commands=21/33");
+    commit();
+    assert_not_listed(get_ip("bl.example", "203.0.113.48"));
+}
+
+/* qmgr's from= read before smtpd's client= for the same queue ID: the message counts for the client. */
+Test(rules, backscatter_counts_when_client_comes_after_from)
+{
+    open_feeder("zones", NULL);
+    for (uint32_t i = 0; i < 20; i++) {
+        line(T0 + i, "postfix/qmgr[200]: 4A%09X: from=<>, size=900, nrcpt=1 (queue active)", i);
+        line(T0 + i, "postfix/smtpd[100]: 4A%09X: client=unknown[203.0.113.49]", i);
+    }
+    commit();
+    assert_listed(get_ip("bl.example", "203.0.113.49"), CODE(127, 0, 0, 3), T0 + 19 + HOUR);
 }
 
 Test(rules, auth_server_connection_lost_is_not_counted)
@@ -727,11 +801,12 @@ Test(rules, rfc3164_lines_are_dated_this_year)
     assert_listed(get_ip("bl.example", "203.0.113.95"), CODE(127, 0, 0, 4), (uint32_t)t + 9 + HOUR);
 }
 
-/* Regression (found by this test, fixed): feeder.c sets f->logtime.now (the reference for the year of RFC 3164 stamps) once, in
- * feeder_open, and nothing advances it. A feeder that has been running for a while (simulated here:
- * logtime as feeder_open would have set it 150 days ago) dates today's RFC 3164 lines relative to its
- * start: more than a day ahead of it, so last year's. 10 auth failures stamped now are counted a
- * year back, and the listing (if any) expires a year ago. Expected: listed until now + 1 h. */
+/* Guards: f->logtime.now (the reference for the year of RFC 3164 stamps) follows the clock, also in a
+ * feeder that has been running for a while (simulated here: logtime as feeder_open would have set it
+ * 150 days ago): 10 auth failures stamped now are counted now. Expected: listed until now + 1 h.
+ * (Found by this test and fixed: feeder.c once set f->logtime.now only once, in feeder_open, and
+ * nothing advanced it. Today's RFC 3164 lines, more than a day ahead of the start, were dated last
+ * year: counted a year back, and the listing (if any) expired a year ago.) */
 Test(rules, rfc3164_year_follows_the_clock_in_a_long_running_feeder)
 {
     setenv("TZ", "UTC", 1);
@@ -819,11 +894,12 @@ Test(rules, allowlisted_network_is_never_listed)
     cr_assert_gt(f.stats.allowed, 0);
 }
 
-/* Regression (found by this test, fixed): rules.c allowed() checks only the base address of an IPv6 subject's /64 against the zone's
- * [allow] nets, and the listing covers the whole /64. With "net = 2001:db8:5:6::25/128" in [allow],
- * 10 auth failures from 2001:db8:5:6::25 list 2001:db8:5:6::/64 (127.0.0.4), so the allowlisted
- * address itself is answered as listed. Expected (README: "Sources on the zone's [allow] list are
- * never listed"): 2001:db8:5:6::25 not listed. */
+/* Guards: rules.c allowed() keeps an IPv6 subject's /64 unlisted when any address of the zone's
+ * [allow] nets is in it, as the listing would cover the whole /64. With "net = 2001:db8:5:6::25/128"
+ * in [allow], 10 auth failures from 2001:db8:5:6::25 leave it unlisted (README: "Sources on the
+ * zone's [allow] list are never listed"). Expected: 2001:db8:5:6::25 not listed. (Found by this test
+ * and fixed: allowed() once checked only the base address of the /64 against [allow]; those failures
+ * listed 2001:db8:5:6::/64 (127.0.0.4), so the allowlisted address itself was answered as listed.) */
 Test(rules, allowlisted_ipv6_host_is_never_listed)
 {
     char zones[128], conf[160];
@@ -986,11 +1062,12 @@ Test(rules, compromised_without_geoip_is_never_listed)
         assert_not_listed(get_ip("bl.example", ips[i]));
 }
 
-/* Regression (found by this test, fixed): correlate.c account_login() keeps the last ACCT_LOGINS (32) logins, and every SMTP submission
- * (client= with sasl_username) is one: JP, US, then 40 messages submitted from one JP address, then
- * FR, all within 3 hours, leaves JP x31 + FR in the history, so the account counts 2 country runs
- * instead of JP US JP FR = 4 and is not listed. A busy sender from one place hides an earlier
- * login abroad. Expected: dave listed 127.0.2.6 in acct.example. */
+/* Guards: correlate.c account_login() keeps an account's country changes in its ACCT_LOGINS (32)
+ * logins, so a busy sender from one place does not hide an earlier login abroad. Every SMTP
+ * submission (client= with sasl_username) is a login: JP, US, then 40 messages submitted from one JP
+ * address, then FR, all within 3 hours, is JP US JP FR = 4 country runs. Expected: dave listed
+ * 127.0.2.6 in acct.example. (Found by this test and fixed: account_login() once kept just the last
+ * 32 logins, which left JP x31 + FR in the history: 2 country runs, and dave not listed.) */
 Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
 {
     open_with_geoip();
@@ -1005,9 +1082,10 @@ Test(rules, compromised_burst_of_submissions_does_not_hide_logins)
     assert_listed(get_account("dave"), CODE(127, 0, 2, 6), T0 + 2 * HOUR + HOUR);
 }
 
-/* Regression (found by the Postfix end-to-end test): the dha rule is judged at every disconnect, over
- * the whole window, so a later session without a single unknown recipient used to push the listing
- * out again (or list the address anew once it had expired). A listing runs from the last unknown RCPT. */
+/* Guards: a dha listing runs from the last unknown RCPT; a later session without a single unknown
+ * recipient neither pushes it out nor lists the address anew. (Found by the Postfix end-to-end test
+ * and fixed: the dha rule is judged at every disconnect, over the whole window, and such a session
+ * used to push the listing out again, or list the address anew once it had expired.) */
 Test(rules, dha_clean_session_neither_extends_nor_renews)
 {
     open_feeder(SHIPPED, NULL);

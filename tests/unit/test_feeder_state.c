@@ -149,9 +149,9 @@ Test(state, queue_cap_evicts_least_recently_seen)
     state_free(&s);
 }
 
-/* Regression: a queue ID whose `removed` line never comes stayed a day (QUEUE_MAX_AGE 86400); 300k of
- * them held 124 MB. Now it goes after STATE_QUEUE_IDLE without a line; a message still being retried
- * (qmgr logs it again) stays. */
+/* Guards: a queue ID whose `removed` line never comes goes after STATE_QUEUE_IDLE without a line; a
+ * message still being retried (qmgr logs it again) stays. (Such an entry once stayed a day
+ * (QUEUE_MAX_AGE 86400); 300k of them held 124 MB.) */
 Test(state, queue_entry_without_removed_expires_when_idle)
 {
     struct state s;

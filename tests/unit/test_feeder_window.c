@@ -145,10 +145,12 @@ Test(window, ring_empty_agrees_with_ring_sum)
     cr_assert(ring_empty(&r, M0 + 64));
 }
 
-/* Regression (found by this test, fixed): window.c ring_empty() only compares minute with r->last: with the newest bucket at M0 and
- * the only count at M0-60, ring_empty(r, M0+10) returns 0 although ring_sum(r, M0+10, 64) is 0 (M0-60
- * is 70 minutes before it, out of any window). It errs towards keeping state: state_sweep keeps such
- * a subject up to 63 minutes longer than it needs to. Expected 1. */
+/* Guards: window.c ring_empty() judges a ring by every count still in reach, not by its newest bucket
+ * alone: with the newest bucket at M0 and the only count at M0-60, ring_empty(r, M0+10) is 1, as
+ * ring_sum(r, M0+10, 64) is 0 (M0-60 is 70 minutes before it, out of any window). Expected 1.
+ * (Found by this test and fixed: ring_empty() once compared the minute with r->last only and returned
+ * 0 here. It erred towards keeping state: state_sweep kept such a subject up to 63 minutes longer
+ * than it needed to.) */
 Test(window, ring_empty_ignores_counts_out_of_reach)
 {
     struct ring r = fresh();

@@ -491,10 +491,11 @@ Test(import, replace_empties_zone)
     cr_assert_eq(after.v4_plens, 1ull << 32, "the /8 is gone from the meta");
 }
 
-/* Regression (found by this test, fixed): dnsbl-server/import.c import_commit: with no entries (an empty or comment-only file, e.g. to
- * empty a zone with replace=1) im->entries is NULL and qsort_r(NULL, 0, ...) is called: undefined
- * behaviour (glibc declares the argument nonnull); UBSan aborts with "null pointer passed as
- * argument 1, which is declared to never be null". Expected: the zone is emptied. */
+/* Guards: dnsbl-server/import.c import_commit with no entries (an empty or comment-only file, e.g. to
+ * empty a zone with replace=1, where im->entries is NULL) empties the zone without passing NULL to
+ * qsort_r. Expected: the zone is emptied. (Found by this test and fixed: it once called
+ * qsort_r(NULL, 0, ...): undefined behaviour (glibc declares the argument nonnull); UBSan aborted
+ * with "null pointer passed as argument 1, which is declared to never be null".) */
 Test(import, replace_with_nothing)
 {
     line_ok("9.9.9.9");
@@ -556,9 +557,10 @@ Test(import, line_length)
     line_bad(line, "longer");
 }
 
-/* Regression (found by this test, fixed): dnsbl-server/import.c import_file: the '\n' kept by fgets is counted against the limit, so a
- * 4095-character line (which import_line accepts) fails when read from a file, with "line longer
- * than 4095 characters" (and a 4096-character one with "longer than 4096"). */
+/* Guards: dnsbl-server/import.c import_file does not count the '\n' kept by fgets against the limit,
+ * so a 4095-character line (which import_line accepts) is accepted from a file too. (Found by this
+ * test and fixed: it once counted it, and such a line failed with "line longer than 4095 characters"
+ * (and a 4096-character one with "longer than 4096").) */
 Test(import, file_line_of_max_length)
 {
     static char data[5000];

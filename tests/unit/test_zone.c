@@ -431,8 +431,9 @@ Test(zones, apex_file_and_ns_exclusive)
     expect_error("t.conf", 0, "exclude");
 }
 
-/* Regression (found by this test, fixed): lib/conf.c conf_parse_file: the newline counts towards CONF_LINE_MAX, so a line of exactly
- * 4096 characters (plus its '\n') is refused with "line longer than 4096 characters". */
+/* Guards: lib/conf.c conf_parse_file accepts a line of exactly 4096 characters (plus its '\n'): the
+ * newline does not count towards CONF_LINE_MAX. (Found by this test and fixed: it once did, and such
+ * a line was refused with "line longer than 4096 characters".) */
 Test(zones, line_of_max_length)
 {
     char text[8192];
