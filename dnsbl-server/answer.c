@@ -310,8 +310,20 @@ static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_q
     const struct zone *z = &ctx->zones->zones[zi];
     int rel = q->nlabels - z->nlabels, rc = 0;
     struct ipnet p;
-    if (z->kind != ZONE_IP)         /* "*.sub.example" is listed: store_lookup_domain says so */
-        return (l->flags & LISTING_SUBDOMAINS) && !(l->flags & LISTING_ALLOW);
+    if (z->kind != ZONE_IP) {       /* "*.sub.example" is listed: store_lookup_domain says so */
+        if ((l->flags & LISTING_SUBDOMAINS) && !(l->flags & LISTING_ALLOW))
+            return 1;
+        char name[DOMAIN_MAX + 1];  /* "a.sub.example" is: the descendant index says so */
+        int len = z->kind == ZONE_DOMAIN ? relative_domain(q, rel, name, sizeof name) : -1;
+        if (len <= 0)               /* (account names are one label: nothing is below them) */
+            return 0;
+        const struct zone_meta *meta = zone_meta(ctx, zi);
+        const struct v4map *map = meta->key_map_format == STORE_KEY_MAP_FORMAT ? zone_keymap(ctx, zi) : NULL;
+        uint8_t pk[STORE_KEY_MAX];
+        if (map && !keymap_may_hold(map, pk, store_key_parent(name, (size_t)len, pk)))
+            return 0;               /* the filter: no domain key below the name (the common miss) */
+        return store_domain_has_listed_descendant(ctx->txn, z->dbi, meta, name, (size_t)len, ctx->now);
+    }
     if (rel < 4 && name_prefix(q, rel, 0, &p) == 0)
         rc = prefix_exists(ctx, zi, &p);
     if (rc == 0 && rel < 32 && name_prefix(q, rel, 1, &p) == 0)

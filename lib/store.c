@@ -951,6 +951,112 @@ static void remember_key(struct store_txn_zone *z, uint64_t h)
         z->nnewkeys = n + 1;
 }
 
+/* Calls fn with the filter hash of every parent name of the domain key ("Pspam.co", "Pco"). */
+static void each_parent(const uint8_t *key, size_t klen, void (*fn)(uint64_t h, void *arg), void *arg)
+{
+    uint8_t pk[STORE_KEY_MAX];
+    if (key[0] != 'D')
+        return;
+    for (size_t i = 1; i < klen; i++)
+        if (key[i] == '.' && i + 1 < klen)
+            fn(store_key_hash(pk, store_key_parent((const char *)key + i + 1, klen - i - 1, pk)), arg);
+}
+
+static void remember_parent(uint64_t h, void *z)
+{
+    remember_key(z, h);
+}
+
+/* ---- the descendant index of domain keys (store.h) ---- */
+
+#define RINDEX_SCAN_MAX 256     /* descendants judged before a name is taken to exist (NODATA) */
+
+/* The index key of the domain key (or of a query name, for its descendants' prefix): 0x00 'R' and
+ * the labels reversed, each followed by '.'; 0 for a key without a parent (no dot). */
+static size_t rindex_key(const char *name, size_t len, uint8_t *out)
+{
+    size_t pos = 2, end = len;
+    out[0] = 0;
+    out[1] = 'R';
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && name[start - 1] != '.')
+            start--;
+        memcpy(out + pos, name + start, end - start);
+        pos += end - start;
+        out[pos++] = '.';
+        end = start ? start - 1 : 0;
+    }
+    return pos;
+}
+
+static int rindex_note(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, int add)
+{
+    uint8_t rk[2 + STORE_KEY_MAX];
+    if (key[0] != 'D' || klen < 2 || !memchr(key + 1, '.', klen - 1))
+        return 0;
+    MDB_val k = { rindex_key((const char *)key + 1, klen - 1, rk), rk };
+    int rc = add ? mdb_put(txn, dbi, &k, &(MDB_val){ 0, rk }, 0) : mdb_del(txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Builds the index from the zone's domain keys: once per zone, when its meta says it has none. */
+static int rindex_build(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *cur;
+    uint8_t first = 'D';
+    MDB_val k = { 1, &first }, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *key = k.mv_data;
+        if (key[0] != 'D')
+            break;
+        if ((rc = rindex_note(txn, dbi, key, k.mv_size, 1)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_domain_has_listed_descendant(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const char *name,
+                                       size_t len, uint32_t now)
+{
+    uint8_t prefix[2 + STORE_KEY_MAX];
+    if (!meta->rindex_gen || len == 0 || len > DOMAIN_MAX)
+        return 0;
+    size_t plen = rindex_key(name, len, prefix);
+    MDB_cursor *cur;
+    MDB_val k = { plen, prefix }, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur), found = 0, seen = 0;
+    if (rc != 0)
+        return -1;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !found; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if (k.mv_size == plen)
+            continue;       /* the name itself */
+        if (++seen > RINDEX_SCAN_MAX) {
+            found = 1;      /* so many names below it: taken to exist (NODATA hides nothing) */
+            break;
+        }
+        char child[DOMAIN_MAX + 2];
+        uint8_t fwd[2 + STORE_KEY_MAX];
+        size_t clen = rindex_key((const char *)k.mv_data + 2, k.mv_size - 3, fwd) - 3;
+        memcpy(child, fwd + 2, clen);
+        struct listing l;
+        int listed = store_lookup_domain(txn, dbi, child, clen, now, &l, NULL);
+        if (listed < 0) {
+            found = -1;
+            break;
+        }
+        found = listed || ((l.flags & LISTING_SUBDOMAINS) && !(l.flags & LISTING_ALLOW));
+    }
+    mdb_cursor_close(cur);
+    return rc != 0 && rc != MDB_NOTFOUND && found == 0 ? -1 : found;
+}
+
 int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
               const struct listing *l, unsigned mdb_flags)
 {
@@ -966,9 +1072,13 @@ int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
     } else if (key[0] == ADDR_V6 && klen == 18) {
         z->add.v6_plens[key[17] / 64] |= 1ULL << (key[17] % 64);
     }
-    if (store_key_filtered(key, klen))
+    if (store_key_filtered(key, klen)) {
         remember_key(z, store_key_hash(key, klen));
+        each_parent(key, klen, remember_parent, z);
+    }
     int rc = journal_note(w->txn, z, key, klen);
+    if (rc == 0)
+        rc = rindex_note(w->txn, dbi, key, klen, 1);
     if (rc != 0)
         return rc;
     MDB_val k = { klen, (void *)key }, v = { (size_t)len, buf };
@@ -981,6 +1091,8 @@ int store_del(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen)
     if (!z)
         return EINVAL;
     int rc = journal_note(w->txn, z, key, klen);
+    if (rc == 0)
+        rc = rindex_note(w->txn, dbi, key, klen, 0);
     if (rc != 0)
         return rc;
     MDB_val k = { klen, (void *)key };
@@ -1137,10 +1249,12 @@ static int map_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t prefix[4], uint32_t 
     return 0;
 }
 
-/* The bit numbers a key sets in a map: how many (0: none), or -1 past the map's keys (a scan stops). */
-typedef int (*key_bits_fn)(const uint8_t *key, size_t klen, uint32_t bitnos[3]);
+/* The bit numbers a key sets in a map: how many (0: none), or -1 past the map's keys (a scan stops).
+ * bitnos has room for KEY_BITS_MAX. */
+#define KEY_BITS_MAX (3 * (DOMAIN_MAX / 2 + 2))
+typedef int (*key_bits_fn)(const uint8_t *key, size_t klen, uint32_t *bitnos);
 
-static int v4map_bits(const uint8_t *key, size_t klen, uint32_t bitnos[3])
+static int v4map_bits(const uint8_t *key, size_t klen, uint32_t *bitnos)
 {
     if (key[0] != ADDR_V4)
         return -1;
@@ -1157,9 +1271,22 @@ static int hash_bits(uint64_t h, uint32_t bitnos[3])
     return 3;
 }
 
-static int keymap_bits(const uint8_t *key, size_t klen, uint32_t bitnos[3])
+struct bit_list { uint32_t *bitnos; int n; };
+
+static void add_hash_bits(uint64_t h, void *arg)
 {
-    return store_key_filtered(key, klen) ? hash_bits(store_key_hash(key, klen), bitnos) : 0;
+    struct bit_list *b = arg;
+    if (b->n + 3 <= KEY_BITS_MAX)
+        b->n += hash_bits(h, b->bitnos + b->n);
+}
+
+static int keymap_bits(const uint8_t *key, size_t klen, uint32_t *bitnos)
+{
+    if (!store_key_filtered(key, klen))
+        return 0;
+    struct bit_list b = { bitnos, hash_bits(store_key_hash(key, klen), bitnos) };
+    each_parent(key, klen, add_hash_bits, &b);
+    return b.n;
 }
 
 /* Recomputes a whole map from the zone's keys, from the first key >= `first` until bits_of says -1:
@@ -1176,7 +1303,7 @@ static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, const uint8_t prefix[4], uint8
         return rc;
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint32_t bitnos[3];
+        uint32_t bitnos[KEY_BITS_MAX];
         int n = bits_of(k.mv_data, k.mv_size, bitnos);
         if (n < 0)
             break;
@@ -1218,7 +1345,8 @@ static int update_v4map(MDB_txn *txn, struct store_txn_zone *z, struct zone_meta
 
 static int update_keymap(MDB_txn *txn, struct store_txn_zone *z, struct zone_meta *meta)
 {
-    int changed = 0, rebuild = meta->key_map_gen == 0 || z->nnewkeys > STORE_TXN_NEWKEYS, rc;
+    int changed = 0, rc, rebuild = meta->key_map_gen == 0 || z->nnewkeys > STORE_TXN_NEWKEYS ||
+                             meta->key_map_format != STORE_KEY_MAP_FORMAT;
     if (rebuild) {
         rc = map_rebuild(txn, z->dbi, keymap_key_prefix, ADDR_V6, keymap_bits, &changed);
     } else {
@@ -1229,6 +1357,8 @@ static int update_keymap(MDB_txn *txn, struct store_txn_zone *z, struct zone_met
     }
     if (rc == 0 && (changed || rebuild))
         meta->key_map_gen = meta->serial;
+    if (rc == 0)
+        meta->key_map_format = STORE_KEY_MAP_FORMAT;
     return rc;
 }
 
@@ -1254,6 +1384,8 @@ static int update_meta(MDB_txn *txn, struct store_txn_zone *z, uint32_t now)
     int rc = z->nnew24 > 0 ? update_v4map(txn, z, &meta) : 0;
     if (rc == 0 && z->nnewkeys > 0)
         rc = update_keymap(txn, z, &meta);
+    if (rc == 0 && !meta.rindex_gen && (rc = rindex_build(txn, z->dbi)) == 0)
+        meta.rindex_gen = meta.serial ? meta.serial : 1;
     if (rc != 0)
         return rc;
     MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };

@@ -56,6 +56,15 @@
  *
  * dnsblctl domestic writes them; dnsbl-server's policy endpoints read them (store_account_mark_get).
  *
+ * The descendant index of domain keys, for empty non-terminals (RFC 8020: "spam.co" exists when
+ * "a.spam.co" is listed, and a forward-ordered key cannot find its children):
+ *
+ *   key 0x00 'R' LABELS         for every 'D' key whose name has a parent (a dot): its labels in
+ *                               reverse order, each followed by '.' ("a.spam.co": "co.spam.a."),
+ *                               value empty. The names below N are the keys that start with N's.
+ *
+ * store_put and store_del keep it; a commit to a zone whose meta has no rindex_gen builds it.
+ *
  * store_put and store_del note the key's before-image in the same transaction; a commit that records
  * expiries (store_mark_expired) notes every key with a reason that expired since meta.expired_upto.
  * The zone at an older serial S is then the current snapshot with, for every key changed after S, the
@@ -109,7 +118,10 @@ struct zone_meta {
     uint32_t reserved2;
     /* After it, for the same reason: a writer that knows only the /24 map drops the key filter. */
     uint32_t key_map_gen;   /* the serial that last changed the key filter; 0: no filter */
-    uint32_t reserved3;
+    uint32_t key_map_format;    /* STORE_KEY_MAP_FORMAT: the filter also holds domain keys' ancestors */
+    /* After it, for the same reason: a writer that does not keep the descendant index drops this. */
+    uint32_t rindex_gen;    /* nonzero: the domain keys' descendant index is complete */
+    uint32_t reserved4;
 };
 
 #define STORE_V4MAP_CHUNKS 4096
@@ -119,6 +131,17 @@ struct zone_meta {
  * be searched in the B-tree. A key's bits: the three of store_key_filter_mask(h) in 64-bit word
  * store_key_filter_word(h) (bits word * 64 .. + 63 of the filter), h = store_key_hash(key). */
 uint64_t store_key_hash(const uint8_t *key, size_t klen);
+/* Format 1: besides each domain key, the filter holds 'P' NAME for every parent NAME of a domain key
+ * ("a.spam.co": "Pspam.co", "Pco"): a clear bit says nothing is below NAME, no index walk needed. */
+#define STORE_KEY_MAP_FORMAT 1
+/* The filter key of "something is below this name": 'P' and the name; its length. */
+static inline size_t store_key_parent(const char *name, size_t len, uint8_t *key)
+{
+    key[0] = 'P';
+    for (size_t i = 0; i < len; i++)
+        key[i + 1] = (uint8_t)name[i];
+    return len + 1;
+}
 static inline int store_key_filtered(const uint8_t *key, size_t klen)
 {
     return (key[0] == ADDR_V6 && klen == 18) || (key[0] == 'D' && klen > 1);
@@ -180,6 +203,11 @@ int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
  * empty non-terminals (RFC 8020): 1 yes, 0 no, -1 on an LMDB error. */
 int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const struct ipnet *prefix,
                         uint32_t now);
+/* Is some name below name (not name itself) listed, so that name exists as an empty non-terminal
+ * (RFC 8020)? Decided by the descendant index, each descendant as store_lookup_domain answers it
+ * (allow entries win); 0 when the zone has no index yet. 1, 0, or -1 on an LMDB error. */
+int store_domain_has_listed_descendant(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const char *name,
+                                       size_t len, uint32_t now);
 /* Not listed, out->flags holds LISTING_SUBDOMAINS when the name itself carries a live "*.name"
  * listing: names below it are listed, so the name exists (an empty non-terminal, RFC 8020). */
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,

@@ -185,20 +185,9 @@ def knot_wildcard_answers_partial_names(name, qtype, p, o):
     return False
 
 
-def primary_domain_parent_of_exact_listing(name, qtype, p, o):
-    """README (What it answers): a KNOWN BUG, documented until it is fixed: in domain zones the
-    server finds an empty non-terminal only through a `*.name` entry of the name itself, so a name
-    whose only listings below are exact names (`spam.co` above a listed `a.spam.co`) is answered
-    NXDOMAIN; it exists (RFC 8020), as on a secondary (NODATA). Found by seed 2 of this test."""
-    d = name[:-len(".dbl.example")] if name.endswith(".dbl.example") else None
-    return (d is not None and p[0] == "NXDOMAIN" and o[0] == "NOERROR" and not o[1] | o[2] and
-            any(k.endswith("." + d) and v != "allow" for k, v in dom.items()))
-
-
 EXCEPTIONS = {
     "rbldnsd": [rbl_most_specific_only, rbl_listing_inside_shorter_allow, rbl_empty_non_terminal],
-    "knot": [knot_allowed_name_under_wildcard, knot_wildcard_answers_partial_names,
-             primary_domain_parent_of_exact_listing],
+    "knot": [knot_allowed_name_under_wildcard, knot_wildcard_answers_partial_names],
 }
 
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -492,8 +492,35 @@ Test(answer, domain_wildcard)
     char text[256];
     txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
     cr_assert_str_eq(text, "mass volume");
-    ask("example.dbl.example", LDNS_RR_TYPE_A);
+    ask("example.dbl.example", LDNS_RR_TYPE_A);    /* above the listing: it exists (RFC 8020) */
+    expect_negative(LDNS_RCODE_NOERROR, "dbl.example.");
+    ask("other.dbl.example", LDNS_RR_TYPE_A);
     expect_negative(LDNS_RCODE_NXDOMAIN, "dbl.example.");
+}
+
+/* Names above exact domain listings are empty non-terminals (RFC 8020): NODATA, found through the
+ * descendant index; a name whose only descendants are allowed, or expired, does not exist. */
+Test(answer, domain_parents_of_exact_listings_exist)
+{
+    struct reason rs[] = { R(CODE(1, 5), 0, "mass volume") }, gone[] = { R(CODE(1, 5), NOW - 10, "old") };
+    struct reason allow[] = { R(0, 0, "partner") };
+    put("dbl.example", "a.spam.co", 0, 1, rs);
+    put("dbl.example", "x.old.co", 0, 1, gone);
+    put("dbl.example", "b.good.co", 0, 1, rs);
+    put("dbl.example", "good.co", LISTING_ALLOW | LISTING_WILDCARD, 1, allow);
+    ask("a.spam.co.dbl.example", LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(1, 5)));
+    static const char *const exist[] = { "spam.co.dbl.example", "co.dbl.example" };
+    for (size_t i = 0; i < 2; i++) {
+        ask(exist[i], LDNS_RR_TYPE_A);
+        expect_negative(LDNS_RCODE_NOERROR, "dbl.example.");
+    }
+    static const char *const absent[] = { "pam.co.dbl.example", "b.spam.co.dbl.example", "old.co.dbl.example",
+                                          "good.co.dbl.example", "o.dbl.example" };
+    for (size_t i = 0; i < 5; i++) {
+        ask(absent[i], LDNS_RR_TYPE_A);
+        expect_negative(LDNS_RCODE_NXDOMAIN, "dbl.example.");
+    }
 }
 
 Test(answer, domain_bad_characters_nxdomain)

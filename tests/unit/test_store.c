@@ -1040,7 +1040,11 @@ Test(keymap, commit_sets_the_bits_of_ipv6_and_domain_keys, .init = setup, .fini 
     cr_expect(keymap_has_domain(map, "sub.example.org"));
     cr_expect_not(keymap_has_domain(map, "example.org"), "a bloom filter that answers yes to everything");
     cr_expect_not(keymap_has_net(map, "2001:db8:1:3::/64"));
-    cr_expect_leq(map_bits(map), 12, "three bits per key, four keys");
+    cr_expect_leq(map_bits(map), 21, "three bits per key: four keys and their parents com, example.org, org");
+    uint8_t pk[STORE_KEY_MAX];
+    cr_expect(keymap_has(map, pk, store_key_parent("example.org", 11, pk)), "something is below example.org");
+    cr_expect(keymap_has(map, pk, store_key_parent("com", 3, pk)));
+    cr_expect_not(keymap_has(map, pk, store_key_parent("example.com", 11, pk)), "nothing is below example.com");
     free(map);
 }
 
