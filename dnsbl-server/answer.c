@@ -59,7 +59,7 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
     size_t id = mdb_txn_id(ctx->txn);
     if (id != ctx->txnid) {
         ctx->txnid = id;
-        ctx->meta_valid = ctx->map_checked = 0;
+        ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = 0;
     }
     if (!(ctx->meta_valid & (1ULL << zi))) {
         if (store_read_meta(ctx->txn, ctx->zones->zones[zi].dbi, &ctx->meta[zi]) < 0)
@@ -67,6 +67,50 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
         ctx->meta_valid |= 1ULL << zi;
     }
     return &ctx->meta[zi];
+}
+
+/* The zone's key filter if it covers this snapshot, else NULL (search the B-tree). */
+static const struct v4map *zone_keymap(struct answer_ctx *ctx, int zi)
+{
+    const struct zone_meta *meta = zone_meta(ctx, zi);
+    const struct zone *z = &ctx->zones->zones[zi];
+    struct v4map *map = ctx->keymaps && z->slot ? ctx->keymaps[z->slot] : NULL;
+    if (!map)
+        return NULL;
+    if (!(ctx->kmap_checked & (1ULL << zi))) {
+        ctx->kmap_checked |= 1ULL << zi;
+        if (keymap_sync(map, ctx->txn, z->dbi, meta->key_map_gen))
+            ctx->kmap_ok |= 1ULL << zi;
+        else
+            ctx->kmap_ok &= ~(1ULL << zi);
+    }
+    return ctx->kmap_ok & (1ULL << zi) ? map : NULL;
+}
+
+static int keymap_says_may_hold(const void *map, const uint8_t *key, size_t klen)
+{
+    return keymap_may_hold(map, key, klen);
+}
+
+/* An IPv6 address: only the prefix lengths whose key the filter may hold need a B-tree get. Every
+ * entry that covers the address, allow entries included, is one of those keys, so none is missed. */
+static const struct zone_meta *lookup_meta_v6(struct answer_ctx *ctx, int zi, const struct ipaddr *a,
+                                              const struct zone_meta *meta, struct zone_meta *narrowed)
+{
+    const struct v4map *map = zone_keymap(ctx, zi);
+    if (!map)
+        return meta;
+    *narrowed = *meta;
+    for (int w = 0; w < 3; w++)
+        for (uint64_t bits = meta->v6_plens[w]; bits; bits &= bits - 1) {
+            int plen = w * 64 + __builtin_ctzll(bits);
+            struct ipnet net = { *a, (uint8_t)plen };
+            uint8_t key[18];
+            net_clear_host_bits(&net);
+            if (!keymap_may_hold(map, key, store_key_net(&net, key)))
+                narrowed->v6_plens[w] &= ~(1ULL << (plen % 64));
+        }
+    return narrowed;
 }
 
 /* Most questions are about addresses that are not listed. When the zone's /24 map says the address's
@@ -79,7 +123,9 @@ static const struct zone_meta *lookup_meta(struct answer_ctx *ctx, int zi, const
     const struct zone_meta *meta = zone_meta(ctx, zi);
     const struct zone *z = &ctx->zones->zones[zi];
     struct v4map *map = ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
-    if (a->family != ADDR_V4 || !map)
+    if (a->family == ADDR_V6)
+        return lookup_meta_v6(ctx, zi, a, meta, narrowed);
+    if (!map)
         return meta;
     if (!(ctx->map_checked & (1ULL << zi))) {
         ctx->map_checked |= 1ULL << zi;
@@ -222,6 +268,10 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
         test_point(z, l);
         return subject[0] == 't';
     }
+    const struct v4map *map = zone_keymap(ctx, zi);
+    if (map)
+        return store_lookup_domain_filtered(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, keymap_says_may_hold,
+                                            map, l);
     return store_lookup_domain(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, l, NULL);
 }
 
@@ -260,8 +310,20 @@ static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_q
     const struct zone *z = &ctx->zones->zones[zi];
     int rel = q->nlabels - z->nlabels, rc = 0;
     struct ipnet p;
-    if (z->kind != ZONE_IP)         /* "*.sub.example" is listed: store_lookup_domain says so */
-        return (l->flags & LISTING_SUBDOMAINS) && !(l->flags & LISTING_ALLOW);
+    if (z->kind != ZONE_IP) {       /* "*.sub.example" is listed: store_lookup_domain says so */
+        if ((l->flags & LISTING_SUBDOMAINS) && !(l->flags & LISTING_ALLOW))
+            return 1;
+        char name[DOMAIN_MAX + 1];  /* "a.sub.example" is: the descendant index says so */
+        int len = z->kind == ZONE_DOMAIN ? relative_domain(q, rel, name, sizeof name) : -1;
+        if (len <= 0)               /* (account names are one label: nothing is below them) */
+            return 0;
+        const struct zone_meta *meta = zone_meta(ctx, zi);
+        const struct v4map *map = meta->key_map_format == STORE_KEY_MAP_FORMAT ? zone_keymap(ctx, zi) : NULL;
+        uint8_t pk[STORE_KEY_MAX];
+        if (map && !keymap_may_hold(map, pk, store_key_parent(name, (size_t)len, pk)))
+            return 0;               /* the filter: no domain key below the name (the common miss) */
+        return store_domain_has_listed_descendant(ctx->txn, z->dbi, meta, name, (size_t)len, ctx->now);
+    }
     if (rel < 4 && name_prefix(q, rel, 0, &p) == 0)
         rc = prefix_exists(ctx, zi, &p);
     if (rc == 0 && rel < 32 && name_prefix(q, rel, 1, &p) == 0)
@@ -484,8 +546,79 @@ static void write_header(uint8_t *out, const struct dns_query *q, const struct r
     }
 }
 
+/* The key filter words an IPv6 or domain question will test: those of the prefix lengths the zone
+ * had at the last snapshot read (a hint only: a stale one costs nothing but a useless load). */
+static void prefetch_keys(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len)
+{
+    struct dns_query q;
+    int zi;
+    if (query_parse(pkt, len, &q) != QUERY_OK || (zi = find_zone(ctx->zones, &q)) < 0)
+        return;
+    const struct zone *z = &ctx->zones->zones[zi];
+    const struct v4map *map = z->slot ? ctx->keymaps[z->slot] : NULL;
+    int rel = q.nlabels - z->nlabels;
+    uint8_t key[STORE_KEY_MAX];
+    if (!map || rel < 1)
+        return;
+    if (z->kind != ZONE_IP) {
+        char name[DOMAIN_MAX + 1];
+        int n = relative_domain(&q, rel, name, sizeof name);
+        for (int off = 0; n > 0 && off < n;) {
+            keymap_prefetch(map, key, store_key_domain(name + off, (size_t)(n - off), key));
+            const char *dot = memchr(name + off, '.', (size_t)(n - off));
+            off = dot ? (int)(dot - name) + 1 : n;
+        }
+        return;
+    }
+    struct label labels[32];
+    struct ipnet net;
+    if (rel != 32 || !(ctx->meta_valid & (1ULL << zi)))
+        return;
+    for (int i = 0; i < rel; i++)
+        label_view(&q, i, &labels[i]);
+    if (addr_from_reversed(labels, rel, &net.addr) < 0 || net.addr.family != ADDR_V6)
+        return;
+    const struct zone_meta *meta = &ctx->meta[zi];
+    for (int w = 0; w < 3; w++)
+        for (uint64_t bits = meta->v6_plens[w]; bits; bits &= bits - 1) {
+            struct ipnet p = { net.addr, (uint8_t)(w * 64 + __builtin_ctzll(bits)) };
+            net_clear_host_bits(&p);
+            keymap_prefetch(map, key, store_key_net(&p, key));
+        }
+}
+
+/* Could the question be one the key filter serves (a name in a domain or account zone, or 32
+ * labels in an IP zone)? Decided from the raw name, so that IPv4 questions pay no second parse. */
+static int key_question(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len)
+{
+    size_t off[128], pos = DNS_HEADER_LEN;
+    int n = 0;
+    while (pos < len && pkt[pos] != 0 && n < 128) {
+        if (pkt[pos] > 63 || pos + 1 + pkt[pos] > len)
+            return 0;
+        off[n++] = pos;
+        pos += 1 + pkt[pos];
+    }
+    if (pos >= len || pkt[pos] != 0)
+        return 0;
+    for (int zi = 0; zi < ctx->zones->n; zi++) {
+        const struct zone *z = &ctx->zones->zones[zi];
+        int rel = n - z->nlabels;
+        if (rel < 1 || (z->kind == ZONE_IP && rel != 32) || pos + 1 - off[rel] != z->wire_len)
+            continue;
+        size_t i = 0;
+        while (i < z->wire_len && (pkt[off[rel] + i] | 0x20) == (z->wire[i] | 0x20))
+            i++;
+        if (i == z->wire_len)
+            return 1;
+    }
+    return 0;
+}
+
 void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len)
 {
+    if (ctx->keymaps && key_question(ctx, pkt, len))
+        prefetch_keys(ctx, pkt, len);
     if (!ctx->v4maps)
         return;
     struct label labels[4];     /* the question's first four labels, as a reversed IPv4 address */
@@ -508,7 +641,7 @@ void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t le
 
 void answer_ctx_invalidate(struct answer_ctx *ctx)
 {
-    ctx->meta_valid = ctx->map_checked = 0;
+    ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = 0;
     ctx->txnid = (size_t)-1;
 }
 

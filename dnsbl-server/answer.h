@@ -22,8 +22,10 @@ struct answer_ctx {
     size_t txnid;               /* the snapshot meta[] was read from */
     uint64_t meta_valid;        /* bit per zone */
     uint64_t map_checked, map_ok;   /* bit per zone: v4map_sync asked, and said yes, for this snapshot */
+    uint64_t kmap_checked, kmap_ok; /* the same for keymap_sync */
     struct zone_meta meta[ZONESET_MAX];
     struct v4map *const *v4maps;    /* by zone slot (slot 0: none), or NULL: no /24 maps */
+    struct v4map *const *keymaps;   /* key filters (IPv6, domain keys) the same way, or NULL */
 };
 
 /* What happened, for counters and the query log. */

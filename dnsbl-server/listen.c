@@ -590,6 +590,7 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
     }
     mdb_txn_reset(w->txn);
     w->actx.v4maps = srv->v4maps;
+    w->actx.keymaps = srv->keymaps;
     for (int i = 0; w->kind == WORKER_TCP && i < srv->nlisten; i++) {
         w->tcp_listener[i] = evconnlistener_new(w->base, tcp_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, w->tcp_fd[i]);
         if (!w->tcp_listener[i]) {

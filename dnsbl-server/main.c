@@ -197,16 +197,19 @@ static struct zoneset *load_zones(struct server *srv, char *err, size_t errlen)
     return zs;
 }
 
-/* Every IP zone gets a /24 map (v4map.h), by metric slot so that it survives reloads. Without one
- * (no memory, no slot) the zone is simply searched in full. */
+/* Every IP zone gets a /24 map and every zone a key filter (v4map.h), by metric slot so that they
+ * survive reloads (a slot stays with a zone name, and so with its sub-database). Without one (no
+ * memory, no slot) the zone is simply searched in full. */
 static void attach_v4maps(struct server *srv, const struct zoneset *zs)
 {
     for (int i = 0; i < zs->n; i++) {
         const struct zone *z = &zs->zones[i];
-        if (z->kind != ZONE_IP || !z->slot || srv->v4maps[z->slot])
+        if (!z->slot)
             continue;
-        if (!(srv->v4maps[z->slot] = v4map_new()))
+        if (z->kind == ZONE_IP && !srv->v4maps[z->slot] && !(srv->v4maps[z->slot] = v4map_new()))
             log_warn("zone %s: no memory for its /24 map; every query searches the store", z->name);
+        if (!srv->keymaps[z->slot] && !(srv->keymaps[z->slot] = v4map_new()))
+            log_warn("zone %s: no memory for its key filter; every query searches the store", z->name);
     }
 }
 
@@ -356,8 +359,10 @@ int main(int argc, char **argv)
     }
     if (srv.base)
         event_base_free(srv.base);
-    for (int i = 0; i < METRIC_ZONES; i++)
+    for (int i = 0; i < METRIC_ZONES; i++) {
         v4map_free(srv.v4maps[i]);
+        v4map_free(srv.keymaps[i]);
+    }
     store_close(&srv.store);
     if (srv.pidfile && rc == 0)
         unlink(srv.pidfile);

@@ -92,6 +92,7 @@ struct server {
     struct store store;
     _Atomic(struct zoneset *) zones;
     struct v4map *v4maps[METRIC_ZONES];     /* IP zones' /24 maps by zone slot, kept across reloads */
+    struct v4map *keymaps[METRIC_ZONES];    /* every zone's key filter (IPv6, domains), the same way */
     struct tcp_sources tcp_sources;
     struct worker *workers;                 /* per thread of --threads: one TCP worker, one UDP
                                                worker per listen address */

@@ -12,12 +12,35 @@
 
 static const uint8_t meta_key[] = { 0x00, 'm', 'e', 't', 'a' };
 static const uint8_t map_key_prefix[] = { 0x00, 'm', 'a', 'p' };
+static const uint8_t keymap_key_prefix[] = { 0x00, 'k', 'e', 'y' };
 
-static void map_key(unsigned chunk, uint8_t key[6])
+static void chunk_key(const uint8_t prefix[4], unsigned chunk, uint8_t key[6])
 {
-    memcpy(key, map_key_prefix, 4);
+    memcpy(key, prefix, 4);
     key[4] = (uint8_t)(chunk >> 8);
     key[5] = (uint8_t)chunk;
+}
+
+/* Part of the schema (store.h): written filters hold its bits. Bytes are read one by one so that
+ * the result does not depend on the machine's byte order. */
+uint64_t store_key_hash(const uint8_t *key, size_t klen)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (klen * 0xff51afd7ed558ccdULL);
+    size_t i = 0;
+    for (; i + 8 <= klen; i += 8) {
+        uint64_t w = 0;
+        for (int j = 7; j >= 0; j--)
+            w = w << 8 | key[i + (size_t)j];
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    for (size_t j = klen; j > i; j--)
+        w = w << 8 | key[j - 1];
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 32;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ h >> 29;
 }
 
 static int mkdir_p(const char *dir)
@@ -315,16 +338,16 @@ int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct
     return listing_decode(v.mv_data, v.mv_size, out) == 0 ? 1 : 0;
 }
 
-int store_v4map_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg)
+static int map_each(MDB_txn *txn, MDB_dbi dbi, const uint8_t prefix[4], store_v4map_fn fn, void *arg)
 {
     uint8_t first[6];
     MDB_cursor *cur;
     MDB_val k = { sizeof first, first }, v;
-    map_key(0, first);
+    chunk_key(prefix, 0, first);
     if (mdb_cursor_open(txn, dbi, &cur) != 0)
         return -1;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), bad = 0;
-    for (; rc == 0 && k.mv_size == 6 && !memcmp(k.mv_data, map_key_prefix, 4); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (; rc == 0 && k.mv_size == 6 && !memcmp(k.mv_data, prefix, 4); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const uint8_t *key = k.mv_data;
         unsigned chunk = (unsigned)key[4] << 8 | key[5];
         if (chunk >= STORE_V4MAP_CHUNKS || v.mv_size != STORE_V4MAP_CHUNK_BYTES) {
@@ -336,6 +359,16 @@ int store_v4map_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg)
     }
     mdb_cursor_close(cur);
     return bad || (rc != 0 && rc != MDB_NOTFOUND) ? -1 : 0;
+}
+
+int store_v4map_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg)
+{
+    return map_each(txn, dbi, map_key_prefix, fn, arg);
+}
+
+int store_keymap_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg)
+{
+    return map_each(txn, dbi, keymap_key_prefix, fn, arg);
 }
 
 static int plen_present(const struct zone_meta *meta, int family, int plen)
@@ -419,11 +452,33 @@ int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch
     return 0;
 }
 
-/* A live listing (not an allow entry) with a key in [lo, hi]: the first such, found by one cursor
- * walk. After 64 entries that are all expired or allow entries it gives up and says yes: a name
- * wrongly said to exist costs a NODATA, one wrongly said not to hides listings (RFC 8020). */
-static int listed_in_range(MDB_txn *txn, MDB_dbi dbi, uint8_t *lo, size_t lolen, uint8_t *hi, size_t hilen,
-                           uint32_t now)
+/* Is the network net covered by a live allow entry (at its own prefix length or a shorter one)?
+ * Then no address in it is listed, and no name at or below it exists. 1, 0, or -1 on an error. */
+static int allowed_over(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const struct ipnet *net,
+                        uint32_t now)
+{
+    uint8_t key[18];
+    struct listing l;
+    for (int plen = 0; plen <= net->plen; plen++) {
+        if (!plen_present(meta, net->addr.family, plen))
+            continue;
+        struct ipnet up = { net->addr, (uint8_t)plen };
+        net_clear_host_bits(&up);
+        int found = store_get(txn, dbi, key, store_key_net(&up, key), &l);
+        if (found < 0)
+            return -1;
+        if (found && (l.flags & LISTING_ALLOW) && listing_live(&l, now))
+            return 1;
+    }
+    return 0;
+}
+
+/* A live listing (not an allow entry, nor inside one) with a key in [lo, hi]: the first such,
+ * found by one cursor walk. After 64 entries that are all expired, allow entries or allowed it gives
+ * up and says yes: a name wrongly said to exist costs a NODATA, one wrongly said not to hides
+ * listings (RFC 8020). */
+static int listed_in_range(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, uint8_t *lo, size_t lolen,
+                           uint8_t *hi, size_t hilen, uint32_t now)
 {
     MDB_cursor *cur;
     MDB_val k = { lolen, lo }, v, end = { hilen, hi };
@@ -433,10 +488,22 @@ static int listed_in_range(MDB_txn *txn, MDB_dbi dbi, uint8_t *lo, size_t lolen,
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (int n = 0; rc == 0 && !found && mdb_cmp(txn, dbi, &k, &end) <= 0; n++) {
         struct listing l;
-        if (n == 64 || (listing_decode(v.mv_data, v.mv_size, &l) == 0 && !(l.flags & LISTING_ALLOW) &&
-                        listing_live(&l, now)))
+        struct ipnet net;
+        char unused[1];
+        if (n == 64) {
             found = 1;
-        else
+            break;
+        }
+        if (listing_decode(v.mv_data, v.mv_size, &l) == 0 && !(l.flags & LISTING_ALLOW) && listing_live(&l, now) &&
+            store_key_decode(k.mv_data, k.mv_size, &net, unused, sizeof unused) == 'n') {
+            int allowed = allowed_over(txn, dbi, meta, &net, now);
+            if (allowed < 0) {
+                mdb_cursor_close(cur);
+                return -1;
+            }
+            found = !allowed;
+        }
+        if (!found)
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -450,6 +517,9 @@ int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
     uint8_t lo[18], hi[18];
     struct listing l;
     net_clear_host_bits(&net);
+    int allowed = allowed_over(txn, dbi, meta, &net, now);
+    if (allowed != 0)
+        return allowed < 0 ? -1 : 0;        /* inside an allow hole nothing is listed */
     for (int plen = 0; plen <= net.plen; plen++) {       /* an entry covering the whole prefix */
         if (!plen_present(meta, net.addr.family, plen))
             continue;
@@ -469,17 +539,38 @@ int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
         hi[1 + b / 8] |= (uint8_t)(0x80 >> (b % 8));
     lo[len - 1] = 0;
     hi[len - 1] = 0xff;
-    return listed_in_range(txn, dbi, lo, len, hi, len, now);
+    return listed_in_range(txn, dbi, meta, lo, len, hi, len, now);
 }
+
+struct domain_lookup {
+    const struct store_changes *ch;
+    store_may_hold_fn may_hold;
+    const void *arg;
+};
+
+static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *dl, const char *name,
+                         size_t len, uint32_t now, struct listing *out, size_t *matched_offset);
 
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset)
 {
-    return store_lookup_domain_at(txn, dbi, NULL, name, len, now, out, matched_offset);
+    return lookup_domain(txn, dbi, &(struct domain_lookup){ 0 }, name, len, now, out, matched_offset);
+}
+
+int store_lookup_domain_filtered(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
+                                 store_may_hold_fn may_hold, const void *arg, struct listing *out)
+{
+    return lookup_domain(txn, dbi, &(struct domain_lookup){ NULL, may_hold, arg }, name, len, now, out, NULL);
 }
 
 int store_lookup_domain_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const char *name,
                            size_t len, uint32_t now, struct listing *out, size_t *matched_offset)
+{
+    return lookup_domain(txn, dbi, &(struct domain_lookup){ ch, NULL, NULL }, name, len, now, out, matched_offset);
+}
+
+static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *dl, const char *name,
+                         size_t len, uint32_t now, struct listing *out, size_t *matched_offset)
 {
     uint8_t key[STORE_KEY_MAX];
     struct listing e;
@@ -489,7 +580,9 @@ int store_lookup_domain_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes
     if (len == 0 || len > DOMAIN_MAX)
         return 0;
     for (size_t off = 0; off < len;) {
-        int found = store_get_at(txn, dbi, ch, key, store_key_domain(name + off, len - off, key), &e);
+        size_t klen = store_key_domain(name + off, len - off, key);
+        int found = dl->may_hold && !dl->may_hold(dl->arg, key, klen) ? 0
+                  : store_get_at(txn, dbi, dl->ch, key, klen, &e);
         if (found < 0)
             return -1;
         /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */
@@ -849,6 +942,121 @@ static void remember_new24(struct store_txn_zone *z, uint32_t n24)
         z->nnew24 = n + 1;
 }
 
+static void remember_key(struct store_txn_zone *z, uint64_t h)
+{
+    int n = z->nnewkeys;
+    if (n < STORE_TXN_NEWKEYS)
+        z->newkeys[n] = h;
+    if (n <= STORE_TXN_NEWKEYS)
+        z->nnewkeys = n + 1;
+}
+
+/* Calls fn with the filter hash of every parent name of the domain key ("Pspam.co", "Pco"). */
+static void each_parent(const uint8_t *key, size_t klen, void (*fn)(uint64_t h, void *arg), void *arg)
+{
+    uint8_t pk[STORE_KEY_MAX];
+    if (key[0] != 'D')
+        return;
+    for (size_t i = 1; i < klen; i++)
+        if (key[i] == '.' && i + 1 < klen)
+            fn(store_key_hash(pk, store_key_parent((const char *)key + i + 1, klen - i - 1, pk)), arg);
+}
+
+static void remember_parent(uint64_t h, void *z)
+{
+    remember_key(z, h);
+}
+
+/* ---- the descendant index of domain keys (store.h) ---- */
+
+#define RINDEX_SCAN_MAX 256     /* descendants judged before a name is taken to exist (NODATA) */
+
+/* The index key of the domain key (or of a query name, for its descendants' prefix): 0x00 'R' and
+ * the labels reversed, each followed by '.'; 0 for a key without a parent (no dot). */
+static size_t rindex_key(const char *name, size_t len, uint8_t *out)
+{
+    size_t pos = 2, end = len;
+    out[0] = 0;
+    out[1] = 'R';
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && name[start - 1] != '.')
+            start--;
+        memcpy(out + pos, name + start, end - start);
+        pos += end - start;
+        out[pos++] = '.';
+        end = start ? start - 1 : 0;
+    }
+    return pos;
+}
+
+static int rindex_note(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, int add)
+{
+    uint8_t rk[2 + STORE_KEY_MAX];
+    if (key[0] != 'D' || klen < 2 || !memchr(key + 1, '.', klen - 1))
+        return 0;
+    MDB_val k = { rindex_key((const char *)key + 1, klen - 1, rk), rk };
+    int rc = add ? mdb_put(txn, dbi, &k, &(MDB_val){ 0, rk }, 0) : mdb_del(txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Builds the index from the zone's domain keys: once per zone, when its meta says it has none. */
+static int rindex_build(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *cur;
+    uint8_t first = 'D';
+    MDB_val k = { 1, &first }, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *key = k.mv_data;
+        if (key[0] != 'D')
+            break;
+        if ((rc = rindex_note(txn, dbi, key, k.mv_size, 1)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_domain_has_listed_descendant(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const char *name,
+                                       size_t len, uint32_t now)
+{
+    uint8_t prefix[2 + STORE_KEY_MAX];
+    if (!meta->rindex_gen || len == 0 || len > DOMAIN_MAX)
+        return 0;
+    size_t plen = rindex_key(name, len, prefix);
+    MDB_cursor *cur;
+    MDB_val k = { plen, prefix }, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur), found = 0, seen = 0;
+    if (rc != 0)
+        return -1;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !found; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if (k.mv_size == plen)
+            continue;       /* the name itself */
+        if (++seen > RINDEX_SCAN_MAX) {
+            found = 1;      /* so many names below it: taken to exist (NODATA hides nothing) */
+            break;
+        }
+        char child[DOMAIN_MAX + 2];
+        uint8_t fwd[2 + STORE_KEY_MAX];
+        size_t clen = rindex_key((const char *)k.mv_data + 2, k.mv_size - 3, fwd) - 3;
+        memcpy(child, fwd + 2, clen);
+        struct listing l;
+        int listed = store_lookup_domain(txn, dbi, child, clen, now, &l, NULL);
+        if (listed < 0) {
+            found = -1;
+            break;
+        }
+        found = listed || ((l.flags & LISTING_SUBDOMAINS) && !(l.flags & LISTING_ALLOW));
+    }
+    mdb_cursor_close(cur);
+    return rc != 0 && rc != MDB_NOTFOUND && found == 0 ? -1 : found;
+}
+
 int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
               const struct listing *l, unsigned mdb_flags)
 {
@@ -864,7 +1072,13 @@ int store_put(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen,
     } else if (key[0] == ADDR_V6 && klen == 18) {
         z->add.v6_plens[key[17] / 64] |= 1ULL << (key[17] % 64);
     }
+    if (store_key_filtered(key, klen)) {
+        remember_key(z, store_key_hash(key, klen));
+        each_parent(key, klen, remember_parent, z);
+    }
     int rc = journal_note(w->txn, z, key, klen);
+    if (rc == 0)
+        rc = rindex_note(w->txn, dbi, key, klen, 1);
     if (rc != 0)
         return rc;
     MDB_val k = { klen, (void *)key }, v = { (size_t)len, buf };
@@ -877,6 +1091,8 @@ int store_del(struct store_txn *w, MDB_dbi dbi, const uint8_t *key, size_t klen)
     if (!z)
         return EINVAL;
     int rc = journal_note(w->txn, z, key, klen);
+    if (rc == 0)
+        rc = rindex_note(w->txn, dbi, key, klen, 0);
     if (rc != 0)
         return rc;
     MDB_val k = { klen, (void *)key };
@@ -895,7 +1111,8 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi)
     if (rc != 0)
         return rc;
     memset(&z->add, 0, sizeof z->add);
-    z->nnew24 = 0;          /* the map went with the entries; v4_map_gen stays */
+    z->nnew24 = 0;          /* the maps went with the entries; their generations stay */
+    z->nnewkeys = 0;
     z->jover = 1;           /* and the journal: secondaries transfer the zone in full */
     meta.v4_plens = 0;      /* the entries written after this set them again */
     memset(meta.v6_plens, 0, sizeof meta.v6_plens);
@@ -909,6 +1126,7 @@ int store_rebuild_v4map(struct store_txn *w, MDB_dbi dbi)
     if (!z)
         return EINVAL;
     z->nnew24 = STORE_TXN_NEW24 + 1;        /* "too many": a rebuild */
+    z->nnewkeys = STORE_TXN_NEWKEYS + 1;
     return 0;
 }
 
@@ -1001,22 +1219,23 @@ int store_expire_pass(struct store *st, struct store_expiry *x, int n, uint32_t 
     return 0;
 }
 
-/* Sets the bits of the /24s in new24 (sorted here), one chunk read and at most one write per chunk. */
-static int map_add(MDB_txn *txn, MDB_dbi dbi, uint32_t *new24, int n, int *changed)
+/* Sets the bits numbered in bitnos (sorted here) in the map whose chunk keys start with prefix: one
+ * chunk read and at most one write per chunk. */
+static int map_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t prefix[4], uint32_t *bitnos, int n, int *changed)
 {
-    qsort(new24, (size_t)n, sizeof *new24, cmp_u32);
+    qsort(bitnos, (size_t)n, sizeof *bitnos, cmp_u32);
     for (int i = 0; i < n;) {
-        unsigned chunk = new24[i] >> 12;
+        unsigned chunk = bitnos[i] >> 12;
         uint8_t key[6], bits[STORE_V4MAP_CHUNK_BYTES] = { 0 }, dirty = 0;
-        map_key(chunk, key);
+        chunk_key(prefix, chunk, key);
         MDB_val k = { sizeof key, key }, v;
         int rc = mdb_get(txn, dbi, &k, &v);
         if (rc == 0 && v.mv_size == sizeof bits)
             memcpy(bits, v.mv_data, sizeof bits);
         else if (rc != MDB_NOTFOUND)
             return rc ? rc : EINVAL;
-        for (; i < n && new24[i] >> 12 == chunk; i++) {
-            unsigned bit = new24[i] & 4095;
+        for (; i < n && bitnos[i] >> 12 == chunk; i++) {
+            unsigned bit = bitnos[i] & 4095;
             dirty |= !(bits[bit / 8] & 1u << (bit % 8));
             bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
         }
@@ -1030,10 +1249,52 @@ static int map_add(MDB_txn *txn, MDB_dbi dbi, uint32_t *new24, int n, int *chang
     return 0;
 }
 
-/* Recomputes the whole map from the zone's IPv4 keys: for zones without one, and for big writes. */
-static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, int *changed)
+/* The bit numbers a key sets in a map: how many (0: none), or -1 past the map's keys (a scan stops).
+ * bitnos has room for KEY_BITS_MAX. */
+#define KEY_BITS_MAX (3 * (DOMAIN_MAX / 2 + 2))
+typedef int (*key_bits_fn)(const uint8_t *key, size_t klen, uint32_t *bitnos);
+
+static int v4map_bits(const uint8_t *key, size_t klen, uint32_t *bitnos)
 {
-    uint8_t *map = calloc(STORE_V4MAP_CHUNKS, STORE_V4MAP_CHUNK_BYTES), first = ADDR_V4;
+    if (key[0] != ADDR_V4)
+        return -1;
+    bitnos[0] = key_n24(key);
+    return klen == 6 && key[5] >= 24;
+}
+
+static int hash_bits(uint64_t h, uint32_t bitnos[3])
+{
+    uint32_t word = store_key_filter_word(h) * 64u;
+    bitnos[0] = word + (uint32_t)(h & 63);
+    bitnos[1] = word + (uint32_t)(h >> 6 & 63);
+    bitnos[2] = word + (uint32_t)(h >> 12 & 63);
+    return 3;
+}
+
+struct bit_list { uint32_t *bitnos; int n; };
+
+static void add_hash_bits(uint64_t h, void *arg)
+{
+    struct bit_list *b = arg;
+    if (b->n + 3 <= KEY_BITS_MAX)
+        b->n += hash_bits(h, b->bitnos + b->n);
+}
+
+static int keymap_bits(const uint8_t *key, size_t klen, uint32_t *bitnos)
+{
+    if (!store_key_filtered(key, klen))
+        return 0;
+    struct bit_list b = { bitnos, hash_bits(store_key_hash(key, klen), bitnos) };
+    each_parent(key, klen, add_hash_bits, &b);
+    return b.n;
+}
+
+/* Recomputes a whole map from the zone's keys, from the first key >= `first` until bits_of says -1:
+ * for zones without one, and for big writes. */
+static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, const uint8_t prefix[4], uint8_t first, key_bits_fn bits_of,
+                       int *changed)
+{
+    uint8_t *map = calloc(STORE_V4MAP_CHUNKS, STORE_V4MAP_CHUNK_BYTES);
     MDB_cursor *cur;
     MDB_val k = { 1, &first }, v;
     int rc = map ? mdb_cursor_open(txn, dbi, &cur) : ENOMEM;
@@ -1042,20 +1303,19 @@ static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, int *changed)
         return rc;
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const uint8_t *key = k.mv_data;
-        if (key[0] != ADDR_V4)
+        uint32_t bitnos[KEY_BITS_MAX];
+        int n = bits_of(k.mv_data, k.mv_size, bitnos);
+        if (n < 0)
             break;
-        if (k.mv_size == 6 && key[5] >= 24) {
-            uint32_t n24 = key_n24(key);
-            map[n24 / 8] |= (uint8_t)(1u << (n24 % 8));
-        }
+        for (int i = 0; i < n; i++)
+            map[bitnos[i] / 8] |= (uint8_t)(1u << (bitnos[i] % 8));
     }
     mdb_cursor_close(cur);
     rc = rc == MDB_NOTFOUND ? 0 : rc;
     static const uint8_t zero[STORE_V4MAP_CHUNK_BYTES];
     for (unsigned c = 0; rc == 0 && c < STORE_V4MAP_CHUNKS; c++) {
         uint8_t key[6], *bits = map + (size_t)c * STORE_V4MAP_CHUNK_BYTES;
-        map_key(c, key);
+        chunk_key(prefix, c, key);
         k = (MDB_val){ sizeof key, key };
         int found = mdb_get(txn, dbi, &k, &v);
         int empty = !memcmp(bits, zero, sizeof zero);
@@ -1070,6 +1330,35 @@ static int map_rebuild(MDB_txn *txn, MDB_dbi dbi, int *changed)
         *changed |= found == 0 || !empty;
     }
     free(map);
+    return rc;
+}
+
+static int update_v4map(MDB_txn *txn, struct store_txn_zone *z, struct zone_meta *meta)
+{
+    int changed = 0, rebuild = meta->v4_map_gen == 0 || z->nnew24 > STORE_TXN_NEW24;
+    int rc = rebuild ? map_rebuild(txn, z->dbi, map_key_prefix, ADDR_V4, v4map_bits, &changed)
+                     : map_add(txn, z->dbi, map_key_prefix, z->new24, z->nnew24, &changed);
+    if (rc == 0 && (changed || rebuild))
+        meta->v4_map_gen = meta->serial;
+    return rc;
+}
+
+static int update_keymap(MDB_txn *txn, struct store_txn_zone *z, struct zone_meta *meta)
+{
+    int changed = 0, rc, rebuild = meta->key_map_gen == 0 || z->nnewkeys > STORE_TXN_NEWKEYS ||
+                             meta->key_map_format != STORE_KEY_MAP_FORMAT;
+    if (rebuild) {
+        rc = map_rebuild(txn, z->dbi, keymap_key_prefix, ADDR_V6, keymap_bits, &changed);
+    } else {
+        uint32_t bitnos[3 * STORE_TXN_NEWKEYS];
+        for (int i = 0; i < z->nnewkeys; i++)
+            hash_bits(z->newkeys[i], bitnos + 3 * i);
+        rc = map_add(txn, z->dbi, keymap_key_prefix, bitnos, 3 * z->nnewkeys, &changed);
+    }
+    if (rc == 0 && (changed || rebuild))
+        meta->key_map_gen = meta->serial;
+    if (rc == 0)
+        meta->key_map_format = STORE_KEY_MAP_FORMAT;
     return rc;
 }
 
@@ -1092,14 +1381,13 @@ static int update_meta(MDB_txn *txn, struct store_txn_zone *z, uint32_t now)
     meta.v4_plens |= z->add.v4_plens;
     for (int j = 0; j < 3; j++)
         meta.v6_plens[j] |= z->add.v6_plens[j];
-    if (z->nnew24 > 0) {
-        int changed = 0, rebuild = meta.v4_map_gen == 0 || z->nnew24 > STORE_TXN_NEW24;
-        int rc = rebuild ? map_rebuild(txn, z->dbi, &changed) : map_add(txn, z->dbi, z->new24, z->nnew24, &changed);
-        if (rc != 0)
-            return rc;
-        if (changed || rebuild)
-            meta.v4_map_gen = meta.serial;
-    }
+    int rc = z->nnew24 > 0 ? update_v4map(txn, z, &meta) : 0;
+    if (rc == 0 && z->nnewkeys > 0)
+        rc = update_keymap(txn, z, &meta);
+    if (rc == 0 && !meta.rindex_gen && (rc = rindex_build(txn, z->dbi)) == 0)
+        meta.rindex_gen = meta.serial ? meta.serial : 1;
+    if (rc != 0)
+        return rc;
     MDB_val k = { sizeof meta_key, (void *)meta_key }, v = { sizeof meta, &meta };
     return mdb_put(txn, z->dbi, &k, &v, 0);
 }

@@ -4,6 +4,7 @@
  *
  *   key 0x00 "meta"             zone_meta: SOA serial and which prefix lengths are present
  *   key 0x00 "map" c1 c2        the IPv4 /24 map, chunk c (below)
+ *   key 0x00 "key" c1 c2        the key filter of IPv6 and domain keys, chunk c (below)
  *   key 0x04 a b c d plen       an IPv4 network (host bits zero); a /32 is a single address
  *   key 0x06 16 bytes plen      an IPv6 network
  *   key 'D' name                a domain (lower case, no trailing dot) or an account hash label
@@ -22,6 +23,14 @@
  * keeps the map a superset of those entries (bits are set when entries are written, and only a
  * rebuild clears them); meta.v4_map_gen is the serial of the last commit that changed it, 0 when the
  * zone has no map (a server then searches the B-tree for every query).
+ *
+ * The key filter does the same for IPv6 and domain keys (and account hash labels): a bloom-like
+ * bitmap of 2^24 bits in the same 4096 chunks of 512 bytes. Every such key sets the three bits
+ * store_key_filter_bits names, all in one 64-bit word (one cache line per test); a clear bit means
+ * the key is certainly absent, so a lookup skips its B-tree get. Maintained as the /24 map is: bits
+ * set by every commit that writes keys, cleared only by a rebuild; meta.key_map_gen is the serial of
+ * the last commit that changed it, 0 when the zone has none. The hash is part of the schema: a
+ * change to it needs a new key prefix.
  *
  * The value is packed, little-endian:  flags u8, nreasons u8, since u32, then per reason
  * code u32 (the A record, network order), expires u32 (0 = never), text length u8, text.
@@ -46,6 +55,15 @@
  *                               "\0\0": the zone's home-country), note length u8, note
  *
  * dnsblctl domestic writes them; dnsbl-server's policy endpoints read them (store_account_mark_get).
+ *
+ * The descendant index of domain keys, for empty non-terminals (RFC 8020: "spam.co" exists when
+ * "a.spam.co" is listed, and a forward-ordered key cannot find its children):
+ *
+ *   key 0x00 'R' LABELS         for every 'D' key whose name has a parent (a dot): its labels in
+ *                               reverse order, each followed by '.' ("a.spam.co": "co.spam.a."),
+ *                               value empty. The names below N are the keys that start with N's.
+ *
+ * store_put and store_del keep it; a commit to a zone whose meta has no rindex_gen builds it.
  *
  * store_put and store_del note the key's before-image in the same transaction; a commit that records
  * expiries (store_mark_expired) notes every key with a reason that expired since meta.expired_upto.
@@ -98,10 +116,41 @@ struct zone_meta {
      * the map then counts as absent instead of silently incomplete. */
     uint32_t v4_map_gen;    /* the serial that last changed the /24 map; 0: no map */
     uint32_t reserved2;
+    /* After it, for the same reason: a writer that knows only the /24 map drops the key filter. */
+    uint32_t key_map_gen;   /* the serial that last changed the key filter; 0: no filter */
+    uint32_t key_map_format;    /* STORE_KEY_MAP_FORMAT: the filter also holds domain keys' ancestors */
+    /* After it, for the same reason: a writer that does not keep the descendant index drops this. */
+    uint32_t rindex_gen;    /* nonzero: the domain keys' descendant index is complete */
+    uint32_t reserved4;
 };
 
 #define STORE_V4MAP_CHUNKS 4096
 #define STORE_V4MAP_CHUNK_BYTES 512
+
+/* The key filter holds the keys store_key_filtered says (IPv6 networks, domains); other keys must
+ * be searched in the B-tree. A key's bits: the three of store_key_filter_mask(h) in 64-bit word
+ * store_key_filter_word(h) (bits word * 64 .. + 63 of the filter), h = store_key_hash(key). */
+uint64_t store_key_hash(const uint8_t *key, size_t klen);
+/* Format 1: besides each domain key, the filter holds 'P' NAME for every parent NAME of a domain key
+ * ("a.spam.co": "Pspam.co", "Pco"): a clear bit says nothing is below NAME, no index walk needed. */
+#define STORE_KEY_MAP_FORMAT 1
+/* The filter key of "something is below this name": 'P' and the name; its length. */
+static inline size_t store_key_parent(const char *name, size_t len, uint8_t *key)
+{
+    key[0] = 'P';
+    for (size_t i = 0; i < len; i++)
+        key[i + 1] = (uint8_t)name[i];
+    return len + 1;
+}
+static inline int store_key_filtered(const uint8_t *key, size_t klen)
+{
+    return (key[0] == ADDR_V6 && klen == 18) || (key[0] == 'D' && klen > 1);
+}
+static inline uint32_t store_key_filter_word(uint64_t h) { return (uint32_t)(h >> 46); }
+static inline uint64_t store_key_filter_mask(uint64_t h)
+{
+    return 1ULL << (h & 63) | 1ULL << (h >> 6 & 63) | 1ULL << (h >> 12 & 63);
+}
 
 struct store {
     MDB_env *env;
@@ -154,10 +203,20 @@ int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
  * empty non-terminals (RFC 8020): 1 yes, 0 no, -1 on an LMDB error. */
 int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const struct ipnet *prefix,
                         uint32_t now);
+/* Is some name below name (not name itself) listed, so that name exists as an empty non-terminal
+ * (RFC 8020)? Decided by the descendant index, each descendant as store_lookup_domain answers it
+ * (allow entries win); 0 when the zone has no index yet. 1, 0, or -1 on an LMDB error. */
+int store_domain_has_listed_descendant(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta, const char *name,
+                                       size_t len, uint32_t now);
 /* Not listed, out->flags holds LISTING_SUBDOMAINS when the name itself carries a live "*.name"
  * listing: names below it are listed, so the name exists (an empty non-terminal, RFC 8020). */
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset);
+/* The same, but a key for which may_hold(arg, key, klen) says 0 is taken as absent without a B-tree
+ * get: may_hold may say 1 for an absent key, never 0 for a present one (a key filter). */
+typedef int (*store_may_hold_fn)(const void *arg, const uint8_t *key, size_t klen);
+int store_lookup_domain_filtered(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
+                                 store_may_hold_fn may_hold, const void *arg, struct listing *out);
 /* Would listing this key list something a live allow entry excludes? An allow entry at or above
  * the key's network (for a name: the name itself or a parent's wildcard), or, for a network, inside
  * it. 1 yes, 0 no, -1 on an LMDB error. The feeder asks this before it writes a listing. */
@@ -166,6 +225,8 @@ int store_allowed_key(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen
  * LMDB error or a malformed chunk. */
 typedef int (*store_v4map_fn)(void *arg, unsigned chunk, const uint8_t *bits);
 int store_v4map_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg);
+/* The same for the key filter: chunk c holds bits c * 4096 .. + 4095 (store_key_filter_word). */
+int store_keymap_each(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg);
 /* The exact entry under key, live or not: 1 found, 0 absent, -1 error. */
 int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct listing *out);
 
@@ -173,11 +234,14 @@ int store_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct
  * once, at commit. */
 #define STORE_TXN_ZONES 32
 #define STORE_TXN_NEW24 64      /* /24s remembered per zone; beyond that the commit rescans the zone */
+#define STORE_TXN_NEWKEYS 128   /* key filter hashes remembered per zone; beyond: the same */
 struct store_txn_zone {                     /* what a transaction changed in one zone */
     MDB_dbi dbi;
     struct zone_meta add;                   /* prefix lengths written */
     uint32_t new24[STORE_TXN_NEW24];        /* /24s of the IPv4 entries (plen >= 24) written */
     int nnew24;                             /* > STORE_TXN_NEW24: too many, rebuild the map */
+    uint64_t newkeys[STORE_TXN_NEWKEYS];    /* store_key_hash of the IPv6 and domain keys written */
+    int nnewkeys;                           /* > STORE_TXN_NEWKEYS: too many, rebuild the filter */
     uint32_t expired_upto;                  /* non-zero: store it in the meta (store_mark_expired) */
     uint32_t old_serial, new_serial;        /* set by store_write_commit */
     uint64_t jfirst, jnext;                 /* journal entries this transaction wrote: [jfirst, jnext) */
@@ -203,8 +267,8 @@ int store_clear_zone(struct store_txn *w, MDB_dbi dbi);
 /* Marks a zone changed without writing an entry: its serial goes up at commit. dnsbl-server does
  * this when a listing expires, so that secondaries transfer the zone again. */
 int store_touch(struct store_txn *w, MDB_dbi dbi);
-/* Recomputes the zone's /24 map at commit from the entries then present (it otherwise only gains
- * bits). dnsblctl purge does this after deleting expired entries. */
+/* Recomputes the zone's /24 map and key filter at commit from the entries then present (they
+ * otherwise only gain bits). dnsblctl purge does this after deleting expired entries. */
 int store_rebuild_v4map(struct store_txn *w, MDB_dbi dbi);
 int store_write_commit(struct store_txn *w, uint32_t now);
 

@@ -42,7 +42,9 @@ static int merge_chunk(void *arg, unsigned chunk, const uint8_t *bits)
     return 0;
 }
 
-int v4map_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen)
+typedef int (*map_each_fn)(MDB_txn *txn, MDB_dbi dbi, store_v4map_fn fn, void *arg);
+
+static int sync_map(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen, map_each_fn each)
 {
     if (gen == 0)
         return 0;
@@ -52,10 +54,20 @@ int v4map_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen)
         return 0;
     int ok = 1;
     if (atomic_load_explicit(&m->gen, memory_order_relaxed) < gen) {
-        ok = store_v4map_each(txn, dbi, merge_chunk, m) == 0;
+        ok = each(txn, dbi, merge_chunk, m) == 0;
         if (ok)     /* release: whoever sees this gen sees the bits merged before it */
             atomic_store_explicit(&m->gen, gen, memory_order_release);
     }
     pthread_mutex_unlock(&m->merge_lock);
     return ok;
+}
+
+int v4map_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen)
+{
+    return sync_map(m, txn, dbi, gen, store_v4map_each);
+}
+
+int keymap_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen)
+{
+    return sync_map(m, txn, dbi, gen, store_keymap_each);
 }

@@ -1,9 +1,13 @@
-/* v4map.h - a server's in-memory copy of a zone's IPv4 /24 map (see store.h).
+/* v4map.h - a server's in-memory copy of a zone's IPv4 /24 map or key filter (see store.h).
  *
  * One bit per /24: clear means the zone holds no IPv4 entry with a prefix length of 24..32 there, so
  * a lookup needs to search the B-tree only for shorter prefixes, if the zone has any. The copy only
  * ever gains bits: it is the union of every snapshot merged into it, a superset of each of them. It
- * is shared by a server's workers; merging takes a lock, testing a bit does not. */
+ * is shared by a server's workers; merging takes a lock, testing a bit does not.
+ *
+ * The key filter (IPv6 and domain keys) has the same 2^24 bits in the same chunks, so the same
+ * structure holds a copy of it: keymap_sync merges the store's filter, keymap_may_hold tests a key
+ * (clear: the key is certainly not in the snapshot, no B-tree get needed). */
 #ifndef DNSBL_V4MAP_H
 #define DNSBL_V4MAP_H
 
@@ -11,6 +15,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+
+#include "store.h"
 
 #define V4MAP_WORDS ((1u << 24) / 64)
 
@@ -37,6 +43,21 @@ static inline int v4map_may_hold(struct v4map *m, const uint8_t addr[4])
 {
     uint32_t n = v4map_index(addr);
     return (int)(atomic_load_explicit(&m->bits[n / 64], memory_order_relaxed) >> (n % 64) & 1);
+}
+
+/* As v4map_sync, for a copy of the key filter (gen: meta.key_map_gen). */
+int keymap_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen);
+
+static inline int keymap_may_hold(const struct v4map *m, const uint8_t *key, size_t klen)
+{
+    uint64_t h = store_key_hash(key, klen), mask = store_key_filter_mask(h);
+    return (atomic_load_explicit(&m->bits[store_key_filter_word(h)], memory_order_relaxed) & mask) == mask;
+}
+
+/* Starts loading the word keymap_may_hold will test for the key. */
+static inline void keymap_prefetch(const struct v4map *m, const uint8_t *key, size_t klen)
+{
+    __builtin_prefetch(&m->bits[store_key_filter_word(store_key_hash(key, klen))]);
 }
 
 /* Starts loading the word v4map_may_hold will test for addr. */

@@ -15,7 +15,7 @@
 static struct store st;
 static struct zoneset zones;
 static MDB_txn *txn;
-static struct v4map *maps[ZONESET_MAX + 1];
+static struct v4map *maps[ZONESET_MAX + 1], *keymaps[ZONESET_MAX + 1];
 
 static void put(MDB_dbi dbi, const char *entry, int domain, uint32_t code, uint32_t expires, uint8_t flags)
 {
@@ -55,6 +55,8 @@ static void setup(void)
         zones.zones[i].slot = i + 1;
         if (zones.zones[i].kind == ZONE_IP && !(maps[i + 1] = v4map_new()))
             abort();
+        if (!(keymaps[i + 1] = v4map_new()))
+            abort();
     }
     if (mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn))
         abort();
@@ -69,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ctx.zones = &zones;
         ctx.txn = txn;
         ctx.v4maps = maps;
+        ctx.keymaps = keymaps;
         answer_ctx_invalidate(&ctx);
     }
     ctx.now = 1000;

@@ -20,6 +20,8 @@ start_knot() {
 server:
     rundir: "$T/knot/run"
     listen: 127.0.0.1@$1
+    # a sanitizer build on a busy machine may take seconds to compute an IXFR (default 5 s)
+    tcp-remote-io-timeout: 30000
 database:
     storage: "$T/knot/db"
 log:

@@ -492,8 +492,35 @@ Test(answer, domain_wildcard)
     char text[256];
     txt_value(nth(ldns_pkt_answer(resp), LDNS_RR_TYPE_TXT, 0), text, sizeof text);
     cr_assert_str_eq(text, "mass volume");
-    ask("example.dbl.example", LDNS_RR_TYPE_A);
+    ask("example.dbl.example", LDNS_RR_TYPE_A);    /* above the listing: it exists (RFC 8020) */
+    expect_negative(LDNS_RCODE_NOERROR, "dbl.example.");
+    ask("other.dbl.example", LDNS_RR_TYPE_A);
     expect_negative(LDNS_RCODE_NXDOMAIN, "dbl.example.");
+}
+
+/* Names above exact domain listings are empty non-terminals (RFC 8020): NODATA, found through the
+ * descendant index; a name whose only descendants are allowed, or expired, does not exist. */
+Test(answer, domain_parents_of_exact_listings_exist)
+{
+    struct reason rs[] = { R(CODE(1, 5), 0, "mass volume") }, gone[] = { R(CODE(1, 5), NOW - 10, "old") };
+    struct reason allow[] = { R(0, 0, "partner") };
+    put("dbl.example", "a.spam.co", 0, 1, rs);
+    put("dbl.example", "x.old.co", 0, 1, gone);
+    put("dbl.example", "b.good.co", 0, 1, rs);
+    put("dbl.example", "good.co", LISTING_ALLOW | LISTING_WILDCARD, 1, allow);
+    ask("a.spam.co.dbl.example", LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(1, 5)));
+    static const char *const exist[] = { "spam.co.dbl.example", "co.dbl.example" };
+    for (size_t i = 0; i < 2; i++) {
+        ask(exist[i], LDNS_RR_TYPE_A);
+        expect_negative(LDNS_RCODE_NOERROR, "dbl.example.");
+    }
+    static const char *const absent[] = { "pam.co.dbl.example", "b.spam.co.dbl.example", "old.co.dbl.example",
+                                          "good.co.dbl.example", "o.dbl.example" };
+    for (size_t i = 0; i < 5; i++) {
+        ask(absent[i], LDNS_RR_TYPE_A);
+        expect_negative(LDNS_RCODE_NXDOMAIN, "dbl.example.");
+    }
 }
 
 Test(answer, domain_bad_characters_nxdomain)
@@ -1091,6 +1118,178 @@ Test(answer, v4map_waits_for_a_merge_in_progress)
     v4map_free(m);
 }
 
+/* ---- the key filter (IPv6 and domain keys, v4map.h) ---- */
+
+/* IPv6 entries crowd into a few /48s so that lookups hit, miss and share prefixes. */
+static void random_v6(struct map_run *r, struct ipaddr *a)
+{
+    memset(a, 0, sizeof *a);
+    a->family = ADDR_V6;
+    a->bytes[0] = 0x20, a->bytes[1] = 0x01, a->bytes[2] = 0x0d, a->bytes[3] = 0xb8;
+    a->bytes[5] = (uint8_t)(rnd(r) % 3);
+    a->bytes[7] = (uint8_t)(rnd(r) % 4);
+    a->bytes[15] = (uint8_t)(rnd(r) % 6);
+}
+
+static void random_domain(struct map_run *r, char *buf, size_t cap)
+{
+    static const char *const l1[] = { "a", "b", "mail" }, *const l2[] = { "x", "y" },
+                      *const l3[] = { "example", "test2" };
+    switch (rnd(r) % 4) {
+    case 0: snprintf(buf, cap, "%s", l3[rnd(r) % 2]); break;
+    case 1: snprintf(buf, cap, "%s.%s", l2[rnd(r) % 2], l3[rnd(r) % 2]); break;
+    case 2: snprintf(buf, cap, "%s.%s.%s", l1[rnd(r) % 3], l2[rnd(r) % 2], l3[rnd(r) % 2]); break;
+    default: snprintf(buf, cap, "q.%s.%s.%s", l1[rnd(r) % 3], l2[rnd(r) % 2], l3[rnd(r) % 2]); break;
+    }
+}
+
+static void random_filtered_write(struct map_run *r, struct store_txn *w, const struct zone *z)
+{
+    uint8_t key[STORE_KEY_MAX];
+    size_t klen;
+    unsigned what = rnd(r) % 10;
+    static const char *const texts[] = { "dha", "mass" };
+    struct listing l = { .nreasons = 1, .since = NOW - 10 };
+    l.reasons[0] = (struct reason){ CODE(0, 2 + rnd(r) % 3), rnd(r) % 5 ? 0 : NOW - 1, 3, texts[rnd(r) % 2] };
+    if (z->kind == ZONE_IP) {
+        static const uint8_t plens[] = { 128, 128, 64, 64, 56, 48, 32 };
+        struct ipnet n;
+        random_v6(r, &n.addr);
+        n.plen = plens[rnd(r) % sizeof plens];
+        net_clear_host_bits(&n);
+        klen = store_key_net(&n, key);
+    } else {
+        char d[64];
+        random_domain(r, d, sizeof d);
+        klen = store_key_domain(d, strlen(d), key);
+        if (what == 5)
+            l.flags = LISTING_WILDCARD;
+        if (what == 6)
+            l.flags = LISTING_WILDCARD | LISTING_SUBDOMAINS;
+    }
+    if (what == 7)
+        l.flags |= LISTING_ALLOW;
+    if (what >= 8) {
+        int rc = store_del(w, z->dbi, key, klen);
+        cr_assert(rc == 0 || rc == MDB_NOTFOUND);
+    } else {
+        cr_assert_eq(store_put(w, z->dbi, key, klen, &l, 0), 0);
+    }
+}
+
+/* A full name, or (one in four) a name above one: empty non-terminals must stay exact. */
+static void random_filtered_qname(struct map_run *r, const struct zone *z, char *q, size_t cap)
+{
+    size_t pos = 0;
+    if (z->kind == ZONE_IP) {
+        struct ipaddr a;
+        random_v6(r, &a);
+        int n = rnd(r) % 4 ? 32 : 1 + (int)(rnd(r) % 31);
+        for (int i = 32 - n; i < 32; i++) {
+            int nib = (a.bytes[(31 - i) / 2] >> ((31 - i) % 2 ? 0 : 4)) & 15;
+            pos += (size_t)snprintf(q + pos, cap - pos, "%x.", nib);
+        }
+    } else {
+        random_domain(r, q, cap);
+        pos = strlen(q);
+        q[pos++] = '.';
+    }
+    snprintf(q + pos, cap - pos, "%s", z->name);
+}
+
+static void compare_filtered_answers(struct map_run *r, const struct zone *z, int zi)
+{
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    r->with.txn = txn;
+    struct answer_ctx without;
+    memset(&without, 0, sizeof without);
+    without.zones = &zs;
+    without.txn = txn;
+    without.now = NOW;
+    answer_ctx_invalidate(&without);
+    static uint8_t plain[4096];
+    static const uint16_t types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_AAAA };
+    for (int i = 0; i < 40; i++) {
+        char qname[300];
+        random_filtered_qname(r, z, qname, sizeof qname);
+        struct pkt p;
+        build(&p, qname, types[rnd(r) % 3], DNS_CLASS_IN, 0);
+        struct answer_info i1, i2;
+        for (size_t cut = 0; cut <= p.len; cut += 7)
+            answer_prefetch(&r->with, p.b, cut);    /* a hint from any prefix of the packet: no effect */
+        answer_prefetch(&r->with, p.b, p.len);
+        size_t n1 = answer_query(&r->with, p.b, p.len, out, sizeof out, 0, &i1);
+        size_t n2 = answer_query(&without, p.b, p.len, plain, sizeof plain, 0, &i2);
+        cr_assert_eq(n1, n2, "%s: lengths", qname);
+        cr_assert(n1 > 0 && !memcmp(out, plain, n1), "%s: the filter changed the answer", qname);
+        cr_assert_eq(i1.listed, i2.listed);
+    }
+    cr_assert(r->with.kmap_ok & (1ULL << zi), "the filter was in use");
+    mdb_txn_abort(txn);
+}
+
+static void filter_never_changes_an_answer(const char *zname)
+{
+    struct zone *z = zoneset_find(&zs, zname);
+    cr_assert_not_null(z);
+    int zi = (int)(z - zs.zones);
+    struct map_run r = { .seed = 5 };
+    for (int i = 0; i < zs.n; i++)
+        zs.zones[i].slot = i + 1;
+    r.maps[z->slot] = v4map_new();
+    cr_assert_not_null(r.maps[z->slot]);
+    r.with.zones = &zs;
+    r.with.now = NOW;
+    r.with.keymaps = r.maps;
+    answer_ctx_invalidate(&r.with);
+    for (int round = 0; round < 150; round++) {
+        struct store_txn w;
+        cr_assert_eq(store_write_begin(&st, &w), 0);
+        if (round % 50 == 49)
+            cr_assert_eq(store_clear_zone(&w, z->dbi), 0);
+        int writes = round % 20 == 10 ? 2 * STORE_TXN_NEWKEYS : 1 + (int)(rnd(&r) % 4);    /* the rebuild path */
+        for (int k = 0; k < writes; k++)
+            random_filtered_write(&r, &w, z);
+        cr_assert_eq(store_write_commit(&w, NOW + (uint32_t)round), 0);
+        compare_filtered_answers(&r, z, zi);
+    }
+    v4map_free(r.maps[z->slot]);
+}
+
+Test(answer, keymap_never_changes_an_ipv6_answer)
+{
+    filter_never_changes_an_answer("bl.example");
+}
+
+Test(answer, keymap_never_changes_a_domain_answer)
+{
+    filter_never_changes_an_answer("dbl.example");
+}
+
+Test(answer, keymap_skips_the_store_for_absent_keys)
+{
+    struct zone *z = zoneset_find(&zs, "dbl.example");
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("dbl.example", "listed.example", 0, 1, rs);
+    struct v4map *m = v4map_new();
+    MDB_txn *txn;
+    struct zone_meta meta;
+    uint8_t key[STORE_KEY_MAX];
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(store_read_meta(txn, z->dbi, &meta), 0);
+    cr_assert_neq(meta.key_map_gen, 0);
+    cr_assert_eq(keymap_sync(m, txn, z->dbi, 0), 0, "generation 0: the zone has no filter");
+    pthread_mutex_lock(&m->merge_lock);     /* another worker is merging */
+    cr_assert_eq(keymap_sync(m, txn, z->dbi, meta.key_map_gen), 0, "not usable until merged");
+    pthread_mutex_unlock(&m->merge_lock);
+    cr_assert_eq(keymap_sync(m, txn, z->dbi, meta.key_map_gen), 1);
+    cr_assert(keymap_may_hold(m, key, store_key_domain("listed.example", 14, key)));
+    cr_assert_not(keymap_may_hold(m, key, store_key_domain("other.example", 13, key)));
+    mdb_txn_abort(txn);
+    v4map_free(m);
+}
+
 /* README: "an expiry ... the TTL is cut to the earliest": a reason expiring in 100 s beside one that
  * never expires answers with TTL 100, not the zone's 300. */
 Test(answer, ttl_is_the_earliest_expiry_not_the_latest)
@@ -1242,6 +1441,30 @@ Test(answer, empty_non_terminals_exist)
     struct reason allow[] = { R(0, 0, "") };
     put("bl.example", "203.0.113.9", LISTING_ALLOW, 1, allow);
     expect_nxdomain("113.0.203.bl.example");
+}
+
+/* Found by test_differential.sh (Knot answered NXDOMAIN, the primary NODATA): a name inside an allow
+ * hole holds nothing listed, whatever covers the hole or lies inside it, so it does not exist. */
+Test(answer, names_inside_an_allow_hole_do_not_exist)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") }, allow[] = { R(0, 0, "") };
+    put("bl.example", "100.1.0.0/16", 0, 1, rs);
+    put("bl.example", "100.1.252.0/24", LISTING_ALLOW, 1, allow);
+    expect_nxdomain("252.1.100.bl.example");        /* the hole, under the listed /16 */
+    expect_nodata("251.1.100.bl.example");          /* beside it, the /16 still covers */
+    expect_nodata("1.100.bl.example");
+    put("bl.example", "198.18.5.0/24", LISTING_ALLOW, 1, allow);
+    put("bl.example", "198.18.5.9", 0, 1, rs);      /* listed, but inside the allowed /24: not listed */
+    expect_nxdomain("5.18.198.bl.example");
+    expect_nxdomain("18.198.bl.example");
+    put("bl.example", "2001:db8:77::/48", 0, 1, rs);
+    put("bl.example", "2001:db8:77:1::/64", LISTING_ALLOW, 1, allow);
+    expect_nxdomain("1.0.0.0.7.7.0.0.8.b.d.0.1.0.0.2.bl.example");
+    expect_nodata("2.0.0.0.7.7.0.0.8.b.d.0.1.0.0.2.bl.example");
+    struct reason gone[] = { R(0, NOW - 5, "") };   /* an expired allow entry shields nothing */
+    put("bl.example", "100.2.0.0/16", 0, 1, rs);
+    put("bl.example", "100.2.9.0/24", LISTING_ALLOW, 1, gone);
+    expect_nodata("9.2.100.bl.example");
 }
 
 Test(answer, wildcard_parent_exists_in_domain_zones)

@@ -976,6 +976,249 @@ Test(v4map, rebuild_on_request_forgets_empty_24s, .init = setup, .fini = teardow
     free(map);
 }
 
+/* ---- the key filter (IPv6 and domain keys) ---- */
+
+static uint8_t *read_keymap(void)
+{
+    uint8_t *m = calloc(STORE_V4MAP_CHUNKS, STORE_V4MAP_CHUNK_BYTES);
+    cr_assert_not_null(m);
+    MDB_txn *t = rtxn();
+    cr_assert_eq(store_keymap_each(t, dbi, collect_chunk, m), 0);
+    mdb_txn_abort(t);
+    return m;
+}
+
+static int keymap_has(const uint8_t *m, const uint8_t *key, size_t klen)
+{
+    uint64_t h = store_key_hash(key, klen), mask = store_key_filter_mask(h), word = 0;
+    const uint8_t *b = m + (size_t)store_key_filter_word(h) * 8;
+    for (int i = 7; i >= 0; i--)
+        word = word << 8 | b[i];
+    return (word & mask) == mask;
+}
+
+static int keymap_has_net(const uint8_t *m, const char *n)
+{
+    uint8_t key[STORE_KEY_MAX];
+    struct ipnet x = net(n);
+    return keymap_has(m, key, store_key_net(&x, key));
+}
+
+static int keymap_has_domain(const uint8_t *m, const char *name)
+{
+    uint8_t key[STORE_KEY_MAX];
+    return keymap_has(m, key, store_key_domain(name, strlen(name), key));
+}
+
+Test(keymap, hash_is_fixed_by_the_schema)
+{
+    /* Filters written by one build are read by another: the hash must never change silently
+     * (store.h: a new hash needs a new key prefix). */
+    const uint8_t k1[] = { 'D', 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c', 'o', 'm' };
+    cr_expect_eq(store_key_hash(k1, sizeof k1), 0xba368a0392ff5256ULL);
+    cr_expect_neq(store_key_hash(k1, sizeof k1), store_key_hash(k1, sizeof k1 - 1));
+}
+
+Test(keymap, commit_sets_the_bits_of_ipv6_and_domain_keys, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_net("192.0.2.1", &l);                   /* IPv4: the /24 map's business */
+    struct zone_meta m = meta();
+    cr_expect_eq(m.key_map_gen, 0, "no IPv6 or domain key yet: no filter");
+    put_net("2001:db8:1:2::/64", &l);
+    put_net("2001:db8::1", &l);
+    put_domain("example.com", &l);
+    struct listing wild = l;
+    wild.flags = LISTING_WILDCARD | LISTING_SUBDOMAINS;
+    put_domain("sub.example.org", &wild);
+    m = meta();
+    cr_expect_eq(m.key_map_gen, m.serial);
+    uint8_t *map = read_keymap();
+    cr_expect(keymap_has_net(map, "2001:db8:1:2::/64"));
+    cr_expect(keymap_has_net(map, "2001:db8::1"));
+    cr_expect(keymap_has_domain(map, "example.com"));
+    cr_expect(keymap_has_domain(map, "sub.example.org"));
+    cr_expect_not(keymap_has_domain(map, "example.org"), "a bloom filter that answers yes to everything");
+    cr_expect_not(keymap_has_net(map, "2001:db8:1:3::/64"));
+    cr_expect_leq(map_bits(map), 21, "three bits per key: four keys and their parents com, example.org, org");
+    uint8_t pk[STORE_KEY_MAX];
+    cr_expect(keymap_has(map, pk, store_key_parent("example.org", 11, pk)), "something is below example.org");
+    cr_expect(keymap_has(map, pk, store_key_parent("com", 3, pk)));
+    cr_expect_not(keymap_has(map, pk, store_key_parent("example.com", 11, pk)), "nothing is below example.com");
+    free(map);
+}
+
+/* Random writes of every kind (single commits, big ones that rebuild, deletes, clears): after each,
+ * every key in the store is in the filter (no false negative), and most absent keys are not. */
+static unsigned lcg(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 8;
+}
+
+static size_t random_filtered_key(unsigned *s, uint8_t *key)
+{
+    if (lcg(s) % 2) {
+        char name[64];
+        static const char *const tlds[] = { "com", "net", "example" };
+        snprintf(name, sizeof name, "%s%u.d%u.%s", lcg(s) % 3 ? "" : "w.", lcg(s) % 400, lcg(s) % 20,
+                 tlds[lcg(s) % 3]);
+        return store_key_domain(name, strlen(name), key);
+    }
+    struct ipnet n = { .addr = { .family = ADDR_V6 } };
+    n.addr.bytes[0] = 0x20;
+    n.addr.bytes[1] = 0x01;
+    for (int i = 2; i < 16; i++)
+        n.addr.bytes[i] = (uint8_t)(i < 8 ? lcg(s) % 4 : lcg(s));
+    static const uint8_t plens[] = { 32, 48, 56, 64, 64, 64, 128 };
+    n.plen = plens[lcg(s) % sizeof plens];
+    net_clear_host_bits(&n);
+    return store_key_net(&n, key);
+}
+
+static int keys_all_in_filter(void)
+{
+    uint8_t *map = read_keymap();
+    MDB_txn *t = rtxn();
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int n = 0;
+    cr_assert_eq(mdb_cursor_open(t, dbi, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (!store_key_filtered(k.mv_data, k.mv_size))
+            continue;
+        cr_assert(keymap_has(map, k.mv_data, k.mv_size), "a key in the store is missing from the filter");
+        n++;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(t);
+    free(map);
+    return n;
+}
+
+Test(keymap, no_false_negative_on_random_writes, .init = setup, .fini = teardown)
+{
+    unsigned s = 11;
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    int checked = 0;
+    for (int round = 0; round < 60; round++) {
+        struct store_txn w;
+        uint8_t key[STORE_KEY_MAX];
+        cr_assert_eq(store_write_begin(&st, &w), 0);
+        if (round % 25 == 24)
+            cr_assert_eq(store_clear_zone(&w, dbi), 0);
+        int writes = round % 10 == 5 ? 3 * STORE_TXN_NEWKEYS : 1 + (int)(lcg(&s) % 20);
+        for (int i = 0; i < writes; i++) {
+            size_t klen = random_filtered_key(&s, key);
+            l.flags = lcg(&s) % 6 == 0 ? LISTING_ALLOW : lcg(&s) % 4 == 0 ? LISTING_WILDCARD : 0;
+            if (lcg(&s) % 5 == 0) {
+                int rc = store_del(&w, dbi, key, klen);
+                cr_assert(rc == 0 || rc == MDB_NOTFOUND);
+            } else {
+                cr_assert_eq(store_put(&w, dbi, key, klen, &l, 0), 0);
+            }
+        }
+        if (round % 15 == 14)
+            cr_assert_eq(store_rebuild_v4map(&w, dbi), 0);
+        cr_assert_eq(store_write_commit(&w, NOW + (uint32_t)round), 0);
+        checked += keys_all_in_filter();
+    }
+    cr_assert_gt(checked, 1000, "the test looked at keys");
+    /* and the filter filters: random keys are absent (a few may be in the store; all count) */
+    uint8_t *map = read_keymap(), key[STORE_KEY_MAX];
+    int yes = 0;
+    for (int i = 0; i < 10000; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "absent%d.example", i);
+        yes += keymap_has(map, key, store_key_domain(name, strlen(name), key));
+    }
+    cr_expect_lt(yes, 50, "%d of 10000 absent names pass the filter", yes);
+    free(map);
+}
+
+Test(keymap, a_meta_without_the_filter_gets_a_rebuilt_one, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_domain("example.com", &l);
+    struct zone_meta m = meta();
+    cr_assert_neq(m.key_map_gen, 0);
+    /* a writer that knows the /24 map but not the filter: adds a key and writes its shorter meta */
+    MDB_txn *t;
+    uint8_t key[STORE_KEY_MAX], val[STORE_VALUE_MAX];
+    int vlen = listing_encode(&l, val, sizeof val);
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &t), 0);
+    MDB_val k = { store_key_domain("behind.example", 14, key), key }, v = { (size_t)vlen, val };
+    cr_assert_eq(mdb_put(t, dbi, &k, &v, 0), 0);
+    const uint8_t meta_key[] = { 0, 'm', 'e', 't', 'a' };
+    k = (MDB_val){ sizeof meta_key, (void *)meta_key };
+    v = (MDB_val){ offsetof(struct zone_meta, key_map_gen), &m };
+    cr_assert_eq(mdb_put(t, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(t), 0);
+    cr_assert_eq(meta().key_map_gen, 0, "an old-layout meta has no filter");
+    put_domain("other.example", &l);
+    m = meta();
+    cr_assert_eq(m.key_map_gen, m.serial);
+    uint8_t *map = read_keymap();
+    cr_expect(keymap_has_domain(map, "behind.example"), "the key written behind the filter's back is in it");
+    cr_expect(keymap_has_domain(map, "example.com"));
+    cr_expect(keymap_has_domain(map, "other.example"));
+    free(map);
+}
+
+Test(keymap, rebuild_on_request_forgets_deleted_keys, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x");
+    put_domain("gone.example", &l);
+    put_domain("kept.example", &l);
+    struct store_txn w;
+    uint8_t key[STORE_KEY_MAX];
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_del(&w, dbi, key, store_key_domain("gone.example", 12, key)), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    uint8_t *map = read_keymap();
+    cr_expect(keymap_has_domain(map, "gone.example"), "a delete alone leaves the bits: a superset is enough");
+    free(map);
+    cr_assert_eq(store_write_begin(&st, &w), 0);
+    cr_assert_eq(store_rebuild_v4map(&w, dbi), 0);
+    cr_assert_eq(store_write_commit(&w, NOW), 0);
+    map = read_keymap();
+    cr_expect_not(keymap_has_domain(map, "gone.example"));
+    cr_expect(keymap_has_domain(map, "kept.example"));
+    free(map);
+}
+
+/* The filtered lookup answers exactly as the plain one, wildcards and allow entries included. */
+static int filter_may_hold(const void *map, const uint8_t *key, size_t klen)
+{
+    return keymap_has(map, key, klen);
+}
+
+Test(keymap, filtered_domain_lookup_equals_the_plain_one, .init = setup, .fini = teardown)
+{
+    struct listing l = one_reason(0, CODE(2), 0, "x"), wild = l, sub = l, allow = one_reason(LISTING_ALLOW, 0, 0, "");
+    wild.flags = LISTING_WILDCARD;
+    sub.flags = LISTING_WILDCARD | LISTING_SUBDOMAINS;
+    put_domain("example.com", &l);
+    put_domain("wild.example", &wild);
+    put_domain("kids.example", &sub);
+    put_domain("ok.wild.example", &allow);
+    uint8_t *map = read_keymap();
+    static const char *const names[] = { "example.com", "a.example.com", "wild.example", "x.y.wild.example",
+                                         "ok.wild.example", "a.ok.wild.example", "kids.example", "a.kids.example",
+                                         "example", "nothing.here", "com" };
+    MDB_txn *t = rtxn();
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        struct listing a, b;
+        int ra = store_lookup_domain(t, dbi, names[i], strlen(names[i]), NOW, &a, NULL);
+        int rb = store_lookup_domain_filtered(t, dbi, names[i], strlen(names[i]), NOW, filter_may_hold, map, &b);
+        cr_expect_eq(ra, rb, "%s", names[i]);
+        cr_expect_eq(a.flags, b.flags, "%s", names[i]);
+        cr_expect_eq(a.nreasons, b.nreasons, "%s", names[i]);
+    }
+    mdb_txn_abort(t);
+    free(map);
+}
+
 /* ---- several covering entries: allow entries win at any prefix length, listings add up ---- */
 
 TestSuite(cover, .init = setup, .fini = teardown);
