@@ -1,5 +1,5 @@
 /* metrics.c - dnsbl-server's /metrics (Prometheus text format), rendered in the main thread from the
- * workers' counters and from the store. README.md, "Metrics", documents every series. */
+ * workers' counters and from the store. dnsbl-server(8), METRICS, documents every series. */
 #include <string.h>
 #include <time.h>
 
@@ -148,7 +148,7 @@ static void render_policy(struct evbuffer *out, const struct policy_counters *pc
     static const char *const pf[] = { "dunno", "reject", "defer", "error" };
     static const char *const dv[] = { "allow", "refuse", "tarpit", "report" };
     metric_head(out, "dnsbl_policy_requests_total", "counter",
-                "policy requests answered, by endpoint and answer (README \"Policy\")");
+                "policy requests answered, by endpoint and answer (dnsbl-server(8), POLICY)");
     for (int i = 0; i < 4; i++)
         evbuffer_add_printf(out, "dnsbl_policy_requests_total{endpoint=\"postfix\",answer=\"%s\"} %llu\n", pf[i],
                             (unsigned long long)atomic_load(&pc->postfix[i]));

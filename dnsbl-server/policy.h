@@ -1,4 +1,4 @@
-/* policy.h - the decision of the policy endpoints (README "Policy"), from the store, independent of
+/* policy.h - the decision of the policy endpoints (dnsbl-server(8), POLICY; docs/policy.md), from the store, independent of
  * the protocols: the Postfix policy delegation (policy_postfix.c) and Dovecot's authentication policy
  * (policy_dovecot.c) both ask policy_decide.
  *

@@ -1,4 +1,4 @@
-/* policy_server.h - the policy endpoints of dnsbl-server (README "Policy"): a thread of its own with
+/* policy_server.h - the policy endpoints of dnsbl-server (dnsbl-server(8), POLICY; docs/policy.md): a thread of its own with
  * one event loop serving the Postfix policy protocol (TCP or a UNIX socket; policy_postfix.c) and
  * Dovecot's authentication policy over HTTP (evhttp; policy_dovecot.c), both deciding with
  * policy_decide from the server's store and zone set. Off unless an address is given. */

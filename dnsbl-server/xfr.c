@@ -392,7 +392,7 @@ static void log_transfer(const struct zone *z, const char *kind, const char *pee
                  "with its subdomains): secondaries answer them as listed", kind, z->name, st->holes,
                  st->holes == 1 ? "y" : "ies");
     if (st->ambiguous)
-        log_info("%s %s: %zu IPv4 wildcard%s also match IPv6 names on secondaries (see README)", kind, z->name,
+        log_info("%s %s: %zu IPv4 wildcard%s also match IPv6 names on secondaries (see docs/transfers.md)", kind, z->name,
                  st->ambiguous, st->ambiguous == 1 ? "" : "s");
     if (st->skipped)
         log_warn("%s %s: %zu entr%s skipped (too many names, name too long, or unreadable)", kind, z->name,

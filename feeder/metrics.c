@@ -1,5 +1,5 @@
 /* metrics.c - the feeder's counters per MTA host, and its /metrics (Prometheus text format).
- * README.md, "Metrics", documents every series. */
+ * dnsbl-feeder(8), METRICS, documents every series. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

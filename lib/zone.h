@@ -2,7 +2,7 @@
  *
  * A zone file says what the zone is called, what it holds (IP addresses, domains or account hashes),
  * its SOA/NS data (inline, or an RFC 1035 zone file for the apex read with ldns), TTLs, the return
- * codes and their meaning, and the TXT template. README.md documents every key. */
+ * codes and their meaning, and the TXT template. dnsbl-zone.conf(5) documents every key. */
 #ifndef DNSBL_ZONE_H
 #define DNSBL_ZONE_H
 
@@ -35,7 +35,7 @@ struct zone_rr {
     uint8_t *rdata;         /* uncompressed wire form */
 };
 
-/* The feeder's rules (README "Rules"). Each zone enables the kinds that apply to what it lists: an IP
+/* The feeder's rules (dnsbl-feeder(8), RULES). Each zone enables the kinds that apply to what it lists: an IP
  * zone rates client addresses, a domain zone sender domains, an account zone SASL/IMAP accounts. */
 enum rule_kind { RULE_DHA, RULE_BACKSCATTER, RULE_AUTH, RULE_VOLUME, RULE_COMPROMISED,
                  RULE_ABNORMAL,     /* sessions that end without a message: hang-ups, timeouts, pregreet */
@@ -75,7 +75,7 @@ struct zone_allow {
     int nnames;
 };
 
-/* Zone transfers (README "Zone transfers"): who may AXFR/IXFR the zone, and whom to NOTIFY. */
+/* Zone transfers (docs/transfers.md): who may AXFR/IXFR the zone, and whom to NOTIFY. */
 #define ZONE_MAX_XFR_ACL 32
 #define ZONE_MAX_NOTIFY 8
 #define ZONE_NOTIFY_INTERVAL 5      /* seconds, when notify-interval is not set */
@@ -94,7 +94,7 @@ struct zone_xfr {
     uint32_t journal_age, journal_size;     /* ixfr-journal-age/-size; 0: the store's defaults */
 };
 
-/* The policy endpoints (dnsbl-server --policy-postfix, --policy-dovecot; README "Policy"): the
+/* The policy endpoints (dnsbl-server --policy-postfix, --policy-dovecot; dnsbl-server(8), POLICY): the
  * [policy] section, lib/zone_policy.c. */
 struct zone_policy {
     int postfix;                /* the Postfix endpoint consults the zone (default yes) */

@@ -105,7 +105,7 @@ finish() {
 }
 
 # needs_root WHY: a test that only root can run ends here, counted as neither passed nor failed, with a
-# line that says so, when the user is not root (make test as an ordinary user). README "Tests" lists
+# line that says so, when the user is not root (make test as an ordinary user). docs/tests.md lists
 # these tests.
 needs_root() {
     [ "$(id -u)" -eq 0 ] && return 0
