@@ -19,93 +19,17 @@
 . "$(dirname "$0")/lib.sh"
 HERE="$ROOT/tests/integration/policy_mta"
 NS="dnsblpol-$$"
-NETNS_ETC="/etc/netns/$NS"
 PF="$T/postfix"
-C="$PF/etc"
-Q="$PF/spool"
-POLICY_RC=
-NS_MADE=
-NETNS_DIR_MADE=
-DOVECOT_PIDS=()
+MTA_IMAP=1
+. "$ROOT/tests/integration/mta.sh"
 START=$(date +%s)
 IMAP=1143; PPORT=10040; DPORT=10041
 KEY=test-key-$$-$RANDOM
-
-say() { echo "-- $(date +%T) $*"; }
-die() {
-    fail "$1" "${2:-}"
-    finish
-    exit 1
-}
-
-pf_cleanup() {
-    set +e
-    if [ -n "$NS_MADE" ] && [ -f "$Q/pid/master.pid" ]; then
-        local mpid
-        mpid=$(tr -dc 0-9 <"$Q/pid/master.pid")
-        timeout 20 ip netns exec "$NS" postfix -c "$C" stop >/dev/null 2>&1
-        if [ -n "$mpid" ]; then
-            for _ in $(seq 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.1; done
-            kill -9 "$mpid" 2>/dev/null
-        fi
-    fi
-    for pid in "${DOVECOT_PIDS[@]}" "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null && for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null
-    done
-    if [ -n "$NS_MADE" ]; then
-        for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-        for _ in $(seq 50); do [ -z "$(ip netns pids "$NS" 2>/dev/null)" ] && break; sleep 0.1; done
-        ip netns del "$NS" 2>/dev/null
-    fi
-    rm -rf "$NETNS_ETC"
-    [ -n "$NETNS_DIR_MADE" ] && rmdir /etc/netns 2>/dev/null
-    [ -n "$POLICY_RC" ] && rm -f "$POLICY_RC"
-}
 trap 'pf_cleanup; cleanup' EXIT
 trap 'exit 130' INT TERM
 
 needs_root "network namespace, /etc/netns, apt-get"
-if ! ip netns add "$NS" 2>"$T/netns.err"; then
-    die "ip netns add works here (needs root and CAP_SYS_ADMIN; in a container: --privileged)" "$(cat "$T/netns.err")"
-fi
-NS_MADE=1
-nsx() { ip netns exec "$NS" "$@"; }
-nsx ip link set lo up || die "ip link set lo up in the namespace"
-
-install_packages() {
-    local need=()
-    [ -x /usr/sbin/postfix ] || need+=(postfix)
-    command -v swaks >/dev/null || need+=(swaks)
-    [ -x /usr/sbin/dovecot ] || need+=(dovecot-core)
-    [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
-    [ ${#need[@]} -eq 0 ] && return 0
-    say "installing ${need[*]} (no mail system is started on the host)"
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        POLICY_RC=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
-        chmod 755 "$POLICY_RC"
-    fi
-    local apt=(env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -o DPkg::Lock::Timeout=300 install -y -q
-               --no-install-recommends)
-    if ! "${apt[@]}" "${need[@]}" >"$T/apt.log" 2>&1; then
-        timeout 300 apt-get update -q >>"$T/apt.log" 2>&1
-        "${apt[@]}" "${need[@]}" >>"$T/apt.log" 2>&1 || { tail -20 "$T/apt.log"; return 1; }
-    fi
-    if [ -n "$POLICY_RC" ]; then rm -f "$POLICY_RC"; POLICY_RC=; fi
-    local pid
-    if [ -d /run/systemd/system ]; then
-        for s in postfix dovecot; do
-            systemctl is-active --quiet "$s" 2>/dev/null && { say "stopping the host's $s"; systemctl stop "$s"; }
-        done
-    fi
-    pid=$(cat /var/spool/postfix/pid/master.pid 2>/dev/null | tr -dc 0-9)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then timeout 30 postfix stop >/dev/null 2>&1 || kill "$pid"; fi
-    pid=$(cat /run/dovecot/master.pid 2>/dev/null | tr -dc 0-9)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; fi
-    return 0
-}
+mta_namespace
 install_packages || die "apt-get install postfix swaks dovecot-core dovecot-imapd" "$(tail -5 "$T/apt.log" 2>/dev/null)"
 getent passwd postfix >/dev/null && getent passwd dovecot >/dev/null && getent passwd dovenull >/dev/null ||
     die "the postfix, dovecot and dovenull users exist (made by the packages)"
@@ -118,33 +42,6 @@ perl -MMaxMind::DB::Writer::Tree -e1 2>/dev/null || die "libmaxmind-db-writer-pe
 ZONES="$T/zones"
 mkdir -p "$ZONES"
 cp "$ROOT"/zones/*.conf "$ZONES/"
-zone_set() {   # zone_set FILE SECTION KEY VALUE: set (or add) KEY in [SECTION]
-    python3 - "$@" <<'EOF'
-import re, sys
-path, section, key, value = sys.argv[1:]
-lines = open(path).read().split("\n")
-out, cur, done, start = [], None, False, None
-for i, line in enumerate(lines):
-    m = re.match(r"\s*\[([^\]]+)\]\s*$", line)
-    if m:
-        if cur == section and not done:
-            out.insert(start, f"{key} = {value}"); done = True
-        cur = m.group(1).strip()
-        out.append(line)
-        if cur == section:
-            start = len(out)
-        continue
-    if cur == section and re.match(rf"\s*{re.escape(key)}\s*=", line):
-        out.append(f"{key} = {value}"); done = True
-        continue
-    out.append(line)
-if not done:
-    if start is None:
-        out += ["", f"[{section}]"]; start = len(out)
-    out.insert(start, f"{key} = {value}")
-open(path, "w").write("\n".join(out))
-EOF
-}
 for rule in auth compromised; do
     for z in bl.example acct.example; do
         zone_set "$ZONES/$z.conf" "rule $rule" expire 60s
@@ -159,10 +56,7 @@ perl "$ROOT/tests/make-mmdb.pl" "$GEO" 127.0.0.0/24=JP 127.0.0.22=US 127.0.0.23=
     die "tests/make-mmdb.pl writes the test GeoIP file"
 
 # ---------------------------------------------------------------------------------------------------
-[ -d /etc/netns ] || NETNS_DIR_MADE=1
-mkdir -p "$NETNS_ETC"
-printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:2\n' >"$NETNS_ETC/resolv.conf"
-printf '127.0.0.1\tlocalhost mx.test.example\n' >"$NETNS_ETC/hosts"
+mta_resolver
 chmod 755 "$T"
 printf '%s\n' "X-API-Key: $KEY" >"$T/policy.key"
 start_dnsbl() {
