@@ -1,8 +1,9 @@
 /* answer.c - see answer.h.
  *
- * A query's path: parse (query.c), pick the zone with the longest matching suffix, serve a static
- * apex record if the name has one, otherwise decode the name below the zone into an address or a
- * domain, look it up in the store and write A/TXT records, or NXDOMAIN/NODATA with the SOA. Names in
+ * A query's path: parsed once by the caller (query.c: the struct the prefetch, the answer, the zone
+ * transfer check and the query log all read), pick the zone with the longest matching suffix, serve
+ * a static apex record if the name has one, otherwise decode the name below the zone into an address
+ * or a domain, look it up in the store and write A/TXT records, or NXDOMAIN/NODATA with the SOA. Names in
  * answers are compression pointers into the question, so the question is echoed exactly as sent. */
 #include "answer.h"
 

@@ -501,7 +501,7 @@ int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const 
     if (!q->question_end || q->opcode != 0 || (q->qtype != DNS_TYPE_AXFR && q->qtype != DNS_TYPE_IXFR))
         return 0;
     if (st != QUERY_OK && !(st == QUERY_FORMERR && q->qtype == DNS_TYPE_IXFR))
-        return 0;                               /* FORMERR, BADVERS: answer_query says so */
+        return 0;                               /* FORMERR, BADVERS: answer_parsed says so */
     struct ipaddr peer;
     char peer_text[INET6_ADDRSTRLEN];
     const struct zone *z = q->qclass == DNS_CLASS_IN ? apex_zone(zs, q) : NULL;
