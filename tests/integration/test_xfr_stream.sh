@@ -28,7 +28,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect(("127.0.0.1", int(sys.argv[1])))
 q = struct.pack(">HHHHHH", 9, 0, 1, 0, 0, 0) + b"\x02bl\x07example\x00" + struct.pack(">HH", 252, 1)
 s.sendall(struct.pack(">H", len(q)) + q)
-time.sleep(2.5)
+time.sleep(4.5)     # past --tcp-idle 3: reading earlier would count as progress and keep it open
 print("stalled")
 s.setblocking(False)
 t0, got, closed = time.time(), 0, False
