@@ -1,6 +1,6 @@
 # dnsbl: feeder + dnsbl-server over one LMDB store. See README.md.
 #
-#   make               bin/dnsbl-server, bin/dnsblctl, bin/feeder
+#   make               bin/dnsbl-server, bin/dnsblctl, bin/feeder (dnsbl-server/, dnsblctl/, feeder/; lib/ shared)
 #   make test          sanitizer (ASan+UBSan) builds of everything, then unit and integration tests
 #   make fuzz          libFuzzer targets (clang); make fuzz-run runs each briefly
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -22,7 +22,7 @@ BIN     ?= bin
 
 PKGS     = lmdb libevent libevent_pthreads ldns
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
-INCLUDES = -Ilib -Idnsbl-server -Ifeeder
+INCLUDES = -Ilib -Idnsbl-server -Idnsblctl -Ifeeder
 ALL_CFLAGS  = $(WARN) $(INCLUDES) $(OPT) $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS_LMDB   = -llmdb
@@ -38,8 +38,8 @@ SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dn
              $(POLICY_SRC) dnsbl-server/policy_server.c lib/geo.c
 # the policy endpoints' decision and protocols (no sockets): dnsbl-server, unit tests, the fuzzer
 POLICY_SRC = dnsbl-server/policy.c dnsbl-server/policy_postfix.c dnsbl-server/policy_dovecot.c
-CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \
-             dnsbl-server/dnsblctl.c dnsbl-server/ctl_export.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
+CTL_SRC    = dnsblctl/import.c dnsblctl/json.c dnsblctl/ctl.c dnsblctl/ctl_write.c dnsblctl/ctl_read.c \
+             dnsblctl/ctl_export.c dnsblctl/dnsblctl.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
 # zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl
 XFR_SRC    = dnsbl-server/xfr_records.c
 FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
@@ -54,7 +54,7 @@ SERVER_OBJ = $(call obj,$(SERVER_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
 FEEDER_OBJ = $(call obj,$(FEEDER_SRC))
 # what unit tests may link: everything but the programs' main()
-UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(XFR_SRC) $(FEEDER_LIB) \
+UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(XFR_SRC) $(FEEDER_LIB) \
              $(POLICY_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
@@ -104,7 +104,7 @@ FUZZ_CC    = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Wno-unknown-warning-option $(INCLUDES)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB) \
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(FEEDER_LIB) \
               $(POLICY_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
