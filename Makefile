@@ -55,7 +55,7 @@ CTL_SRC    = dnsblctl/import.c dnsblctl/json.c dnsblctl/ctl.c dnsblctl/ctl_write
              dnsblctl/ctl_export.c dnsblctl/dnsblctl.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
 # zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl
 XFR_SRC    = dnsbl-server/xfr_records.c
-FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
+FEEDER_LIB = feeder/logline.c feeder/parse.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
              feeder/table.c feeder/window.c feeder/state.c feeder/correlate.c feeder/rules.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
 FEEDER_SRC = $(FEEDER_LIB) feeder/main.c
