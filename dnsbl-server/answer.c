@@ -1,8 +1,9 @@
 /* answer.c - see answer.h.
  *
- * A query's path: parse (query.c), pick the zone with the longest matching suffix, serve a static
- * apex record if the name has one, otherwise decode the name below the zone into an address or a
- * domain, look it up in the store and write A/TXT records, or NXDOMAIN/NODATA with the SOA. Names in
+ * A query's path: parsed once by the caller (query.c: the struct the prefetch, the answer, the zone
+ * transfer check and the query log all read), pick the zone with the longest matching suffix, serve
+ * a static apex record if the name has one, otherwise decode the name below the zone into an address
+ * or a domain, look it up in the store and write A/TXT records, or NXDOMAIN/NODATA with the SOA. Names in
  * answers are compression pointers into the question, so the question is echoed exactly as sent. */
 #include "answer.h"
 
@@ -20,6 +21,7 @@ struct response {
     uint16_t an, ns;
     uint8_t aa, rcode;
     uint8_t tcp;                /* over UDP, ANY gets one RRset (RFC 8482): no amplification */
+    uint8_t store_failed;       /* a store read failed: the answer is SERVFAIL, whatever the zone kind */
 };
 
 static void put(struct response *r, const void *p, size_t n)
@@ -59,11 +61,13 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
     size_t id = mdb_txn_id(ctx->txn);
     if (id != ctx->txnid) {
         ctx->txnid = id;
-        ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = 0;
+        ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = ctx->meta_failed = 0;
     }
     if (!(ctx->meta_valid & (1ULL << zi))) {
-        if (store_read_meta(ctx->txn, ctx->zones->zones[zi].dbi, &ctx->meta[zi]) < 0)
+        if (store_read_meta(ctx->txn, ctx->zones->zones[zi].dbi, &ctx->meta[zi]) < 0) {
             memset(&ctx->meta[zi], 0, sizeof ctx->meta[zi]);
+            ctx->meta_failed |= 1ULL << zi;     /* answers from it would lie: resolve says SERVFAIL */
+        }
         ctx->meta_valid |= 1ULL << zi;
     }
     return &ctx->meta[zi];
@@ -468,7 +472,7 @@ static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, s
     l.flags = l.nreasons = 0;
     int listed = lookup(ctx, zi, q, &l, subject, sizeof subject, &addr);
     if (listed < 0) {
-        r->rcode = RCODE_SERVFAIL;
+        r->store_failed = 1;
         return;
     }
     if (listed) {
@@ -476,13 +480,23 @@ static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, s
     } else {
         int exists = empty_non_terminal(ctx, zi, q, &l);
         if (exists < 0) {
-            r->rcode = RCODE_SERVFAIL;
+            r->store_failed = 1;
             return;
         }
         r->rcode = exists ? RCODE_NOERROR : RCODE_NXDOMAIN;
     }
     if (r->an == 0)
         put_soa(ctx, zi, q, r);
+}
+
+/* One policy for a failed store read, in every zone kind: SERVFAIL (RFC 2308 7.1: the server cannot
+ * say), never an answer built from what could not be read, and not NXDOMAIN, which caches. The zone's
+ * meta record counts too: without it an IP zone would search no prefix at all. */
+static void resolve_or_fail(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
+{
+    resolve(ctx, zi, q, r);
+    if (ctx->meta_failed & (1ULL << zi))
+        r->store_failed = 1;
 }
 
 /* The zone whose name is the longest suffix of the question, or -1. */
@@ -530,6 +544,8 @@ static void ixfr_udp(struct answer_ctx *ctx, int zi, const struct dns_query *q, 
     struct dns_query soa = *q;
     soa.qtype = DNS_TYPE_SOA;
     static_records(ctx, zi, &soa, r);
+    if (ctx->meta_failed & (1ULL << zi))
+        r->store_failed = 1;
 }
 
 static void write_header(uint8_t *out, const struct dns_query *q, const struct response *r,
@@ -548,21 +564,20 @@ static void write_header(uint8_t *out, const struct dns_query *q, const struct r
 
 /* The key filter words an IPv6 or domain question will test: those of the prefix lengths the zone
  * had at the last snapshot read (a hint only: a stale one costs nothing but a useless load). */
-static void prefetch_keys(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len)
+static void prefetch_keys(const struct answer_ctx *ctx, const struct dns_query *q)
 {
-    struct dns_query q;
-    int zi;
-    if (query_parse(pkt, len, &q) != QUERY_OK || (zi = find_zone(ctx->zones, &q)) < 0)
+    int zi = find_zone(ctx->zones, q);
+    if (zi < 0)
         return;
     const struct zone *z = &ctx->zones->zones[zi];
     const struct v4map *map = z->slot ? ctx->keymaps[z->slot] : NULL;
-    int rel = q.nlabels - z->nlabels;
+    int rel = q->nlabels - z->nlabels;
     uint8_t key[STORE_KEY_MAX];
     if (!map || rel < 1)
         return;
     if (z->kind != ZONE_IP) {
         char name[DOMAIN_MAX + 1];
-        int n = relative_domain(&q, rel, name, sizeof name);
+        int n = relative_domain(q, rel, name, sizeof name);
         for (int off = 0; n > 0 && off < n;) {
             keymap_prefetch(map, key, store_key_domain(name + off, (size_t)(n - off), key));
             const char *dot = memchr(name + off, '.', (size_t)(n - off));
@@ -575,7 +590,7 @@ static void prefetch_keys(const struct answer_ctx *ctx, const uint8_t *pkt, size
     if (rel != 32 || !(ctx->meta_valid & (1ULL << zi)))
         return;
     for (int i = 0; i < rel; i++)
-        label_view(&q, i, &labels[i]);
+        label_view(q, i, &labels[i]);
     if (addr_from_reversed(labels, rel, &net.addr) < 0 || net.addr.family != ADDR_V6)
         return;
     const struct zone_meta *meta = &ctx->meta[zi];
@@ -587,49 +602,18 @@ static void prefetch_keys(const struct answer_ctx *ctx, const uint8_t *pkt, size
         }
 }
 
-/* Could the question be one the key filter serves (a name in a domain or account zone, or 32
- * labels in an IP zone)? Decided from the raw name, so that IPv4 questions pay no second parse. */
-static int key_question(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len)
+void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q)
 {
-    size_t off[128], pos = DNS_HEADER_LEN;
-    int n = 0;
-    while (pos < len && pkt[pos] != 0 && n < 128) {
-        if (pkt[pos] > 63 || pos + 1 + pkt[pos] > len)
-            return 0;
-        off[n++] = pos;
-        pos += 1 + pkt[pos];
-    }
-    if (pos >= len || pkt[pos] != 0)
-        return 0;
-    for (int zi = 0; zi < ctx->zones->n; zi++) {
-        const struct zone *z = &ctx->zones->zones[zi];
-        int rel = n - z->nlabels;
-        if (rel < 1 || (z->kind == ZONE_IP && rel != 32) || pos + 1 - off[rel] != z->wire_len)
-            continue;
-        size_t i = 0;
-        while (i < z->wire_len && (pkt[off[rel] + i] | 0x20) == (z->wire[i] | 0x20))
-            i++;
-        if (i == z->wire_len)
-            return 1;
-    }
-    return 0;
-}
-
-void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len)
-{
-    if (ctx->keymaps && key_question(ctx, pkt, len))
-        prefetch_keys(ctx, pkt, len);
-    if (!ctx->v4maps)
+    if (q->status != QUERY_OK)
+        return;
+    if (ctx->keymaps)
+        prefetch_keys(ctx, q);
+    if (!ctx->v4maps || q->nlabels < 4)
         return;
     struct label labels[4];     /* the question's first four labels, as a reversed IPv4 address */
-    size_t pos = DNS_HEADER_LEN;
-    for (int i = 0; i < 4; i++) {
-        if (pos >= len || pkt[pos] == 0 || pkt[pos] > 63 || pos + 1 + pkt[pos] > len)
-            return;
-        labels[i] = (struct label){ pkt + pos + 1, pkt[pos] };
-        pos += 1 + pkt[pos];
-    }
     struct ipaddr a;
+    for (int i = 0; i < 4; i++)
+        label_view(q, i, &labels[i]);
     if (addr_from_reversed(labels, 4, &a) < 0)
         return;
     for (int zi = 0; zi < ctx->zones->n; zi++) {
@@ -641,36 +625,41 @@ void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t le
 
 void answer_ctx_invalidate(struct answer_ctx *ctx)
 {
-    ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = 0;
+    ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = ctx->meta_failed = 0;
     ctx->txnid = (size_t)-1;
 }
 
-size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint8_t *out,
-                    size_t outcap, int tcp, struct answer_info *info)
+size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const uint8_t *pkt, uint8_t *out,
+                     size_t outcap, int tcp, struct answer_info *info)
 {
-    struct dns_query q;
-    enum query_status st = query_parse(pkt, len, &q);
+    enum query_status st = q->status;
     struct response r = { .buf = out, .len = DNS_HEADER_LEN, .tcp = (uint8_t)(tcp != 0) };
     info->zone = -1;
-    info->qtype = q.qtype;
+    info->qtype = q->qtype;
     info->listed = 0;
     if (st == QUERY_DROP)
         return 0;
-    size_t limit = tcp ? 65535 : udp_limit(&q);
+    size_t limit = tcp ? 65535 : udp_limit(q);
     if (limit > outcap)
         limit = outcap;
-    size_t opt_len = q.edns ? 11 : 0;
+    size_t opt_len = q->edns ? 11 : 0;
     r.cap = limit - opt_len;
-    put(&r, pkt + DNS_HEADER_LEN, q.question_end ? q.question_end - DNS_HEADER_LEN : 0);
+    put(&r, pkt + DNS_HEADER_LEN, q->question_end ? q->question_end - DNS_HEADER_LEN : 0);
     size_t question_end = r.len;
     if (st == QUERY_FORMERR) r.rcode = RCODE_FORMERR;
     else if (st == QUERY_NOTIMP) r.rcode = RCODE_NOTIMP;
     else if (st == QUERY_BADVERS) r.rcode = RCODE_BADVERS;
-    else if (q.qclass != DNS_CLASS_IN && q.qclass != DNS_CLASS_ANY) r.rcode = RCODE_REFUSED;
-    else if (!tcp && q.qtype == DNS_TYPE_AXFR) r.full = 1;      /* TCP only */
-    else if ((info->zone = find_zone(ctx->zones, &q)) < 0) r.rcode = RCODE_REFUSED;
-    else if (q.qtype == DNS_TYPE_IXFR && !tcp) ixfr_udp(ctx, info->zone, &q, &r);
-    else resolve(ctx, info->zone, &q, &r);
+    else if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY) r.rcode = RCODE_REFUSED;
+    else if (!tcp && q->qtype == DNS_TYPE_AXFR) r.full = 1;      /* TCP only */
+    else if ((info->zone = find_zone(ctx->zones, q)) < 0) r.rcode = RCODE_REFUSED;
+    else if (q->qtype == DNS_TYPE_IXFR && !tcp) ixfr_udp(ctx, info->zone, q, &r);
+    else resolve_or_fail(ctx, info->zone, q, &r);
+    if (r.store_failed) {   /* whatever was written came from a store that failed: none of it */
+        r.len = question_end;
+        r.an = r.ns = 0;
+        r.full = 0;
+        r.rcode = RCODE_SERVFAIL;
+    }
     int tc = r.full;
     if (tc) {               /* RFC 2181 9: drop the sections, keep the question, set TC */
         r.len = question_end;
@@ -678,13 +667,21 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
         r.full = 0;
     }
     r.cap = limit;
-    if (q.edns)
-        put_opt(&r, r.rcode, q.edns_do);
-    write_header(out, &q, &r, tc, q.question_end ? 1 : 0, q.edns ? 1 : 0);
+    if (q->edns)
+        put_opt(&r, r.rcode, q->edns_do);
+    write_header(out, q, &r, tc, q->question_end ? 1 : 0, q->edns ? 1 : 0);
     info->rcode = r.rcode;
-    info->listed = r.rcode == RCODE_NOERROR && r.an > 0 && q.nlabels > 0 && info->zone >= 0 &&
-                   q.nlabels > ctx->zones->zones[info->zone].nlabels;
+    info->listed = r.rcode == RCODE_NOERROR && r.an > 0 && q->nlabels > 0 && info->zone >= 0 &&
+                   q->nlabels > ctx->zones->zones[info->zone].nlabels;
     return r.len;
+}
+
+size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint8_t *out,
+                    size_t outcap, int tcp, struct answer_info *info)
+{
+    struct dns_query q;
+    query_parse(pkt, len, &q);
+    return answer_parsed(ctx, &q, pkt, out, outcap, tcp, info);
 }
 
 size_t answer_txt(const struct zone *z, const struct listing *l, uint32_t now, const char *subject,

@@ -21,6 +21,7 @@ struct answer_ctx {
     uint32_t now;
     size_t txnid;               /* the snapshot meta[] was read from */
     uint64_t meta_valid;        /* bit per zone */
+    uint64_t meta_failed;       /* bit per zone: its meta record could not be read (SERVFAIL) */
     uint64_t map_checked, map_ok;   /* bit per zone: v4map_sync asked, and said yes, for this snapshot */
     uint64_t kmap_checked, kmap_ok; /* the same for keymap_sync */
     struct zone_meta meta[ZONESET_MAX];
@@ -39,12 +40,21 @@ struct answer_info {
 /* Call when zones or the transaction's snapshot may have changed. */
 void answer_ctx_invalidate(struct answer_ctx *ctx);
 
-/* A hint before a batch: starts loading what answering this packet will read (the /24 map word of
- * an IPv4 question), so that the batch's cache misses overlap. Reads at most len bytes; any input. */
-void answer_prefetch(const struct answer_ctx *ctx, const uint8_t *pkt, size_t len);
+struct dns_query;
 
-/* Returns the response length, or 0 when the packet deserves no answer. outcap is at least 512;
- * over UDP the response is also kept within the client's EDNS size (TC set when it does not fit). */
+/* A hint before a batch: starts loading what answering this query will read (the /24 map word of
+ * an IPv4 question, the key filter words of an IPv6 or domain one), so that the batch's cache misses
+ * overlap. q is query_parse's result, whatever its status. */
+void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q);
+
+/* The response to q, which query_parse made from pkt (the answer echoes pkt's question as sent).
+ * Returns its length, or 0 when the packet deserves no answer. outcap is at least 512; over UDP the
+ * response is also kept within the client's EDNS size (TC set when it does not fit). A store read
+ * that fails answers SERVFAIL, in every zone kind. */
+size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const uint8_t *pkt, uint8_t *out,
+                     size_t outcap, int tcp, struct answer_info *info);
+
+/* query_parse, then answer_parsed: for callers that have only the packet. */
 size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint8_t *out,
                     size_t outcap, int tcp, struct answer_info *info);
 

@@ -170,22 +170,21 @@ static void batch_end(struct worker *w)
     atomic_store(&w->in_use, NULL);
 }
 
-static void log_query(const struct sockaddr_storage *peer, const uint8_t *pkt, size_t len,
+static void log_query(const struct sockaddr_storage *peer, const struct dns_query *q,
                       const struct answer_info *info, int tcp)
 {
-    struct dns_query q;
     char host[INET6_ADDRSTRLEN] = "?", name[1024];
     size_t pos = 0;
     if (peer->ss_family == AF_INET)
         evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, host, sizeof host);
     else if (peer->ss_family == AF_INET6)
         evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof host);
-    if (query_parse(pkt, len, &q) == QUERY_DROP || !q.question_end) {
+    if (q->status == QUERY_DROP || !q->question_end) {
         log_info("query %s %s: unparsable", tcp ? "tcp" : "udp", host);
         return;
     }
-    for (int i = 0; i < q.nlabels; i++) {
-        const uint8_t *l = q.name + q.label_off[i];
+    for (int i = 0; i < q->nlabels; i++) {
+        const uint8_t *l = q->name + q->label_off[i];
         for (int j = 1; j <= l[0] && pos + 5 < sizeof name; j++)
             pos += (size_t)snprintf(name + pos, sizeof name - pos,
                                     l[j] > 32 && l[j] < 127 && l[j] != '.' ? "%c" : "\\%03u", l[j]);
@@ -193,7 +192,7 @@ static void log_query(const struct sockaddr_storage *peer, const uint8_t *pkt, s
             name[pos++] = '.';
     }
     name[pos ? pos : (name[0] = '.', 1)] = '\0';
-    log_info("query %s %s: %s type %u -> rcode %u%s", tcp ? "tcp" : "udp", host, name, q.qtype,
+    log_info("query %s %s: %s type %u -> rcode %u%s", tcp ? "tcp" : "udp", host, name, q->qtype,
              info->rcode, info->listed ? " listed" : "");
 }
 
@@ -275,15 +274,18 @@ static void udp_answer_batch(struct worker *w, int n)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int nout = 0;
+    struct dns_query q[UDP_BATCH];      /* each packet parsed once: the prefetch and the answer read it */
     batch_begin(w);
-    for (int i = 0; i < n; i++)
-        answer_prefetch(&w->actx, w->in[i], w->rx[i].msg_len);
+    for (int i = 0; i < n; i++) {
+        query_parse(w->in[i], w->rx[i].msg_len, &q[i]);
+        answer_prefetch(&w->actx, &q[i]);
+    }
     for (int i = 0; i < n; i++) {
         struct answer_info info;
-        size_t len = answer_query(&w->actx, w->in[i], w->rx[i].msg_len, w->out[nout], UDP_RECV_MAX, 0, &info);
+        size_t len = answer_parsed(&w->actx, &q[i], w->in[i], w->out[nout], UDP_RECV_MAX, 0, &info);
         count(w, &info, len);
         if (w->srv->query_log)
-            log_query(&w->peer[i], w->in[i], w->rx[i].msg_len, &info, 0);
+            log_query(&w->peer[i], &q[i], &info, 0);
         if (len && w->rrl.b && !(len = rate_limit(w, i, &info, w->out[nout], len)))
             continue;
         if (!len)
@@ -422,19 +424,21 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
             break;
         progressed = 1;
         const uint8_t *msg = evbuffer_pullup(in, (ev_ssize_t)(2 + msglen)) + 2;
-        if (xfr_tcp(w->actx.zones, w->txn, w->actx.now, bufferevent_getfd(bev), msg, msglen, out, &c->xfr)) {
+        struct dns_query q;
+        query_parse(msg, msglen, &q);
+        if (xfr_tcp(w->actx.zones, w->txn, w->actx.now, bufferevent_getfd(bev), &q, msg, out, &c->xfr)) {
             evbuffer_drain(in, 2 + msglen);     /* a zone transfer: xfr.c answered it */
             continue;
         }
         struct answer_info info;
-        size_t len = answer_query(&w->actx, msg, msglen, w->tcp_out + 2, 65535, 1, &info);
+        size_t len = answer_parsed(&w->actx, &q, msg, w->tcp_out + 2, 65535, 1, &info);
         count(w, &info, len);
         if (w->srv->query_log) {
             struct sockaddr_storage peer;
             socklen_t plen = sizeof peer;
             memset(&peer, 0, sizeof peer);
             getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer, &plen);
-            log_query(&peer, msg, msglen, &info, 1);
+            log_query(&peer, &q, &info, 1);
         }
         evbuffer_drain(in, 2 + msglen);
         if (!len) {

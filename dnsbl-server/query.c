@@ -96,7 +96,21 @@ static enum query_status parse_additional(const uint8_t *pkt, size_t len, size_t
     return QUERY_OK;
 }
 
-enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *q)
+/* The serial of the first record after the question when it is the one authority SOA of an IXFR
+ * query; the records are checked in full by skip_records. */
+static void ixfr_serial(const uint8_t *pkt, size_t len, size_t pos, struct dns_query *q)
+{
+    if (skip_name(pkt, len, &pos) < 0 || pos + 10 > len || get16(pkt + pos) != DNS_TYPE_SOA)
+        return;
+    size_t rdlen = get16(pkt + pos + 8);
+    if (rdlen < 22 || pos + 10 + rdlen > len)
+        return;
+    const uint8_t *s = pkt + pos + 10 + rdlen - 20;
+    q->ixfr_serial = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
+    q->has_ixfr_serial = 1;
+}
+
+static enum query_status parse(const uint8_t *pkt, size_t len, struct dns_query *q)
 {
     q->question_end = 0;
     q->qtype = q->qclass = 0;
@@ -106,6 +120,8 @@ enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *
     q->edns_do = 0;
     q->name_len = 0;
     q->nlabels = 0;
+    q->has_ixfr_serial = 0;
+    q->ixfr_serial = 0;
     if (len < DNS_HEADER_LEN || (pkt[2] & 0x80))
         return QUERY_DROP;
     q->id = get16(pkt);
@@ -126,6 +142,8 @@ enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *
     /* the records in between are skipped even when they make the query malformed, so that its OPT
      * is found and a FORMERR carries one too */
     pos = q->question_end;
+    if (q->qtype == DNS_TYPE_IXFR && ns == 1)
+        ixfr_serial(pkt, len, pos, q);
     if (skip_records(pkt, len, &pos, an + ns) < 0)
         return QUERY_FORMERR;
     enum query_status st = parse_additional(pkt, len, pos, ar, q);
@@ -134,4 +152,9 @@ enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *
     if (an != 0 || (ns != 0 && !(ns == 1 && q->qtype == DNS_TYPE_IXFR)))
         return QUERY_FORMERR;
     return q->edns && q->edns_version > 0 ? QUERY_BADVERS : QUERY_OK;
+}
+
+enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *q)
+{
+    return q->status = parse(pkt, len, q);
 }

@@ -1,7 +1,8 @@
 /* query.h - parse one DNS query packet: header, the single question, and an EDNS0 OPT record.
  *
  * The parser copies the question name in lower case into the query struct and notes where each label
- * starts, so that zone matching and address decoding never touch the packet again. No allocation. */
+ * starts, so that zone matching and address decoding never touch the packet again (only the answer
+ * reads it, to echo the question exactly as sent). No allocation. */
 #ifndef DNSBL_QUERY_H
 #define DNSBL_QUERY_H
 
@@ -34,6 +35,7 @@ enum query_status {
 };
 
 struct dns_query {
+    enum query_status status;   /* what query_parse returned */
     uint16_t id;
     uint8_t opcode;
     uint8_t rd, cd;             /* copied into the response (RFC 1035, RFC 4035) */
@@ -47,10 +49,14 @@ struct dns_query {
     uint8_t edns_do;            /* its DO bit: copied into the response's OPT (RFC 3225) */
     uint8_t edns_version;
     uint16_t edns_size;
+    uint8_t has_ixfr_serial;    /* an IXFR query's authority SOA (RFC 1995 3) was readable: */
+    uint32_t ixfr_serial;       /* its serial, the version the client holds */
 };
 
 /* One question, no answer records, and no authority records except the SOA of an IXFR query (RFC
- * 1995); any number of additional records, of which one may be an OPT. */
+ * 1995); any number of additional records, of which one may be an OPT. The one parser of a query
+ * packet: the server parses each packet once, and the prefetch, the answer, the zone transfer check
+ * and the query log all read the result. Also stored in q->status. */
 enum query_status query_parse(const uint8_t *pkt, size_t len, struct dns_query *q);
 
 #endif

@@ -332,32 +332,6 @@ static int ixfr(const struct zone *z, MDB_txn *txn, uint32_t now, const struct d
     return 1;
 }
 
-/* The serial of the SOA in an IXFR query's authority section (RFC 1995 3), 0 if there is none. */
-static int ixfr_client_serial(const uint8_t *pkt, size_t len, size_t pos, uint32_t *serial)
-{
-    if (len < DNS_HEADER_LEN || (pkt[8] << 8 | pkt[9]) != 1)
-        return 0;
-    for (int guard = 0; guard < 128 && pos < len; guard++) {     /* the owner name */
-        if ((pkt[pos] & 0xc0) == 0xc0) {
-            pos += 2;
-            break;
-        }
-        if (pkt[pos] == 0 || (pkt[pos] & 0xc0)) {
-            pos += 1;
-            break;
-        }
-        pos += 1u + pkt[pos];
-    }
-    if (pos + 10 > len || (pkt[pos] << 8 | pkt[pos + 1]) != DNS_TYPE_SOA)
-        return 0;
-    size_t rdlen = (size_t)(pkt[pos + 8] << 8 | pkt[pos + 9]);
-    if (rdlen < 22 || pos + 10 + rdlen > len)
-        return 0;
-    const uint8_t *s = pkt + pos + 10 + rdlen - 20;
-    *serial = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
-    return 1;
-}
-
 static int peer_addr(int fd, struct ipaddr *a, char *text, size_t cap)
 {
     struct sockaddr_storage ss;
@@ -479,24 +453,24 @@ static struct xfr_stream *stream_begin(const struct zoneset *zs, const struct zo
 }
 
 static void serve(const struct zoneset *zs, const struct zone *z, MDB_txn *txn, uint32_t now,
-                  const struct dns_query *q, const uint8_t *pkt, size_t len, const char *peer,
+                  const struct dns_query *q, const uint8_t *pkt, const char *peer,
                   struct evbuffer *out, struct xfr_stream **stream)
 {
     const char *kind = q->qtype == DNS_TYPE_AXFR ? "AXFR" : "IXFR";
-    uint32_t serial = xfr_serial(z, txn), theirs;
-    int soa_only = q->qtype == DNS_TYPE_IXFR && ixfr_client_serial(pkt, len, q->question_end, &theirs) &&
-                   (int32_t)(theirs - serial) >= 0;    /* RFC 1982: theirs is this one or newer */
+    uint32_t serial = xfr_serial(z, txn), theirs = q->ixfr_serial;
+    int has_theirs = q->qtype == DNS_TYPE_IXFR && q->has_ixfr_serial;
+    int soa_only = has_theirs && (int32_t)(theirs - serial) >= 0;    /* RFC 1982: theirs is this one or newer */
     struct xfr_stats st;
     struct timespec t0;
     size_t messages = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int diff = q->qtype == DNS_TYPE_IXFR && !soa_only && ixfr_client_serial(pkt, len, q->question_end, &theirs)
+    int diff = has_theirs && !soa_only
                    ? ixfr(z, txn, now, q, pkt, theirs, serial, peer, out) : 0;
     if (diff == 1)
         return;
     if (diff < 0)
         log_err("IXFR %s to %s: the journal could not be read (store or memory): the whole zone", z->name, peer);
-    else if (q->qtype == DNS_TYPE_IXFR && !soa_only && ixfr_client_serial(pkt, len, q->question_end, &theirs))
+    else if (has_theirs && !soa_only)
         log_info("IXFR %s to %s: serial %u is not in the journal: the whole zone", z->name, peer, theirs);
     if (!soa_only) {
         struct xfr_stream *s = stream_begin(zs, z, txn, now, q, pkt, kind, peer);
@@ -519,26 +493,25 @@ static void serve(const struct zoneset *zs, const struct zone *z, MDB_txn *txn, 
     }
 }
 
-int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const uint8_t *msg,
-            size_t len, struct evbuffer *out, struct xfr_stream **stream)
+int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const struct dns_query *q,
+            const uint8_t *msg, struct evbuffer *out, struct xfr_stream **stream)
 {
     *stream = NULL;
-    struct dns_query q;
-    enum query_status st = query_parse(msg, len, &q);
-    if (!q.question_end || q.opcode != 0 || (q.qtype != DNS_TYPE_AXFR && q.qtype != DNS_TYPE_IXFR))
+    enum query_status st = q->status;
+    if (!q->question_end || q->opcode != 0 || (q->qtype != DNS_TYPE_AXFR && q->qtype != DNS_TYPE_IXFR))
         return 0;
-    if (st != QUERY_OK && !(st == QUERY_FORMERR && q.qtype == DNS_TYPE_IXFR))
-        return 0;                               /* FORMERR, BADVERS: answer_query says so */
+    if (st != QUERY_OK && !(st == QUERY_FORMERR && q->qtype == DNS_TYPE_IXFR))
+        return 0;                               /* FORMERR, BADVERS: answer_parsed says so */
     struct ipaddr peer;
     char peer_text[INET6_ADDRSTRLEN];
-    const struct zone *z = q.qclass == DNS_CLASS_IN ? apex_zone(zs, &q) : NULL;
+    const struct zone *z = q->qclass == DNS_CLASS_IN ? apex_zone(zs, q) : NULL;
     if (peer_addr(fd, &peer, peer_text, sizeof peer_text) < 0 || !z || !zone_xfr_allowed(z, &peer)) {
         if (z)
             log_info("%s %s to %s: refused (not in allow-transfer)",
-                     q.qtype == DNS_TYPE_AXFR ? "AXFR" : "IXFR", z->name, peer_text);
-        reply_rcode(&q, msg, RCODE_REFUSED, out);
+                     q->qtype == DNS_TYPE_AXFR ? "AXFR" : "IXFR", z->name, peer_text);
+        reply_rcode(q, msg, RCODE_REFUSED, out);
         return 1;
     }
-    serve(zs, z, txn, now, &q, msg, len, peer_text, out, stream);
+    serve(zs, z, txn, now, q, msg, peer_text, out, stream);
     return 1;
 }

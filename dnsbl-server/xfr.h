@@ -14,11 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "query.h"
 #include "zone.h"
 
-/* If msg (one DNS message of a TCP stream from socket fd) is an AXFR or IXFR query, writes the
- * response messages, each with its two-byte length, to out and returns 1. Returns 0 for anything
- * else: answer_query answers it. A full transfer is written in parts: the first goes to out, and
+/* If msg (one DNS message of a TCP stream from socket fd, which query_parse made q of) is an AXFR or
+ * IXFR query, writes the response messages, each with its two-byte length, to out and returns 1.
+ * Returns 0 for anything else: answer_parsed answers it. A full transfer is written in parts: the first goes to out, and
  * when there is more *stream is set; the connection then calls xfr_stream_fill each time its output
  * has drained, with the zone set its batch sees (a reload ends the transfer), until it returns 0
  * (done) or -1 (failed: close the connection), and frees the stream then or when it closes. The
@@ -26,8 +27,8 @@
  * the connection's write timeout is what keeps a stalled client from pinning it. */
 #define XFR_STREAM_CHUNK (256 * 1024)   /* bytes written per part, at least */
 struct xfr_stream;
-int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const uint8_t *msg,
-            size_t len, struct evbuffer *out, struct xfr_stream **stream);
+int xfr_tcp(const struct zoneset *zs, MDB_txn *txn, uint32_t now, int fd, const struct dns_query *q,
+            const uint8_t *msg, struct evbuffer *out, struct xfr_stream **stream);
 /* 1 more to come, 0 done, -1 failed. */
 int xfr_stream_fill(struct xfr_stream *s, const struct zoneset *zs, struct evbuffer *out, size_t limit);
 void xfr_stream_free(struct xfr_stream *s);

@@ -1216,9 +1216,13 @@ static void compare_filtered_answers(struct map_run *r, const struct zone *z, in
         struct pkt p;
         build(&p, qname, types[rnd(r) % 3], DNS_CLASS_IN, 0);
         struct answer_info i1, i2;
-        for (size_t cut = 0; cut <= p.len; cut += 7)
-            answer_prefetch(&r->with, p.b, cut);    /* a hint from any prefix of the packet: no effect */
-        answer_prefetch(&r->with, p.b, p.len);
+        struct dns_query q;
+        for (size_t cut = 0; cut <= p.len; cut += 7) {  /* a hint from any prefix of the packet: no effect */
+            query_parse(p.b, cut, &q);
+            answer_prefetch(&r->with, &q);
+        }
+        query_parse(p.b, p.len, &q);
+        answer_prefetch(&r->with, &q);
         size_t n1 = answer_query(&r->with, p.b, p.len, out, sizeof out, 0, &i1);
         size_t n2 = answer_query(&without, p.b, p.len, plain, sizeof plain, 0, &i2);
         cr_assert_eq(n1, n2, "%s: lengths", qname);
@@ -1475,4 +1479,68 @@ Test(answer, wildcard_parent_exists_in_domain_zones)
     ask("a.sub.example.dbl.example", LDNS_RR_TYPE_A);
     cr_assert_eq(ldns_pkt_ancount(resp), 1, "the subdomain is listed");
     expect_nxdomain("other.example.dbl.example");
+}
+
+/* ---- a store that cannot be read ---- */
+
+/* Asks qname with the zone's database handle replaced by one LMDB refuses (EINVAL): every read of
+ * the zone, its meta record included, fails. */
+static void ask_unreadable(const char *zname, const char *qname, uint16_t qtype)
+{
+    struct zone *z = zoneset_find(&zs, zname);
+    cr_assert_not_null(z, "zone %s", zname);
+    MDB_dbi dbi = z->dbi;
+    z->dbi = 4000;
+    ask(qname, qtype);
+    z->dbi = dbi;
+}
+
+static void expect_servfail(const char *what)
+{
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_SERVFAIL, "%s: rcode %d", what, ldns_pkt_get_rcode(resp));
+    cr_assert_eq(ldns_pkt_ancount(resp), 0, "%s: nothing from an unreadable store", what);
+    cr_assert_eq(ldns_pkt_nscount(resp), 0, "%s", what);
+    cr_assert_eq(ldns_pkt_qdcount(resp), 1, "%s: the question echoed", what);
+}
+
+Test(answer, store_error_servfail_ip_zone)
+{
+    struct reason rs[] = { R(CODE(0, 2), 0, "x") };
+    put("bl.example", "192.0.2.1", 0, 1, rs);
+    put("bl.example", "2001:db8::/32", 0, 1, rs);
+    ask_unreadable("bl.example", rev4("192.0.2.1", "bl.example"), LDNS_RR_TYPE_A);
+    expect_servfail("listed IPv4");
+    ask_unreadable("bl.example", rev4("192.0.2.9", "bl.example"), LDNS_RR_TYPE_TXT);
+    expect_servfail("unlisted IPv4");
+    ask_unreadable("bl.example", rev6("2001:db8::1", "bl.example"), LDNS_RR_TYPE_A);
+    expect_servfail("listed IPv6");
+    ask_unreadable("bl.example", "2.0.192.bl.example", LDNS_RR_TYPE_A);
+    expect_servfail("a prefix name");
+    ask_unreadable("bl.example", "bl.example", LDNS_RR_TYPE_SOA);
+    expect_servfail("the apex SOA (its serial)");
+    ask(rev4("192.0.2.1", "bl.example"), LDNS_RR_TYPE_A);
+    cr_assert_eq(ldns_pkt_get_rcode(resp), LDNS_RCODE_NOERROR, "readable again: answered again");
+}
+
+Test(answer, store_error_servfail_domain_zone)
+{
+    struct reason rs[] = { R(CODE(1, 3), 0, "x") };
+    put("dbl.example", "example.com", 0, 1, rs);
+    ask_unreadable("dbl.example", "example.com.dbl.example", LDNS_RR_TYPE_A);
+    expect_servfail("listed domain");
+    ask_unreadable("dbl.example", "not-listed.example.dbl.example", LDNS_RR_TYPE_TXT);
+    expect_servfail("unlisted domain");
+}
+
+Test(answer, store_error_servfail_account_zone)
+{
+    struct zone *z = zoneset_find(&zs, "acct.example");
+    if (!z)
+        cr_skip_test("the repo has no acct.example zone");
+    struct reason rs[] = { R(z->codes[z->default_code].addr, 0, "guessing") };
+    put("acct.example", "dff1814457f5f95550f4ccecf8db4fd6", 0, 1, rs);
+    ask_unreadable("acct.example", "dff1814457f5f95550f4ccecf8db4fd6.acct.example", LDNS_RR_TYPE_A);
+    expect_servfail("listed account");
+    ask_unreadable("acct.example", "00000000000000000000000000000000.acct.example", LDNS_RR_TYPE_A);
+    expect_servfail("unlisted account");
 }

@@ -389,9 +389,65 @@ Test(robustness, random_packets)
                     p.b[i] &= 7;
         }
         enum query_status st = parse(&p, &q);
+        cr_assert_eq(q.status, st, "the status is kept in the query");
         if (st == QUERY_OK) {
             cr_assert_leq(q.question_end, p.len);
             cr_assert_leq(q.name_len, 255);
         }
     }
+}
+
+/* An IXFR query (RFC 1995 3): the question, then the client's SOA in the authority section. */
+static void ixfr_query(struct pkt *p, uint32_t serial, uint16_t rdlen)
+{
+    header(p, 0x0000, 1, 0, 1, 0);
+    pkt_name(p, "bl.example");
+    u16(p, DNS_TYPE_IXFR);
+    u16(p, DNS_CLASS_IN);
+    u16(p, 0xc00c);         /* owner: the question name */
+    u16(p, DNS_TYPE_SOA);
+    u16(p, DNS_CLASS_IN);
+    u16(p, 0);
+    u16(p, 0);              /* TTL */
+    u16(p, rdlen);
+    for (int i = 0; i < rdlen - 20; i++)
+        u8(p, 0);           /* MNAME, RNAME: root, root, padding */
+    u16(p, (uint16_t)(serial >> 16));
+    u16(p, (uint16_t)serial);
+    for (int i = 0; i < 16; i++)
+        u8(p, 1);           /* REFRESH .. MINIMUM */
+}
+
+Test(ixfr, authority_soa_serial)
+{
+    struct pkt p;
+    struct dns_query q;
+    ixfr_query(&p, 0x89abcdefu, 22);
+    cr_assert_eq(parse(&p, &q), QUERY_OK);
+    cr_assert_eq(q.status, QUERY_OK);
+    cr_assert(q.has_ixfr_serial);
+    cr_assert_eq(q.ixfr_serial, 0x89abcdefu);
+}
+
+Test(ixfr, no_or_bad_soa_no_serial)
+{
+    struct pkt p;
+    struct dns_query q;
+    ixfr_query(&p, 7, 21);              /* too short for an SOA */
+    parse(&p, &q);
+    cr_assert_not(q.has_ixfr_serial);
+    ixfr_query(&p, 7, 22);
+    p.len -= 1;                         /* cut short */
+    cr_assert_eq(parse(&p, &q), QUERY_FORMERR);
+    cr_assert_not(q.has_ixfr_serial);
+    ixfr_query(&p, 7, 22);
+    p.b[12 + 16 + 3] = DNS_TYPE_NS;     /* the type after the question and the owner: not an SOA */
+    parse(&p, &q);
+    cr_assert_not(q.has_ixfr_serial);
+    query(&p, "bl.example", DNS_TYPE_IXFR, 0);
+    cr_assert_eq(parse(&p, &q), QUERY_OK);
+    cr_assert_not(q.has_ixfr_serial, "no authority section: a whole transfer");
+    query(&p, "bl.example", DNS_TYPE_A, 0);
+    cr_assert_eq(parse(&p, &q), QUERY_OK);
+    cr_assert_not(q.has_ixfr_serial);
 }
