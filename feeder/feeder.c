@@ -1,7 +1,7 @@
 /* feeder.c - opening the feeder's world, feeding it one line, and committing. */
 #include "feeder.h"
 #include "correlate.h"
-#include "feeder_metrics.h"
+#include "metrics.h"
 #include "rules.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "feeder.h"
-#include "feeder_metrics.h"
+#include "metrics.h"
 #include "log.h"
 #include "source.h"
 

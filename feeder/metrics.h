@@ -1,4 +1,4 @@
-/* feeder_metrics.h - metrics.c: per-host counting on the line path, and the feeder's /metrics page. */
+/* metrics.h - metrics.c: per-host counting on the line path, and the feeder's /metrics page. */
 #ifndef FEEDER_METRICS_H
 #define FEEDER_METRICS_H
 
