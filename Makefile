@@ -1,6 +1,6 @@
 # dnsbl: feeder + dnsbl-server over one LMDB store. See README.md.
 #
-#   make               bin/dnsbl-server, bin/dnsblctl, bin/feeder
+#   make               bin/dnsbl-server, bin/dnsblctl, bin/feeder (dnsbl-server/, dnsblctl/, feeder/; lib/ shared)
 #   make test          sanitizer (ASan+UBSan) builds of everything, then unit and integration tests
 #   make fuzz          libFuzzer targets (clang); make fuzz-run runs each briefly
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -22,7 +22,19 @@ BIN     ?= bin
 
 PKGS     = lmdb libevent libevent_pthreads ldns
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
-INCLUDES = -Ilib -Idnsbl-server -Ifeeder
+# Each folder compiles with its own include path, so that a program cannot include another program's
+# header by accident: lib/ sees only lib/, each program lib/ and its own folder. Tests and fuzz targets
+# see everything (INCLUDES).
+INCLUDES = -Ilib -Idnsbl-server -Idnsblctl -Ifeeder
+# The exceptions, until what dnsblctl reads is in lib/: dnsblctl's export writes the records a zone
+# transfer gives (dnsbl-server/xfr_records.c, which answers with query.c and answer.c: those stay in
+# dnsbl-server/ while they are being reworked), and its show/top/stats read the feeder's stored state
+# with feeder/state.c (subjects, their counter rings and the queue, whose codec is the feeder's).
+CTL_BORROWS = -Idnsbl-server -Ifeeder
+$(BUILD)/lib/%.o:          INCLUDES = -Ilib
+$(BUILD)/dnsbl-server/%.o: INCLUDES = -Ilib -Idnsbl-server
+$(BUILD)/feeder/%.o:       INCLUDES = -Ilib -Ifeeder
+$(BUILD)/dnsblctl/%.o:     INCLUDES = -Ilib -Idnsblctl $(CTL_BORROWS)
 ALL_CFLAGS  = $(WARN) $(INCLUDES) $(OPT) $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS_LMDB   = -llmdb
@@ -31,31 +43,33 @@ LIBS_LDNS   = -lldns
 LIBS_GEO    = -lmaxminddb -lz     # and zlib: the feeder reads rotated .gz logs
 LIBS_JSON   = -ljansson           # dnsbl-server's Dovecot policy endpoint
 
+# lib/ is built as $(BUILD)/libdnsbl.a: each program links the members it uses
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c \
-             lib/zone_policy.c lib/metrics_http.c
+             lib/zone_policy.c lib/metrics_http.c lib/geo.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
              dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
-             $(POLICY_SRC) dnsbl-server/policy_server.c lib/geo.c
+             $(POLICY_SRC) dnsbl-server/policy_server.c
 # the policy endpoints' decision and protocols (no sockets): dnsbl-server, unit tests, the fuzzer
 POLICY_SRC = dnsbl-server/policy.c dnsbl-server/policy_postfix.c dnsbl-server/policy_dovecot.c
-CTL_SRC    = dnsbl-server/import.c dnsbl-server/json.c dnsbl-server/ctl_write.c dnsbl-server/ctl_read.c \
-             dnsbl-server/dnsblctl.c dnsbl-server/ctl_export.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
+CTL_SRC    = dnsblctl/import.c dnsblctl/json.c dnsblctl/ctl.c dnsblctl/ctl_write.c dnsblctl/ctl_read.c \
+             dnsblctl/ctl_export.c dnsblctl/dnsblctl.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
 # zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl
 XFR_SRC    = dnsbl-server/xfr_records.c
-FEEDER_LIB = feeder/logline.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
-             feeder/table.c feeder/window.c feeder/state.c lib/geo.c feeder/correlate.c feeder/rules.c \
+FEEDER_LIB = feeder/logline.c feeder/parse.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
+             feeder/table.c feeder/window.c feeder/state.c feeder/correlate.c feeder/rules.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
 FEEDER_SRC = $(FEEDER_LIB) feeder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIB_OBJ    = $(call obj,$(LIB_SRC))
+LIB_A      = $(BUILD)/libdnsbl.a
 SERVER_OBJ = $(call obj,$(SERVER_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
 FEEDER_OBJ = $(call obj,$(FEEDER_SRC))
 # what unit tests may link: everything but the programs' main()
-UNIT_LINK  = $(LIB_OBJ) $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(XFR_SRC) $(FEEDER_LIB) \
-             $(POLICY_SRC))
+UNIT_LINK  = $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(XFR_SRC) $(FEEDER_LIB) \
+             $(POLICY_SRC)) $(LIB_A)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/feeder
@@ -68,17 +82,21 @@ $(BUILD)/%.o: %.c
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_OBJ)
+$(LIB_A): $(LIB_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO) $(LIBS_JSON)
 
-$(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c)
+$(BIN)/dnsblctl: $(CTL_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS) $(LIBS_EVENT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
 
-$(BIN)/feeder: $(FEEDER_OBJ) $(LIB_OBJ)
+$(BIN)/feeder: $(FEEDER_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO)
@@ -104,7 +122,7 @@ FUZZ_CC    = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Wno-unknown-warning-option $(INCLUDES)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/import.c $(FEEDER_LIB) \
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(FEEDER_LIB) \
               $(POLICY_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "feeder.h"
+#include "correlate.h"
+#include "rules.h"
 #include "geo.h"
 
 static struct subject *ip_subject(struct feeder *f, const struct ipaddr *ip)

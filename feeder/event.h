@@ -61,8 +61,8 @@ enum event_type parse_postfix(const char *service, size_t service_len, const cha
 enum event_type parse_dovecot(const char *msg, size_t len, struct event *ev);
 const char *event_type_name(enum event_type t);
 
-/* helpers shared by the parsers (parse_util.c) */
-const char *find(const char *hay, size_t n, const char *needle);
+/* helpers shared by the parsers (parse_util.c); the dispatcher above is parse.c */
+const char *parse_find(const char *hay, size_t n, const char *needle);
 int parse_bracket_ip(const char *p, size_t n, struct ipaddr *out);     /* "NAME[IP]" or "[IP]" */
 int parse_ip_token(const char *p, size_t n, struct ipaddr *out);       /* up to ',' ' ' ']' */
 int parse_ip_exact(const char *p, size_t n, struct ipaddr *out);       /* all n bytes an address */

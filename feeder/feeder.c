@@ -1,5 +1,8 @@
 /* feeder.c - opening the feeder's world, feeding it one line, and committing. */
 #include "feeder.h"
+#include "correlate.h"
+#include "metrics.h"
+#include "rules.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -80,23 +80,5 @@ void feeder_set_max_skew(struct feeder *f, uint32_t seconds);
 void feed_line(struct feeder *f, const char *line, size_t len);
 /* One transaction: pending listings, dirty state and (through the callback) the input positions. */
 int feeder_commit(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg);
-/* metrics.c: per-host counting on the line path, and /metrics */
-void count_host_event(struct feeder *f, const char *host, size_t hlen, enum event_type type);
-void feeder_metrics_free(struct feeder *f);
-struct syslog_source;
-struct file_set;
-struct feeder_metrics_view {
-    struct feeder *f;
-    const struct syslog_source *syslog;
-    int commit_ms;
-    const struct file_set *files;       /* followed files: losses and duplicate names */
-};
-void feeder_metrics_render(struct evbuffer *out, void *view);
-/* correlate.c */
-void feed_event(struct feeder *f, const char *host, size_t hlen, const struct event *ev, uint32_t t);
-/* rules.c */
-void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t);
-/* Writes the pending listings into w; the caller commits. */
-int listings_flush(struct feeder *f, struct store_txn *w);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "feeder.h"
+#include "metrics.h"
 #include "log.h"
 #include "source.h"
 

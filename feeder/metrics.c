@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "feeder.h"
+#include "metrics.h"
 #include "source.h"
 
 #define HOST_LABEL_MAX 255      /* longer host names (no DNS name is) count as "other" */

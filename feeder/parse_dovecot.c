@@ -63,7 +63,7 @@ static uint32_t failed_attempts(const char *status, size_t n)
 {
     if (!STARTS(status, n, "Disconnected") && !STARTS(status, n, "Login aborted") && !STARTS(status, n, "Aborted login"))
         return 0;
-    const char *failed = find(status, n, "(auth failed, ");
+    const char *failed = parse_find(status, n, "(auth failed, ");
     if (!failed)
         return 0;
     uint32_t attempts = 0;

@@ -100,7 +100,7 @@ static void client_sasl(const char *p, size_t n, struct event *ev)
     if (!STARTS(p, (size_t)(end - p), ", sasl_username="))
         return;
     p += 16;
-    const char *sender = find(p, (size_t)(end - p), ", sasl_sender=");
+    const char *sender = parse_find(p, (size_t)(end - p), ", sasl_sender=");
     sasl_user(p, sender ? sender : end, ev);
 }
 
@@ -142,7 +142,7 @@ static void reject_tail(const char *p, const char *end, struct event *ev)
     if (!STARTS(p, (size_t)(end - p), "helo=<"))
         return;
     const char *m = NULL;
-    for (const char *s = p + 6; (s = find(s, (size_t)(end - s), ">, sasl_method=")) != NULL; s++)
+    for (const char *s = p + 6; (s = parse_find(s, (size_t)(end - s), ">, sasl_method=")) != NULL; s++)
         m = s;
     if (m)
         client_sasl(m + 1, (size_t)(end - m - 1), ev);
@@ -171,7 +171,7 @@ static size_t rejected_item(const char *text, const char *end)
             if (!STARTS(gt, (size_t)(end - gt), ">: "))
                 continue;
             size_t xlen = (size_t)(gt - text - 1);
-            for (const char *h = gt; (h = find(h, (size_t)(end - h), " helo=<")) != NULL; h++)
+            for (const char *h = gt; (h = parse_find(h, (size_t)(end - h), " helo=<")) != NULL; h++)
                 if (helo_field_is(h, end, text + 1, xlen))
                     helo = xlen + 2;
         }
@@ -217,7 +217,7 @@ static enum event_type reject(const char *p, size_t n, struct event *ev)
     if ((size_t)(sp - cmd) != 4 || memcmp(cmd, "RCPT", 4))
         return EV_MAIL_REJECT;
     size_t rn = (size_t)(tail - reason);
-    if (find(reason, rn, "User unknown") || find(reason, rn, "unverified address") || verify_failed(reason, rn))
+    if (parse_find(reason, rn, "User unknown") || parse_find(reason, rn, "unverified address") || verify_failed(reason, rn))
         return EV_RCPT_UNKNOWN;
     return EV_RCPT_REJECT;
 }
@@ -254,12 +254,12 @@ static enum event_type sasl_failure(const char *p, size_t n, struct event *ev)
         return EV_NONE;
     }
     const char *reason = sp + 22;
-    const char *u = find(reason, (size_t)(end - reason), ", sasl_username=");
+    const char *u = parse_find(reason, (size_t)(end - reason), ", sasl_username=");
     const char *reason_end = u ? u : end;
     if (u)
         sasl_user(u + 16, end, ev);
     ev->n1 = 1;
-    return find(reason, (size_t)(reason_end - reason), "Connection lost to authentication server") ? EV_AUTH_ERROR
+    return parse_find(reason, (size_t)(reason_end - reason), "Connection lost to authentication server") ? EV_AUTH_ERROR
                                                                                                  : EV_AUTH_FAIL;
 }
 
@@ -271,14 +271,14 @@ static enum event_type smtpd(const char *p, size_t n, struct event *ev)
         size_t len = client_at(p + 16, n - 16, ev);
         if (!len)
             return EV_NONE;
-        const char *counters = p + 16 + len, *r = find(counters, (size_t)(p + n - counters), " rcpt=");
+        const char *counters = p + 16 + len, *r = parse_find(counters, (size_t)(p + n - counters), " rcpt=");
         if (r) {
             size_t used, rest = (size_t)(p + n - r - 6);
             ev->n1 = ev->n2 = number(r + 6, rest, &used);
             if (used < rest && r[6 + used] == '/')
                 ev->n2 = number(r + 7 + used, rest - used - 1, NULL);
         }
-        const char *d = find(counters, (size_t)(p + n - counters), " data=");
+        const char *d = parse_find(counters, (size_t)(p + n - counters), " data=");
         if (d)
             ev->data_ok = number(d + 6, (size_t)(p + n - d - 6), NULL);
         return EV_DISCONNECT;
@@ -380,7 +380,7 @@ static enum event_type delivery(const char *p, size_t n, struct event *ev)
             return EV_NONE;
         s += 3;
     }
-    const char *status = find(s, (size_t)(end - s), ", status=");
+    const char *status = parse_find(s, (size_t)(end - s), ", status=");
     if (!status || !STARTS(status, (size_t)(end - status), ", status=bounced") ||
         (status + 16 < end && status[16] != ' '))
         return EV_NONE;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "feeder.h"
+#include "rules.h"
 #include "geo.h"
 
 static int zone_rates(const struct zone *z, const struct subject *sub)

@@ -5,7 +5,7 @@
  * no event ("skipped") or did not parse ("unparsable"). A shape is the program name and the first
  * words of the message with digits, hex queue IDs and addresses folded.
  * Built by scripts/bench-feeder into build/bench/line-shapes:
- *   cc -O2 -D_GNU_SOURCE -Ilib -Ifeeder scripts/line-shapes.c feeder/logline.c feeder/parse_util.c \
+ *   cc -O2 -D_GNU_SOURCE -Ilib -Ifeeder scripts/line-shapes.c feeder/logline.c feeder/parse.c feeder/parse_util.c \
  *      feeder/parse_postfix.c feeder/parse_dovecot.c lib/addr.c -lldns -o build/bench/line-shapes
  * usage: line-shapes [TOP] < FILE */
 #include <ctype.h>

@@ -491,7 +491,7 @@ Test(import, replace_empties_zone)
     cr_assert_eq(after.v4_plens, 1ull << 32, "the /8 is gone from the meta");
 }
 
-/* Guards: dnsbl-server/import.c import_commit with no entries (an empty or comment-only file, e.g. to
+/* Guards: dnsblctl/import.c import_commit with no entries (an empty or comment-only file, e.g. to
  * empty a zone with replace=1, where im->entries is NULL) empties the zone without passing NULL to
  * qsort_r. Expected: the zone is emptied. (Found by this test and fixed: it once called
  * qsort_r(NULL, 0, ...): undefined behaviour (glibc declares the argument nonnull); UBSan aborted
@@ -557,7 +557,7 @@ Test(import, line_length)
     line_bad(line, "longer");
 }
 
-/* Guards: dnsbl-server/import.c import_file does not count the '\n' kept by fgets against the limit,
+/* Guards: dnsblctl/import.c import_file does not count the '\n' kept by fgets against the limit,
  * so a 4095-character line (which import_line accepts) is accepted from a file too. (Found by this
  * test and fixed: it once counted it, and such a line failed with "line longer than 4095 characters"
  * (and a 4096-character one with "longer than 4096").) */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_cmds.h"
 #include "query.h"
 #include "xfr_records.h"
 

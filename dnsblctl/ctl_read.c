@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "ctl.h"
+#include "ctl_cmds.h"
 #include "state.h"
 
 static const char *const metric_names[METRICS] = { "rcpt", "unknown", "ndr_in", "ndr_out", "auth_fail", "msgs",

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "ctl_cmds.h"
 #include "import.h"
 
 enum history_action { H_ADD = 'a', H_ALLOW = 'A', H_DELIST = 'd', H_UNALLOW = 'u', H_IMPORT = 'i', H_PURGE = 'p',

@@ -1,6 +1,7 @@
-/* ctl.h - dnsblctl's shared state and helpers. The commands live in ctl_write.c (changes, each
- * recorded in the history with who, when and why) and ctl_read.c (list, show, top, stats, history;
- * every one of them also as --json). */
+/* ctl.h - dnsblctl's shared state and the helpers (ctl.c) its commands use. The commands are
+ * declared in ctl_cmds.h and live in ctl_write.c (changes, each recorded in the history with who,
+ * when and why), ctl_read.c (list, show, top, stats, history; every one of them also as --json) and
+ * ctl_export.c; dnsblctl.c parses the options and dispatches to them. */
 #ifndef DNSBL_CTL_H
 #define DNSBL_CTL_H
 
@@ -40,25 +41,5 @@ int parse_entry(const struct zone *z, const char *text, struct entry *e, int qui
 const char *fmt_key(const struct zone *z, const uint8_t *key, size_t klen, uint8_t flags, char *buf, size_t n);
 struct zone *need_zone(struct ctl *c, const char *name);
 int store_error(int rc);
-
-/* ctl_write.c */
-int cmd_add(struct ctl *c, const char *zone, const char *entry);
-int cmd_delist(struct ctl *c, const char *zone, const char *entry);
-int cmd_unallow(struct ctl *c, const char *zone, const char *entry);
-int cmd_import(struct ctl *c, const char *zone, const char *file);
-int cmd_purge(struct ctl *c, const char *zone);
-int cmd_expire(struct ctl *c);
-int cmd_domestic(struct ctl *c, const char *zone, const char *account, int on);
-int history_open(struct ctl *c, char *err, size_t errlen);
-
-/* ctl_read.c */
-int cmd_list(struct ctl *c, const char *zone);
-int cmd_show(struct ctl *c, const char *entry);
-int cmd_top(struct ctl *c);
-int cmd_stats(struct ctl *c);
-int cmd_history(struct ctl *c, const char *entry);
-
-/* ctl_export.c */
-int cmd_export(struct ctl *c, const char *zone, const char *file);
 
 #endif
