@@ -1036,32 +1036,56 @@ static void random_write(struct map_run *r, struct store_txn *w, MDB_dbi dbi)
     }
 }
 
-static void compare_answers(struct map_run *r, int zi)
+/* A read transaction for r->with and for *without, a context with neither the map nor the filter. */
+static MDB_txn *begin_compare(struct map_run *r, struct answer_ctx *without)
 {
     MDB_txn *txn;
     cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
     r->with.txn = txn;
-    struct answer_ctx without;
-    memset(&without, 0, sizeof without);
-    without.zones = &zs;
-    without.txn = txn;
-    without.now = NOW;
-    answer_ctx_invalidate(&without);
+    memset(without, 0, sizeof *without);
+    without->zones = &zs;
+    without->txn = txn;
+    without->now = NOW;
+    answer_ctx_invalidate(without);
+    return txn;
+}
+
+/* The question answered with r->with (after its prefetch hints, from every prefix of the packet when
+ * hints is set: a hint may never change an answer) and without: byte-identical answers. */
+static void expect_same_answer(struct map_run *r, struct answer_ctx *without, const char *qname, uint16_t type,
+                               int hints, const char *what)
+{
     static uint8_t plain[4096];
+    struct pkt p;
+    build(&p, qname, type, DNS_CLASS_IN, 0);
+    struct dns_query q;
+    for (size_t cut = 0; hints && cut <= p.len; cut += 7) {
+        query_parse(p.b, cut, &q);
+        answer_prefetch(&r->with, &q);
+    }
+    if (hints) {
+        query_parse(p.b, p.len, &q);
+        answer_prefetch(&r->with, &q);
+    }
+    struct answer_info i1, i2;
+    size_t n1 = answer_query(&r->with, p.b, p.len, out, sizeof out, 0, &i1);
+    size_t n2 = answer_query(without, p.b, p.len, plain, sizeof plain, 0, &i2);
+    cr_assert_eq(n1, n2, "%s: lengths", qname);
+    cr_assert(n1 > 0 && !memcmp(out, plain, n1), "%s: the %s changed the answer", qname, what);
+    cr_assert_eq(i1.listed, i2.listed);
+}
+
+static void compare_answers(struct map_run *r, int zi)
+{
+    struct answer_ctx without;
+    MDB_txn *txn = begin_compare(r, &without);
     for (int i = 0; i < 40; i++) {
         char a[64], qname[128];
         random_addr(r, a, sizeof a);
         struct ipaddr ip;
         cr_assert_eq(addr_parse(a, &ip), 0);
         snprintf(qname, sizeof qname, "%u.%u.%u.%u.bl.example", ip.bytes[3], ip.bytes[2], ip.bytes[1], ip.bytes[0]);
-        struct pkt p;
-        build(&p, qname, LDNS_RR_TYPE_A, DNS_CLASS_IN, 0);
-        struct answer_info i1, i2;
-        size_t n1 = answer_query(&r->with, p.b, p.len, out, sizeof out, 0, &i1);
-        size_t n2 = answer_query(&without, p.b, p.len, plain, sizeof plain, 0, &i2);
-        cr_assert_eq(n1, n2, "%s: lengths", qname);
-        cr_assert(n1 > 0 && !memcmp(out, plain, n1), "%s: the map changed the answer", qname);
-        cr_assert_eq(i1.listed, i2.listed);
+        expect_same_answer(r, &without, qname, LDNS_RR_TYPE_A, 0, "map");
     }
     cr_assert(r->with.map_ok & (1ULL << zi), "the map was in use");
     mdb_txn_abort(txn);
@@ -1199,35 +1223,13 @@ static void random_filtered_qname(struct map_run *r, const struct zone *z, char 
 
 static void compare_filtered_answers(struct map_run *r, const struct zone *z, int zi)
 {
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
-    r->with.txn = txn;
     struct answer_ctx without;
-    memset(&without, 0, sizeof without);
-    without.zones = &zs;
-    without.txn = txn;
-    without.now = NOW;
-    answer_ctx_invalidate(&without);
-    static uint8_t plain[4096];
+    MDB_txn *txn = begin_compare(r, &without);
     static const uint16_t types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_AAAA };
     for (int i = 0; i < 40; i++) {
         char qname[300];
         random_filtered_qname(r, z, qname, sizeof qname);
-        struct pkt p;
-        build(&p, qname, types[rnd(r) % 3], DNS_CLASS_IN, 0);
-        struct answer_info i1, i2;
-        struct dns_query q;
-        for (size_t cut = 0; cut <= p.len; cut += 7) {  /* a hint from any prefix of the packet: no effect */
-            query_parse(p.b, cut, &q);
-            answer_prefetch(&r->with, &q);
-        }
-        query_parse(p.b, p.len, &q);
-        answer_prefetch(&r->with, &q);
-        size_t n1 = answer_query(&r->with, p.b, p.len, out, sizeof out, 0, &i1);
-        size_t n2 = answer_query(&without, p.b, p.len, plain, sizeof plain, 0, &i2);
-        cr_assert_eq(n1, n2, "%s: lengths", qname);
-        cr_assert(n1 > 0 && !memcmp(out, plain, n1), "%s: the filter changed the answer", qname);
-        cr_assert_eq(i1.listed, i2.listed);
+        expect_same_answer(r, &without, qname, types[rnd(r) % 3], 1, "filter");
     }
     cr_assert(r->with.kmap_ok & (1ULL << zi), "the filter was in use");
     mdb_txn_abort(txn);
