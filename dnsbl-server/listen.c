@@ -275,14 +275,15 @@ static void udp_answer_batch(struct worker *w, int n)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int nout = 0;
     struct dns_query q[UDP_BATCH];      /* each packet parsed once: the prefetch and the answer read it */
+    struct answer_prep prep[UDP_BATCH]; /* and what the answer needs before any lookup, worked out once */
     batch_begin(w);
     for (int i = 0; i < n; i++) {
         query_parse(w->in[i], w->rx[i].msg_len, &q[i]);
-        answer_prefetch(&w->actx, &q[i]);
+        answer_prefetch(&w->actx, &q[i], &prep[i]);
     }
     for (int i = 0; i < n; i++) {
         struct answer_info info;
-        size_t len = answer_parsed(&w->actx, &q[i], w->in[i], w->out[nout], UDP_RECV_MAX, 0, &info);
+        size_t len = answer_parsed(&w->actx, &q[i], &prep[i], w->in[i], w->out[nout], UDP_RECV_MAX, 0, &info);
         count(w, &info, len);
         if (w->srv->query_log)
             log_query(&w->peer[i], &q[i], &info, 0);
@@ -431,7 +432,7 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
             continue;
         }
         struct answer_info info;
-        size_t len = answer_parsed(&w->actx, &q, msg, w->tcp_out + 2, 65535, 1, &info);
+        size_t len = answer_parsed(&w->actx, &q, NULL, msg, w->tcp_out + 2, 65535, 1, &info);
         count(w, &info, len);
         if (w->srv->query_log) {
             struct sockaddr_storage peer;
