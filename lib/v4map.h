@@ -23,7 +23,7 @@
 struct v4map {
     _Atomic uint32_t gen;               /* the newest map generation merged (store.h: v4_map_gen) */
     pthread_mutex_t merge_lock;
-    _Atomic uint64_t bits[V4MAP_WORDS]; /* bit n: /24 number n (the address's top 24 bits) */
+    _Atomic uint64_t *bits;             /* V4MAP_WORDS; bit n: /24 number n (the address's top 24 bits) */
 };
 
 struct v4map *v4map_new(void);
