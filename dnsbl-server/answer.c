@@ -667,9 +667,10 @@ static void prepare(const struct answer_ctx *ctx, const struct dns_query *q, str
     if (z->kind != ZONE_IP) {
         p->domain_len = relative_domain(q, rel, p->domain, sizeof p->domain);
         hash_domain_keys(p);
-    } else if (rel == 32 && question_addr(q, rel, &p->addr) == 0 && p->addr.family == ADDR_V6) {
+    } else if ((rel == 4 || rel == 32) && question_addr(q, rel, &p->addr) == 0) {
         p->has_addr = 1;
-        hash_net_keys(ctx, p->zone, p);
+        if (p->addr.family == ADDR_V6)
+            hash_net_keys(ctx, p->zone, p);
     }
 }
 
@@ -684,16 +685,11 @@ void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, st
         keymap_prefetch_hash(map, prep->hash[i]);
     if (map && prep->domain_len > 0)
         keymap_prefetch_hash(map, prep->parent_hash);
-    if (!ctx->v4maps || q->nlabels < 4)
-        return;
-    struct ipaddr a;    /* the question's first four labels, as a reversed IPv4 address */
-    if (question_addr(q, 4, &a) < 0)
-        return;
-    for (int zi = 0; zi < ctx->zones->n; zi++) {
-        const struct zone *iz = &ctx->zones->zones[zi];
-        if (iz->kind == ZONE_IP && iz->slot && ctx->v4maps[iz->slot])
-            v4map_prefetch(ctx->v4maps[iz->slot], a.bytes);
-    }
+    struct v4map *map4 = prep->has_addr && ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
+    struct ipaddr a = prep->addr;
+    addr_unmap_v4(&a);  /* as lookup() does: ::ffff:a.b.c.d is an IPv4 question */
+    if (map4 && a.family == ADDR_V4)
+        v4map_prefetch(map4, a.bytes);
 }
 
 void answer_ctx_invalidate(struct answer_ctx *ctx)
