@@ -26,11 +26,9 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 # header by accident: lib/ sees only lib/, each program lib/ and its own folder. Tests and fuzz targets
 # see everything (INCLUDES).
 INCLUDES = -Ilib -Idnsbl-server -Idnsblctl -Ifeeder
-# The exceptions, until what dnsblctl reads is in lib/: dnsblctl's export writes the records a zone
-# transfer gives (dnsbl-server/xfr_records.c, which answers with query.c and answer.c: those stay in
-# dnsbl-server/ while they are being reworked), and its show/top/stats read the feeder's stored state
-# with feeder/state.c (subjects, their counter rings and the queue, whose codec is the feeder's).
-CTL_BORROWS = -Idnsbl-server -Ifeeder
+# The exception, until what dnsblctl reads is in lib/: its show/top/stats read the feeder's stored
+# state with feeder/state.c (subjects, their counter rings and the queue, whose codec is the feeder's).
+CTL_BORROWS = -Ifeeder
 $(BUILD)/lib/%.o:          INCLUDES = -Ilib
 $(BUILD)/dnsbl-server/%.o: INCLUDES = -Ilib -Idnsbl-server
 $(BUILD)/feeder/%.o:       INCLUDES = -Ilib -Ifeeder
@@ -45,16 +43,14 @@ LIBS_JSON   = -ljansson           # dnsbl-server's Dovecot policy endpoint
 
 # lib/ is built as $(BUILD)/libdnsbl.a: each program links the members it uses
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c \
-             lib/zone_policy.c lib/metrics_http.c lib/geo.c
+             lib/zone_policy.c lib/metrics_http.c lib/geo.c lib/listing_text.c lib/xfr_records.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
-             dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
+             dnsbl-server/main.c dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
              $(POLICY_SRC) dnsbl-server/policy_server.c
 # the policy endpoints' decision and protocols (no sockets): dnsbl-server, unit tests, the fuzzer
 POLICY_SRC = dnsbl-server/policy.c dnsbl-server/policy_postfix.c dnsbl-server/policy_dovecot.c
 CTL_SRC    = dnsblctl/import.c dnsblctl/json.c dnsblctl/ctl.c dnsblctl/ctl_write.c dnsblctl/ctl_read.c \
-             dnsblctl/ctl_export.c dnsblctl/dnsblctl.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
-# zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl
-XFR_SRC    = dnsbl-server/xfr_records.c
+             dnsblctl/ctl_export.c dnsblctl/dnsblctl.c
 FEEDER_LIB = feeder/logline.c feeder/parse.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
              feeder/table.c feeder/window.c feeder/state.c feeder/correlate.c feeder/rules.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
@@ -68,7 +64,7 @@ SERVER_OBJ = $(call obj,$(SERVER_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
 FEEDER_OBJ = $(call obj,$(FEEDER_SRC))
 # what unit tests may link: everything but the programs' main()
-UNIT_LINK  = $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(XFR_SRC) $(FEEDER_LIB) \
+UNIT_LINK  = $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(FEEDER_LIB) \
              $(POLICY_SRC)) $(LIB_A)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
