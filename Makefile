@@ -26,13 +26,10 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 # header by accident: lib/ sees only lib/, each program lib/ and its own folder. Tests and fuzz targets
 # see everything (INCLUDES).
 INCLUDES = -Ilib -Idnsbl-server -Idnsblctl -Ifeeder
-# The exception, until what dnsblctl reads is in lib/: its show/top/stats read the feeder's stored
-# state with feeder/state.c (subjects, their counter rings and the queue, whose codec is the feeder's).
-CTL_BORROWS = -Ifeeder
 $(BUILD)/lib/%.o:          INCLUDES = -Ilib
 $(BUILD)/dnsbl-server/%.o: INCLUDES = -Ilib -Idnsbl-server
 $(BUILD)/feeder/%.o:       INCLUDES = -Ilib -Ifeeder
-$(BUILD)/dnsblctl/%.o:     INCLUDES = -Ilib -Idnsblctl $(CTL_BORROWS)
+$(BUILD)/dnsblctl/%.o:     INCLUDES = -Ilib -Idnsblctl
 ALL_CFLAGS  = $(WARN) $(INCLUDES) $(OPT) $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS_LMDB   = -llmdb
@@ -43,7 +40,8 @@ LIBS_JSON   = -ljansson           # dnsbl-server's Dovecot policy endpoint
 
 # lib/ is built as $(BUILD)/libdnsbl.a: each program links the members it uses
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c \
-             lib/zone_policy.c lib/metrics_http.c lib/geo.c lib/listing_text.c lib/xfr_records.c
+             lib/zone_policy.c lib/metrics_http.c lib/geo.c lib/listing_text.c lib/xfr_records.c \
+             lib/ring.c lib/feeder_store.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
              dnsbl-server/main.c dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
              $(POLICY_SRC) dnsbl-server/policy_server.c
@@ -87,7 +85,7 @@ $(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_A)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO) $(LIBS_JSON)
 
-$(BIN)/dnsblctl: $(CTL_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c) $(LIB_A)
+$(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
