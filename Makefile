@@ -50,7 +50,7 @@ POLICY_SRC = dnsbl-server/policy.c dnsbl-server/policy_postfix.c dnsbl-server/po
 CTL_SRC    = dnsblctl/import.c dnsblctl/json.c dnsblctl/ctl.c dnsblctl/ctl_write.c dnsblctl/ctl_read.c \
              dnsblctl/ctl_export.c dnsblctl/dnsblctl.c
 FEEDER_LIB = feeder/logline.c feeder/parse.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
-             feeder/table.c feeder/window.c feeder/state.c feeder/correlate.c feeder/rules.c \
+             feeder/table.c feeder/window.c feeder/state.c feeder/correlate.c feeder/rules.c feeder/commit.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
 FEEDER_SRC = $(FEEDER_LIB) feeder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
