@@ -1,6 +1,6 @@
 # dnsbl: feeder + dnsbl-server over one LMDB store. See README.md.
 #
-#   make               bin/dnsbl-server, bin/dnsblctl, bin/feeder (dnsbl-server/, dnsblctl/, feeder/; lib/ shared)
+#   make               bin/dnsbl-server, bin/dnsblctl, bin/dnsbl-feeder (dnsbl-server/, dnsblctl/, feeder/; lib/ shared)
 #   make test          sanitizer (ASan+UBSan) builds of everything, then unit and integration tests
 #   make fuzz          libFuzzer targets (clang); make fuzz-run runs each briefly
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -66,7 +66,7 @@ UNIT_LINK  = $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/impo
              $(POLICY_SRC)) $(LIB_A)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/feeder
+PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/dnsbl-feeder
 
 .PHONY: all test unit fuzz fuzz-run install clean bench man-lint
 all: $(PROGRAMS)
@@ -90,7 +90,7 @@ $(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_A)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
 
-$(BIN)/feeder: $(FEEDER_OBJ) $(LIB_A)
+$(BIN)/dnsbl-feeder: $(FEEDER_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO)
@@ -145,12 +145,11 @@ man-lint:
 	  if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; echo "man-lint: mandoc found problems (exit $$rc)"; exit 1; fi
 	$(Q)scripts/check-man-coverage
 
-# the feeder installs as dnsbl-feeder: no generic name in $(PREFIX)/bin
+# no generic name in $(PREFIX)/bin: the feeder is dnsbl-feeder, built and installed
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dnsbl/zones
 	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BIN)/dnsbl-server $(BIN)/dnsblctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(BIN)/feeder $(DESTDIR)$(PREFIX)/bin/dnsbl-feeder
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 zones/*.conf $(DESTDIR)$(PREFIX)/share/dnsbl/zones/
 	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
