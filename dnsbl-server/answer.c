@@ -92,15 +92,37 @@ static const struct v4map *zone_keymap(struct answer_ctx *ctx, int zi)
     return ctx->kmap_ok & (1ULL << zi) ? map : NULL;
 }
 
-static int keymap_says_may_hold(const void *map, const uint8_t *key, size_t klen)
+/* The key filter for store_lookup_domain_filtered, with the hashes prepare() worked out: the keys a
+ * domain lookup tests are 'D' + a label suffix of prep->domain, one per length. */
+struct domain_filter {
+    const struct v4map *map;
+    const struct answer_prep *prep;
+};
+
+static int domain_key_may_hold(const void *arg, const uint8_t *key, size_t klen)
 {
-    return keymap_may_hold(map, key, klen);
+    const struct domain_filter *f = arg;
+    for (int i = 0; key[0] == 'D' && i < f->prep->nhash; i++)
+        if (f->prep->hash_tag[i] == klen)
+            return keymap_may_hold_hash(f->map, f->prep->hash[i]);
+    return keymap_may_hold(f->map, key, klen);
+}
+
+/* The filter hash of a network key, from prep when prepare() worked it out. */
+static uint64_t net_key_hash(const struct answer_prep *prep, const struct ipnet *net)
+{
+    for (int i = 0; i < prep->nhash; i++)
+        if (prep->hash_tag[i] == net->plen)
+            return prep->hash[i];
+    uint8_t key[18];
+    return store_key_hash(key, store_key_net(net, key));
 }
 
 /* An IPv6 address: only the prefix lengths whose key the filter may hold need a B-tree get. Every
  * entry that covers the address, allow entries included, is one of those keys, so none is missed. */
-static const struct zone_meta *lookup_meta_v6(struct answer_ctx *ctx, int zi, const struct ipaddr *a,
-                                              const struct zone_meta *meta, struct zone_meta *narrowed)
+static const struct zone_meta *lookup_meta_v6(struct answer_ctx *ctx, int zi, const struct answer_prep *prep,
+                                              const struct ipaddr *a, const struct zone_meta *meta,
+                                              struct zone_meta *narrowed)
 {
     const struct v4map *map = zone_keymap(ctx, zi);
     if (!map)
@@ -110,9 +132,8 @@ static const struct zone_meta *lookup_meta_v6(struct answer_ctx *ctx, int zi, co
         for (uint64_t bits = meta->v6_plens[w]; bits; bits &= bits - 1) {
             int plen = w * 64 + __builtin_ctzll(bits);
             struct ipnet net = { *a, (uint8_t)plen };
-            uint8_t key[18];
             net_clear_host_bits(&net);
-            if (!keymap_may_hold(map, key, store_key_net(&net, key)))
+            if (!keymap_may_hold_hash(map, net_key_hash(prep, &net)))
                 narrowed->v6_plens[w] &= ~(1ULL << (plen % 64));
         }
     return narrowed;
@@ -122,14 +143,14 @@ static const struct zone_meta *lookup_meta_v6(struct answer_ctx *ctx, int zi, co
  * /24 holds no entry, only prefix lengths under 24 need a search (usually none: no B-tree at all).
  * Every entry that can cover the address with a prefix of 24 or more, allow entries included, lies in
  * its /24 and has its bit there, so the narrowed lookup still sees every covering entry it needs. */
-static const struct zone_meta *lookup_meta(struct answer_ctx *ctx, int zi, const struct ipaddr *a,
-                                           struct zone_meta *narrowed)
+static const struct zone_meta *lookup_meta(struct answer_ctx *ctx, int zi, const struct answer_prep *prep,
+                                           const struct ipaddr *a, struct zone_meta *narrowed)
 {
     const struct zone_meta *meta = zone_meta(ctx, zi);
     const struct zone *z = &ctx->zones->zones[zi];
     struct v4map *map = ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
     if (a->family == ADDR_V6)
-        return lookup_meta_v6(ctx, zi, a, meta, narrowed);
+        return lookup_meta_v6(ctx, zi, prep, a, meta, narrowed);
     if (!map)
         return meta;
     if (!(ctx->map_checked & (1ULL << zi))) {
@@ -240,21 +261,52 @@ static void test_point(const struct zone *z, struct listing *l)
     l->reasons[0].text_len = sizeof text - 1;
 }
 
-/* 1 listed, 0 not, -1 store error. subject gets the domain, or stays empty and addr gets the address
- * (formatted only if a TXT answer needs it): for the TXT template. */
-static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct listing *l,
-                  char *subject, size_t cap, struct ipaddr *addr)
+/* The IPv6 address 32 one-nibble labels name, read straight from the wire name (lower case, so only
+ * 0-9 and a-f are nibbles): as addr_from_reversed, without a label array. -1 if they name none. */
+static int question_v6(const struct dns_query *q, struct ipaddr *a)
+{
+    /* a table, not comparisons: random nibbles would make every other branch a misprediction;
+     * it holds the value + 1, 0 for a character that is no nibble */
+    static const uint8_t nibble[256] = {
+        ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9,
+        ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    };
+    int bad = 0;
+    memset(a, 0, sizeof *a);
+    a->family = ADDR_V6;
+    for (int i = 0; i < 32; i++) {
+        int v = nibble[q->name[2 * i + 1]];
+        bad |= (q->name[2 * i] != 1) | (v == 0);
+        a->bytes[15 - i / 2] |= (uint8_t)(((v - 1) & 15) << (i % 2 * 4));  /* the last nibble comes first */
+    }
+    return bad ? -1 : 0;
+}
+
+/* The address the first rel labels name (4: IPv4, 32: IPv6), -1 if they name none. */
+static int question_addr(const struct dns_query *q, int rel, struct ipaddr *a)
+{
+    struct label labels[32];
+    if (rel == 32)
+        return question_v6(q, a) < 0 ? (memset(a, 0, sizeof *a), -1) : 0;
+    if (rel != 4)
+        return -1;
+    for (int i = 0; i < rel; i++)
+        label_view(q, i, &labels[i]);
+    return addr_from_reversed(labels, rel, a);
+}
+
+/* 1 listed, 0 not, -1 store error. addr gets the address an IP zone question names (formatted only
+ * if a TXT answer needs it). */
+static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, const struct answer_prep *prep,
+                  struct listing *l, struct ipaddr *addr)
 {
     const struct zone *z = &ctx->zones->zones[zi];
     int rel = q->nlabels - z->nlabels;
     if (z->kind == ZONE_IP) {
-        struct label labels[32];
         struct ipaddr a;
-        if (rel != 4 && rel != 32)
-            return 0;
-        for (int i = 0; i < rel; i++)
-            label_view(q, i, &labels[i]);
-        if (addr_from_reversed(labels, rel, &a) < 0)
+        if (prep->has_addr)
+            a = prep->addr;
+        else if (question_addr(q, rel, &a) < 0)
             return 0;
         addr_unmap_v4(&a);      /* ::ffff:a.b.c.d is answered from the IPv4 listings */
         *addr = a;
@@ -264,20 +316,22 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, str
             return a.bytes[3] == 2;
         }
         struct zone_meta narrowed;
-        return store_lookup_ip(ctx->txn, z->dbi, lookup_meta(ctx, zi, &a, &narrowed), &a, ctx->now, l, NULL);
+        return store_lookup_ip(ctx->txn, z->dbi, lookup_meta(ctx, zi, prep, &a, &narrowed), &a, ctx->now, l,
+                               NULL);
     }
-    int len = relative_domain(q, rel, subject, cap);
+    const char *name = prep->domain;
+    int len = prep->domain_len;
     if (len < 0)
         return 0;
-    if (z->test_points && (!strcmp(subject, "test") || !strcmp(subject, "invalid"))) {
+    if (z->test_points && (!strcmp(name, "test") || !strcmp(name, "invalid"))) {
         test_point(z, l);
-        return subject[0] == 't';
+        return name[0] == 't';
     }
     const struct v4map *map = zone_keymap(ctx, zi);
     if (map)
-        return store_lookup_domain_filtered(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, keymap_says_may_hold,
-                                            map, l);
-    return store_lookup_domain(ctx->txn, z->dbi, subject, (size_t)len, ctx->now, l, NULL);
+        return store_lookup_domain_filtered(ctx->txn, z->dbi, name, (size_t)len, ctx->now, domain_key_may_hold,
+                                            &(struct domain_filter){ map, prep }, l);
+    return store_lookup_domain(ctx->txn, z->dbi, name, (size_t)len, ctx->now, l, NULL);
 }
 
 /* ---- empty non-terminals (RFC 8020) ----
@@ -310,7 +364,8 @@ static int prefix_exists(struct answer_ctx *ctx, int zi, const struct ipnet *p)
 
 /* Does the name exist although nothing is listed at it (l: what the lookup found)? 1, 0, or -1 on a
  * store error. */
-static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_query *q, const struct listing *l)
+static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_query *q,
+                              const struct answer_prep *prep, const struct listing *l)
 {
     const struct zone *z = &ctx->zones->zones[zi];
     int rel = q->nlabels - z->nlabels, rc = 0;
@@ -318,16 +373,15 @@ static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_q
     if (z->kind != ZONE_IP) {       /* "*.sub.example" is listed: store_lookup_domain says so */
         if ((l->flags & LISTING_SUBDOMAINS) && !(l->flags & LISTING_ALLOW))
             return 1;
-        char name[DOMAIN_MAX + 1];  /* "a.sub.example" is: the descendant index says so */
-        int len = z->kind == ZONE_DOMAIN ? relative_domain(q, rel, name, sizeof name) : -1;
+        /* "a.sub.example" is: the descendant index says so */
+        int len = z->kind == ZONE_DOMAIN ? prep->domain_len : -1;
         if (len <= 0)               /* (account names are one label: nothing is below them) */
             return 0;
         const struct zone_meta *meta = zone_meta(ctx, zi);
         const struct v4map *map = meta->key_map_format == STORE_KEY_MAP_FORMAT ? zone_keymap(ctx, zi) : NULL;
-        uint8_t pk[STORE_KEY_MAX];
-        if (map && !keymap_may_hold(map, pk, store_key_parent(name, (size_t)len, pk)))
+        if (map && !keymap_may_hold_hash(map, prep->parent_hash))
             return 0;               /* the filter: no domain key below the name (the common miss) */
-        return store_domain_has_listed_descendant(ctx->txn, z->dbi, meta, name, (size_t)len, ctx->now);
+        return store_domain_has_listed_descendant(ctx->txn, z->dbi, meta, prep->domain, (size_t)len, ctx->now);
     }
     if (rel < 4 && name_prefix(q, rel, 0, &p) == 0)
         rc = prefix_exists(ctx, zi, &p);
@@ -363,8 +417,8 @@ static void put_txt(struct response *r, uint32_t ttl, const char *text, size_t n
     r->an++;
 }
 
-static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *q,
-                        const struct listing *l, char *subject, const struct ipaddr *addr, struct response *r)
+static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *q, const struct answer_prep *prep,
+                        const struct listing *l, const struct ipaddr *addr, struct response *r)
 {
     const struct zone *z = &ctx->zones->zones[zi];
     uint32_t ttl = listing_ttl(z, l, ctx->now);
@@ -378,18 +432,19 @@ static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *
         }
     }
     if (q->qtype == DNS_TYPE_TXT || (q->qtype == DNS_TYPE_ANY && r->tcp)) {
-        char text[TXT_MAX];
-        if (!subject[0])
-            addr_format(addr, subject, DOMAIN_MAX + 1);
+        char text[TXT_MAX], formatted[DOMAIN_MAX + 1];
+        const char *subject = prep->domain;     /* {addr} in the template: the domain, or the address */
+        if (prep->domain_len < 0)
+            subject = addr_format(addr, formatted, sizeof formatted);
         put_txt(r, ttl, text, listing_txt(z, l, ctx->now, subject, text, sizeof text));
     }
 }
 
-static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
+static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, const struct answer_prep *prep,
+                    struct response *r)
 {
     struct listing l;
     struct ipaddr addr;
-    char subject[DOMAIN_MAX + 1] = "";
     r->aa = 1;
     if (static_records(ctx, zi, q, r)) {
         if (r->an == 0)
@@ -397,15 +452,15 @@ static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, s
         return;
     }
     l.flags = l.nreasons = 0;
-    int listed = lookup(ctx, zi, q, &l, subject, sizeof subject, &addr);
+    int listed = lookup(ctx, zi, q, prep, &l, &addr);
     if (listed < 0) {
         r->store_failed = 1;
         return;
     }
     if (listed) {
-        put_listing(ctx, zi, q, &l, subject, &addr, r);
+        put_listing(ctx, zi, q, prep, &l, &addr, r);
     } else {
-        int exists = empty_non_terminal(ctx, zi, q, &l);
+        int exists = empty_non_terminal(ctx, zi, q, prep, &l);
         if (exists < 0) {
             r->store_failed = 1;
             return;
@@ -419,9 +474,10 @@ static void resolve(struct answer_ctx *ctx, int zi, const struct dns_query *q, s
 /* One policy for a failed store read, in every zone kind: SERVFAIL (RFC 2308 7.1: the server cannot
  * say), never an answer built from what could not be read, and not NXDOMAIN, which caches. The zone's
  * meta record counts too: without it an IP zone would search no prefix at all. */
-static void resolve_or_fail(struct answer_ctx *ctx, int zi, const struct dns_query *q, struct response *r)
+static void resolve_or_fail(struct answer_ctx *ctx, int zi, const struct dns_query *q,
+                            const struct answer_prep *prep, struct response *r)
 {
-    resolve(ctx, zi, q, r);
+    resolve(ctx, zi, q, prep, r);
     if (ctx->meta_failed & (1ULL << zi))
         r->store_failed = 1;
 }
@@ -489,64 +545,81 @@ static void write_header(uint8_t *out, const struct dns_query *q, const struct r
     }
 }
 
-/* The key filter words an IPv6 or domain question will test: those of the prefix lengths the zone
- * had at the last snapshot read (a hint only: a stale one costs nothing but a useless load). */
-static void prefetch_keys(const struct answer_ctx *ctx, const struct dns_query *q)
+/* hash[] for a domain zone: 'D' + each label suffix of the name, longest first (a longer name's
+ * remaining suffixes are hashed when looked up), and the name's 'P' key. */
+static void hash_domain_keys(struct answer_prep *p)
 {
-    int zi = find_zone(ctx->zones, q);
-    if (zi < 0)
-        return;
-    const struct zone *z = &ctx->zones->zones[zi];
-    const struct v4map *map = z->slot ? ctx->keymaps[z->slot] : NULL;
-    int rel = q->nlabels - z->nlabels;
     uint8_t key[STORE_KEY_MAX];
-    if (!map || rel < 1)
+    int n = p->domain_len;
+    if (n <= 0)
         return;
-    if (z->kind != ZONE_IP) {
-        char name[DOMAIN_MAX + 1];
-        int n = relative_domain(q, rel, name, sizeof name);
-        for (int off = 0; n > 0 && off < n;) {
-            keymap_prefetch(map, key, store_key_domain(name + off, (size_t)(n - off), key));
-            const char *dot = memchr(name + off, '.', (size_t)(n - off));
-            off = dot ? (int)(dot - name) + 1 : n;
-        }
-        return;
+    for (int off = 0; off < n && p->nhash < ANSWER_PREP_HASHES;) {
+        size_t klen = store_key_domain(p->domain + off, (size_t)(n - off), key);
+        p->hash_tag[p->nhash] = (uint16_t)klen;
+        p->hash[p->nhash++] = store_key_hash(key, klen);
+        const char *dot = memchr(p->domain + off, '.', (size_t)(n - off));
+        off = dot ? (int)(dot - p->domain) + 1 : n;
     }
-    struct label labels[32];
-    struct ipnet net;
-    if (rel != 32 || !(ctx->meta_valid & (1ULL << zi)))
-        return;
-    for (int i = 0; i < rel; i++)
-        label_view(q, i, &labels[i]);
-    if (addr_from_reversed(labels, rel, &net.addr) < 0 || net.addr.family != ADDR_V6)
+    p->parent_hash = store_key_hash(key, store_key_parent(p->domain, (size_t)n, key));
+}
+
+/* hash[] for an IPv6 question: its network keys at the prefix lengths the zone had at the last
+ * snapshot read (a hint: lookup_meta_v6 hashes any other length itself). */
+static void hash_net_keys(const struct answer_ctx *ctx, int zi, struct answer_prep *p)
+{
+    if (!(ctx->meta_valid & (1ULL << zi)))
         return;
     const struct zone_meta *meta = &ctx->meta[zi];
     for (int w = 0; w < 3; w++)
-        for (uint64_t bits = meta->v6_plens[w]; bits; bits &= bits - 1) {
-            struct ipnet p = { net.addr, (uint8_t)(w * 64 + __builtin_ctzll(bits)) };
-            net_clear_host_bits(&p);
-            keymap_prefetch(map, key, store_key_net(&p, key));
+        for (uint64_t bits = meta->v6_plens[w]; bits && p->nhash < ANSWER_PREP_HASHES; bits &= bits - 1) {
+            struct ipnet net = { p->addr, (uint8_t)(w * 64 + __builtin_ctzll(bits)) };
+            uint8_t key[18];
+            net_clear_host_bits(&net);
+            p->hash_tag[p->nhash] = net.plen;
+            p->hash[p->nhash++] = store_key_hash(key, store_key_net(&net, key));
         }
 }
 
-void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q)
+static void prepare(const struct answer_ctx *ctx, const struct dns_query *q, struct answer_prep *p)
 {
+    p->zone = -1;
+    p->domain_len = -1;
+    p->domain[0] = '\0';
+    p->has_addr = 0;
+    p->nhash = 0;
+    if (q->status != QUERY_OK || (p->zone = find_zone(ctx->zones, q)) < 0)
+        return;
+    const struct zone *z = &ctx->zones->zones[p->zone];
+    int rel = q->nlabels - z->nlabels;
+    if (z->kind != ZONE_IP) {
+        p->domain_len = relative_domain(q, rel, p->domain, sizeof p->domain);
+        hash_domain_keys(p);
+    } else if (rel == 32 && question_addr(q, rel, &p->addr) == 0 && p->addr.family == ADDR_V6) {
+        p->has_addr = 1;
+        hash_net_keys(ctx, p->zone, p);
+    }
+}
+
+void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, struct answer_prep *prep)
+{
+    prepare(ctx, q, prep);
     if (q->status != QUERY_OK)
         return;
-    if (ctx->keymaps)
-        prefetch_keys(ctx, q);
+    const struct zone *z = prep->zone >= 0 ? &ctx->zones->zones[prep->zone] : NULL;
+    const struct v4map *map = z && ctx->keymaps && z->slot ? ctx->keymaps[z->slot] : NULL;
+    for (int i = 0; map && i < prep->nhash; i++)
+        keymap_prefetch_hash(map, prep->hash[i]);
+    if (map && prep->domain_len > 0)
+        keymap_prefetch_hash(map, prep->parent_hash);
     if (!ctx->v4maps || q->nlabels < 4)
         return;
-    struct label labels[4];     /* the question's first four labels, as a reversed IPv4 address */
-    struct ipaddr a;
-    for (int i = 0; i < 4; i++)
-        label_view(q, i, &labels[i]);
-    if (addr_from_reversed(labels, 4, &a) < 0)
+    struct ipaddr a;    /* the question's first four labels, as a reversed IPv4 address */
+    if (question_addr(q, 4, &a) < 0)
         return;
     for (int zi = 0; zi < ctx->zones->n; zi++) {
-        const struct zone *z = &ctx->zones->zones[zi];
-        if (z->kind == ZONE_IP && z->slot && ctx->v4maps[z->slot])
-            v4map_prefetch(ctx->v4maps[z->slot], a.bytes);
+        const struct zone *iz = &ctx->zones->zones[zi];
+        if (iz->kind == ZONE_IP && iz->slot && ctx->v4maps[iz->slot])
+            v4map_prefetch(ctx->v4maps[iz->slot], a.bytes);
     }
 }
 
@@ -556,9 +629,14 @@ void answer_ctx_invalidate(struct answer_ctx *ctx)
     ctx->txnid = (size_t)-1;
 }
 
-size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const uint8_t *pkt, uint8_t *out,
-                     size_t outcap, int tcp, struct answer_info *info)
+size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const struct answer_prep *prep,
+                     const uint8_t *pkt, uint8_t *out, size_t outcap, int tcp, struct answer_info *info)
 {
+    struct answer_prep own;
+    if (!prep) {
+        prepare(ctx, q, &own);
+        prep = &own;
+    }
     enum query_status st = q->status;
     struct response r = { .buf = out, .len = DNS_HEADER_LEN, .tcp = (uint8_t)(tcp != 0) };
     info->zone = -1;
@@ -578,9 +656,9 @@ size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const ui
     else if (st == QUERY_BADVERS) r.rcode = RCODE_BADVERS;
     else if (q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY) r.rcode = RCODE_REFUSED;
     else if (!tcp && q->qtype == DNS_TYPE_AXFR) r.full = 1;      /* TCP only */
-    else if ((info->zone = find_zone(ctx->zones, q)) < 0) r.rcode = RCODE_REFUSED;
+    else if ((info->zone = prep->zone) < 0) r.rcode = RCODE_REFUSED;
     else if (q->qtype == DNS_TYPE_IXFR && !tcp) ixfr_udp(ctx, info->zone, q, &r);
-    else resolve_or_fail(ctx, info->zone, q, &r);
+    else resolve_or_fail(ctx, info->zone, q, prep, &r);
     if (r.store_failed) {   /* whatever was written came from a store that failed: none of it */
         r.len = question_end;
         r.an = r.ns = 0;
@@ -608,5 +686,5 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
 {
     struct dns_query q;
     query_parse(pkt, len, &q);
-    return answer_parsed(ctx, &q, pkt, out, outcap, tcp, info);
+    return answer_parsed(ctx, &q, NULL, pkt, out, outcap, tcp, info);
 }

@@ -42,17 +42,35 @@ void answer_ctx_invalidate(struct answer_ctx *ctx);
 
 struct dns_query;
 
-/* A hint before a batch: starts loading what answering this query will read (the /24 map word of
- * an IPv4 question, the key filter words of an IPv6 or domain one), so that the batch's cache misses
- * overlap. q is query_parse's result, whatever its status. */
-void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q);
+/* What the answer to a question needs before any lookup, worked out once: its zone and, for a domain
+ * zone, the name below the apex with the key filter hashes of the keys a lookup tests. hash_tag[i]
+ * says which key hash[i] belongs to: for a domain zone the length of a 'D' key (one per label
+ * suffix, longest first), for an IPv6 question the prefix length of a network key. */
+#define ANSWER_PREP_HASHES 8
+struct answer_prep {
+    int zone;                   /* the zone index, -1 when out of every zone */
+    int domain_len;             /* -1: not a name in a domain zone */
+    char domain[DOMAIN_MAX + 1];
+    uint8_t has_addr;           /* addr: the IPv6 address an IP zone question names */
+    uint8_t nhash;
+    uint16_t hash_tag[ANSWER_PREP_HASHES];
+    uint64_t hash[ANSWER_PREP_HASHES];
+    uint64_t parent_hash;       /* 'P' + domain: anything listed below the name (domain_len > 0) */
+    struct ipaddr addr;
+};
 
-/* The response to q, which query_parse made from pkt (the answer echoes pkt's question as sent).
+/* prep for q (query_parse's result, whatever its status), and a hint before a batch: starts loading
+ * what answering it will read (the /24 map word of an IPv4 question, the key filter words of an
+ * IPv6 or domain one), so that the batch's cache misses overlap. */
+void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, struct answer_prep *prep);
+
+/* The response to q, which query_parse made from pkt (the answer echoes pkt's question as sent);
+ * prep is answer_prefetch's for q under the same zones, or NULL (then it is worked out here).
  * Returns its length, or 0 when the packet deserves no answer. outcap is at least 512; over UDP the
  * response is also kept within the client's EDNS size (TC set when it does not fit). A store read
  * that fails answers SERVFAIL, in every zone kind. */
-size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const uint8_t *pkt, uint8_t *out,
-                     size_t outcap, int tcp, struct answer_info *info);
+size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const struct answer_prep *prep,
+                     const uint8_t *pkt, uint8_t *out, size_t outcap, int tcp, struct answer_info *info);
 
 /* query_parse, then answer_parsed: for callers that have only the packet. */
 size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint8_t *out,

@@ -252,16 +252,16 @@ static void udp_send(int fd, struct mmsghdr *tx, int n)
 }
 
 /* --rrl: the response as it may go out (truncated when it slips), or 0 when it is dropped. */
-static size_t rate_limit(struct worker *w, int i, const struct answer_info *info, uint8_t *out, size_t len)
+static size_t rate_limit(struct worker *w, int i, const struct dns_query *q, const struct answer_info *info,
+                         uint8_t *out, size_t len)
 {
-    size_t qend;
-    uint64_t key = rrl_key(&w->peer[i], w->in[i], w->rx[i].msg_len, info, &qend);
+    uint64_t key = rrl_key(&w->peer[i], q, info);
     switch (rrl_check(&w->rrl, key, w->actx.now)) {
     case RRL_PASS:
         return len;
     case RRL_SLIP:
         counter_add(&w->metrics->rrl_slipped, 1);
-        return rrl_truncate(out, w->in[i], qend);
+        return rrl_truncate(out, w->in[i], q->question_end);
     case RRL_DROP:
         break;
     }
@@ -275,18 +275,19 @@ static void udp_answer_batch(struct worker *w, int n)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int nout = 0;
     struct dns_query q[UDP_BATCH];      /* each packet parsed once: the prefetch and the answer read it */
+    struct answer_prep prep[UDP_BATCH]; /* and what the answer needs before any lookup, worked out once */
     batch_begin(w);
     for (int i = 0; i < n; i++) {
         query_parse(w->in[i], w->rx[i].msg_len, &q[i]);
-        answer_prefetch(&w->actx, &q[i]);
+        answer_prefetch(&w->actx, &q[i], &prep[i]);
     }
     for (int i = 0; i < n; i++) {
         struct answer_info info;
-        size_t len = answer_parsed(&w->actx, &q[i], w->in[i], w->out[nout], UDP_RECV_MAX, 0, &info);
+        size_t len = answer_parsed(&w->actx, &q[i], &prep[i], w->in[i], w->out[nout], UDP_RECV_MAX, 0, &info);
         count(w, &info, len);
         if (w->srv->query_log)
             log_query(&w->peer[i], &q[i], &info, 0);
-        if (len && w->rrl.b && !(len = rate_limit(w, i, &info, w->out[nout], len)))
+        if (len && w->rrl.b && !(len = rate_limit(w, i, &q[i], &info, w->out[nout], len)))
             continue;
         if (!len)
             continue;
@@ -431,7 +432,7 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
             continue;
         }
         struct answer_info info;
-        size_t len = answer_parsed(&w->actx, &q, msg, w->tcp_out + 2, 65535, 1, &info);
+        size_t len = answer_parsed(&w->actx, &q, NULL, msg, w->tcp_out + 2, 65535, 1, &info);
         count(w, &info, len);
         if (w->srv->query_log) {
             struct sockaddr_storage peer;

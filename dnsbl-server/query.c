@@ -25,9 +25,9 @@ static int parse_qname(const uint8_t *pkt, size_t len, size_t *pos, struct dns_q
             return 0;
         }
         q->label_off[q->nlabels++] = (uint8_t)out;
-        for (size_t i = 1; i <= l; i++) {
+        for (size_t i = 1; i <= l; i++) {     /* lower case, without a branch per character */
             uint8_t c = pkt[p + i];
-            q->name[out + i] = (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
+            q->name[out + i] = (uint8_t)(c | ((unsigned)(c - 'A') < 26u) << 5);
         }
         out += 1 + l;
         p += 1 + l;

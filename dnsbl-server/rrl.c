@@ -27,31 +27,16 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h * 0xff51afd7ed558ccdull;
 }
 
-/* The question name, lower-cased as it is hashed (a client varying the case stays in one bucket). */
-static uint64_t name_hash(const uint8_t *pkt, size_t len, size_t *qend)
+/* The question name as query_parse keeps it (lower case: a client varying the case stays in one bucket). */
+static uint64_t name_hash(const struct dns_query *q)
 {
     uint64_t h = 1469598103934665603ull;
-    size_t p = DNS_HEADER_LEN;
-    *qend = 0;
-    for (int guard = 0; guard < 128 && p < len; guard++) {
-        uint8_t l = pkt[p];
-        if (l == 0) {
-            *qend = p + 5 <= len ? p + 5 : 0;
-            return h;
-        }
-        if (l & 0xc0 || p + 1 + l > len)
-            return h;
-        for (size_t i = p; i <= p + l; i++) {
-            uint8_t c = pkt[i];
-            h = (h ^ (uint8_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c)) * 1099511628211ull;
-        }
-        p += 1u + l;
-    }
+    for (size_t i = 0; i < q->name_len; i++)
+        h = (h ^ q->name[i]) * 1099511628211ull;
     return h;
 }
 
-uint64_t rrl_key(const struct sockaddr_storage *peer, const uint8_t *pkt, size_t len, const struct answer_info *info,
-                 size_t *qend)
+uint64_t rrl_key(const struct sockaddr_storage *peer, const struct dns_query *q, const struct answer_info *info)
 {
     uint64_t h = 0, src[2] = { 0, 0 };
     if (peer->ss_family == AF_INET) {
@@ -63,7 +48,7 @@ uint64_t rrl_key(const struct sockaddr_storage *peer, const uint8_t *pkt, size_t
             src[1] = src[1] << 8 | a[i];
         src[0] = 1ull << 40;
     }
-    uint64_t name = name_hash(pkt, len, qend);
+    uint64_t name = name_hash(q);
     h = mix(mix(h, src[0]), src[1]);
     if (info->rcode == RCODE_NOERROR && info->listed)
         return mix(mix(h, 1), name);                        /* a positive answer: by the name */

@@ -33,11 +33,12 @@ enum rrl_verdict { RRL_PASS, RRL_SLIP, RRL_DROP };
 
 int rrl_init(struct rrl *r, uint32_t rate, uint32_t slip);
 void rrl_free(struct rrl *r);
-/* The bucket key of a response to pkt (whose question ends at *qend, set here; 0 if it has none). */
-uint64_t rrl_key(const struct sockaddr_storage *peer, const uint8_t *pkt, size_t len, const struct answer_info *info,
-                 size_t *qend);
+struct dns_query;
+/* The bucket key of the response to q (query_parse's). */
+uint64_t rrl_key(const struct sockaddr_storage *peer, const struct dns_query *q, const struct answer_info *info);
 enum rrl_verdict rrl_check(struct rrl *r, uint64_t key, uint32_t now);
-/* Rewrites the response in out into its truncated form: header with TC, the question, nothing else. */
+/* Rewrites the response in out into its truncated form: header with TC, the question (which ends at
+ * qend: query_parse's question_end, 0 when it has none), nothing else. */
 size_t rrl_truncate(uint8_t *out, const uint8_t *pkt, size_t qend);
 
 #endif

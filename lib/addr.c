@@ -23,9 +23,10 @@ int addr_parse(const char *s, struct ipaddr *out)
 
 void net_clear_host_bits(struct ipnet *net)
 {
-    int bits = addr_bits(net->addr.family);
-    for (int i = net->plen; i < bits; i++)
-        net->addr.bytes[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+    int bits = addr_bits(net->addr.family), plen = net->plen < bits ? net->plen : bits, keep = plen / 8;
+    if (plen % 8)
+        net->addr.bytes[keep++] &= (uint8_t)(0xff00u >> (plen % 8));
+    memset(net->addr.bytes + keep, 0, (size_t)(bits / 8 - keep));
 }
 
 int net_parse(const char *s, struct ipnet *out)

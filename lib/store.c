@@ -378,6 +378,18 @@ static int plen_present(const struct zone_meta *meta, int family, int plen)
     return (meta->v6_plens[plen / 64] >> (plen % 64)) & 1;
 }
 
+/* The longest prefix length present in the zone up to max, or -1: a lookup visits only those. */
+static int plen_next_down(const struct zone_meta *meta, int family, int max)
+{
+    for (int w = max / 64; w >= 0 && max >= 0; w--, max = w * 64 + 63) {
+        uint64_t bits = family == ADDR_V4 ? (w ? 0 : meta->v4_plens) : meta->v6_plens[w];
+        bits &= max % 64 == 63 ? ~0ULL : (2ULL << (max % 64)) - 1;
+        if (bits)
+            return w * 64 + 63 - __builtin_clzll(bits);
+    }
+    return -1;
+}
+
 /* Adds the live reasons of l to out, after those already there: an identical reason (code and
  * text) once, and no more than LISTING_MAX_REASONS in all (the most specific entries come first).
  * Expired reasons are left out, so that they neither take a place nor hide a live twin. */
@@ -428,9 +440,8 @@ int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch
     struct listing e;
     uint8_t key[18];
     int listed = 0;
-    for (int plen = addr_bits(a->family); plen >= 0; plen--) {
-        if (!plen_present(meta, a->family, plen))
-            continue;
+    for (int plen = plen_next_down(meta, a->family, addr_bits(a->family)); plen >= 0;
+         plen = plen_next_down(meta, a->family, plen - 1)) {
         net.addr = *a;
         net.plen = (uint8_t)plen;
         net_clear_host_bits(&net);

@@ -2,13 +2,38 @@
 #include "v4map.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "store.h"
 
+#define BITS_SIZE ((size_t)V4MAP_WORDS * sizeof(uint64_t))     /* 2 MiB */
+
+/* The words, on one 2 MiB-aligned huge page where the kernel grants one (madvise mode): a probe at a
+ * random word then costs no TLB miss beside the B-tree's. Zero pages until a bit is set. */
+static _Atomic uint64_t *bits_alloc(void)
+{
+    uint8_t *p = mmap(NULL, 2 * BITS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uint8_t *aligned = (uint8_t *)(((uintptr_t)p + BITS_SIZE - 1) & ~(uintptr_t)(BITS_SIZE - 1));
+    if (aligned > p)
+        munmap(p, (size_t)(aligned - p));
+    if (aligned + BITS_SIZE < p + 2 * BITS_SIZE)
+        munmap(aligned + BITS_SIZE, (size_t)(p + 2 * BITS_SIZE - (aligned + BITS_SIZE)));
+#ifdef MADV_HUGEPAGE
+    madvise(aligned, BITS_SIZE, MADV_HUGEPAGE);     /* a hint: without it, ordinary pages */
+#endif
+    return (_Atomic uint64_t *)(void *)aligned;
+}
+
 struct v4map *v4map_new(void)
 {
-    struct v4map *m = calloc(1, sizeof *m);     /* 2 MiB, zero pages until a bit is set */
-    if (m && pthread_mutex_init(&m->merge_lock, NULL) != 0) {
+    struct v4map *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    if (!(m->bits = bits_alloc()) || pthread_mutex_init(&m->merge_lock, NULL) != 0) {
+        if (m->bits)
+            munmap((void *)m->bits, BITS_SIZE);
         free(m);
         return NULL;
     }
@@ -20,6 +45,7 @@ void v4map_free(struct v4map *m)
     if (!m)
         return;
     pthread_mutex_destroy(&m->merge_lock);
+    munmap((void *)m->bits, BITS_SIZE);
     free(m);
 }
 

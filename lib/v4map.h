@@ -23,7 +23,7 @@
 struct v4map {
     _Atomic uint32_t gen;               /* the newest map generation merged (store.h: v4_map_gen) */
     pthread_mutex_t merge_lock;
-    _Atomic uint64_t bits[V4MAP_WORDS]; /* bit n: /24 number n (the address's top 24 bits) */
+    _Atomic uint64_t *bits;             /* V4MAP_WORDS; bit n: /24 number n (the address's top 24 bits) */
 };
 
 struct v4map *v4map_new(void);
@@ -48,16 +48,22 @@ static inline int v4map_may_hold(struct v4map *m, const uint8_t addr[4])
 /* As v4map_sync, for a copy of the key filter (gen: meta.key_map_gen). */
 int keymap_sync(struct v4map *m, MDB_txn *txn, MDB_dbi dbi, uint32_t gen);
 
-static inline int keymap_may_hold(const struct v4map *m, const uint8_t *key, size_t klen)
+/* May the store hold the key whose store_key_hash is h? */
+static inline int keymap_may_hold_hash(const struct v4map *m, uint64_t h)
 {
-    uint64_t h = store_key_hash(key, klen), mask = store_key_filter_mask(h);
+    uint64_t mask = store_key_filter_mask(h);
     return (atomic_load_explicit(&m->bits[store_key_filter_word(h)], memory_order_relaxed) & mask) == mask;
 }
 
-/* Starts loading the word keymap_may_hold will test for the key. */
-static inline void keymap_prefetch(const struct v4map *m, const uint8_t *key, size_t klen)
+static inline int keymap_may_hold(const struct v4map *m, const uint8_t *key, size_t klen)
 {
-    __builtin_prefetch(&m->bits[store_key_filter_word(store_key_hash(key, klen))]);
+    return keymap_may_hold_hash(m, store_key_hash(key, klen));
+}
+
+/* Starts loading the word keymap_may_hold_hash will test for h. */
+static inline void keymap_prefetch_hash(const struct v4map *m, uint64_t h)
+{
+    __builtin_prefetch(&m->bits[store_key_filter_word(h)]);
 }
 
 /* Starts loading the word v4map_may_hold will test for addr. */

@@ -80,9 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t cap = tcp ? sizeof out : 4096;
     struct answer_info info;
     struct dns_query q;     /* parsed once, as a server worker does: the prefetch and the answer read it */
+    struct answer_prep prep;
     query_parse(data, size, &q);
-    answer_prefetch(&ctx, &q);
-    size_t len = answer_parsed(&ctx, &q, data, out, cap, tcp, &info);
+    answer_prefetch(&ctx, &q, &prep);
+    size_t len = answer_parsed(&ctx, &q, &prep, data, out, cap, tcp, &info);
     if (len > (tcp ? 65535 : ANSWER_EDNS_SIZE))
         abort();
     if (len) {

@@ -147,6 +147,29 @@ Test(net_parse, bad_prefix_lengths)
 
 /* ---- net_contains ---- */
 
+/* net_clear_host_bits works a byte at a time: the same bits as clearing them one by one, for every
+ * prefix length of both families, and a prefix longer than the family changes nothing. */
+Test(net_clear_host_bits, every_prefix_length_matches_bit_by_bit)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int round = 0; round < 20; round++)
+        for (int fam = ADDR_V4; fam <= ADDR_V6; fam++) {
+            struct ipaddr a = { .family = (uint8_t)fam };
+            for (int i = 0; i < 16; i++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                a.bytes[i] = (uint8_t)(x >> 56);
+            }
+            int bits = addr_bits(fam);
+            for (int plen = 0; plen <= bits + 1; plen++) {
+                struct ipnet got = { a, (uint8_t)plen }, want = got;
+                for (int i = plen; i < bits; i++)
+                    want.addr.bytes[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+                net_clear_host_bits(&got);
+                cr_assert(!memcmp(&got, &want, sizeof got), "family %d /%d", fam, plen);
+            }
+        }
+}
+
 Test(net_contains, v4)
 {
     struct ipnet n = net_ok("192.0.2.0/24");

@@ -451,6 +451,46 @@ Test(ip, ipv6_64_and_128)
     cr_assert_eq(lookup_ip("2001:db8:1:1:ffff:ffff:ffff:ffff", NOW, NULL, NULL), 0);
 }
 
+/* A lookup visits only the prefix lengths the zone has, longest first, across the 64-bit words of
+ * the v6 mask: a listing at each edge length is found beside an entry at every other edge length
+ * (present in the mask but covering another address), and the most specific of two covering wins. */
+Test(ip, every_present_prefix_length_is_visited)
+{
+    static const int v6[] = { 0, 1, 62, 63, 64, 65, 126, 127, 128 }, v4[] = { 0, 1, 8, 23, 24, 25, 31, 32 };
+    for (int fam = 0; fam < 2; fam++) {
+        const int *plens = fam ? v4 : v6;
+        int n = fam ? 8 : 9;
+        const char *target = fam ? "203.0.113.77" : "2001:db8:ffff:ffff:8000::77";
+        const char *other = fam ? "10.51.100.9" : "3fff:1::9";      /* not in the target's /1 */
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                teardown();
+                setup();
+                char cidr[80];
+                struct listing l = one_reason(0, CODE(1), 0, "target"), o = one_reason(0, CODE(2), 0, "other");
+                snprintf(cidr, sizeof cidr, "%s/%d", target, plens[i]);
+                struct ipnet tn = net(cidr);
+                net_clear_host_bits(&tn);
+                struct store_txn w;
+                uint8_t key[STORE_KEY_MAX];
+                cr_assert_eq(store_write_begin(&st, &w), 0);
+                cr_assert_eq(store_put(&w, dbi, key, store_key_net(&tn, key), &l, 0), 0);
+                snprintf(cidr, sizeof cidr, "%s/%d", other, plens[j]);
+                struct ipnet on = net(cidr);
+                net_clear_host_bits(&on);
+                struct ipaddr ta = addr(target);
+                if (plens[j] > 0 && !net_contains(&on, &ta))
+                    cr_assert_eq(store_put(&w, dbi, key, store_key_net(&on, key), &o, 0), 0);
+                cr_assert_eq(store_write_commit(&w, NOW), 0);
+                uint32_t code;
+                struct ipnet m;
+                cr_assert_eq(lookup_ip(target, NOW, &code, &m), 1, "/%d beside /%d", plens[i], plens[j]);
+                cr_assert_eq(code, CODE(1));
+                cr_assert_eq(m.plen, plens[i], "/%d beside /%d", plens[i], plens[j]);
+            }
+    }
+}
+
 Test(ip, families_do_not_mix)
 {
     struct listing l = one_reason(0, CODE(3), 0, "x");
