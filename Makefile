@@ -1,6 +1,6 @@
 # dnsbl: feeder + dnsbl-server over one LMDB store. See README.md.
 #
-#   make               bin/dnsbl-server, bin/dnsblctl, bin/feeder (dnsbl-server/, dnsblctl/, feeder/; lib/ shared)
+#   make               bin/dnsbl-server, bin/dnsblctl, bin/dnsbl-feeder (dnsbl-server/, dnsblctl/, feeder/; lib/ shared)
 #   make test          sanitizer (ASan+UBSan) builds of everything, then unit and integration tests
 #   make fuzz          libFuzzer targets (clang); make fuzz-run runs each briefly
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -26,15 +26,10 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 # header by accident: lib/ sees only lib/, each program lib/ and its own folder. Tests and fuzz targets
 # see everything (INCLUDES).
 INCLUDES = -Ilib -Idnsbl-server -Idnsblctl -Ifeeder
-# The exceptions, until what dnsblctl reads is in lib/: dnsblctl's export writes the records a zone
-# transfer gives (dnsbl-server/xfr_records.c, which answers with query.c and answer.c: those stay in
-# dnsbl-server/ while they are being reworked), and its show/top/stats read the feeder's stored state
-# with feeder/state.c (subjects, their counter rings and the queue, whose codec is the feeder's).
-CTL_BORROWS = -Idnsbl-server -Ifeeder
 $(BUILD)/lib/%.o:          INCLUDES = -Ilib
 $(BUILD)/dnsbl-server/%.o: INCLUDES = -Ilib -Idnsbl-server
 $(BUILD)/feeder/%.o:       INCLUDES = -Ilib -Ifeeder
-$(BUILD)/dnsblctl/%.o:     INCLUDES = -Ilib -Idnsblctl $(CTL_BORROWS)
+$(BUILD)/dnsblctl/%.o:     INCLUDES = -Ilib -Idnsblctl
 ALL_CFLAGS  = $(WARN) $(INCLUDES) $(OPT) $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS_LMDB   = -llmdb
@@ -45,18 +40,17 @@ LIBS_JSON   = -ljansson           # dnsbl-server's Dovecot policy endpoint
 
 # lib/ is built as $(BUILD)/libdnsbl.a: each program links the members it uses
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c \
-             lib/zone_policy.c lib/metrics_http.c lib/geo.c
+             lib/zone_policy.c lib/metrics_http.c lib/geo.c lib/listing_text.c lib/xfr_records.c \
+             lib/ring.c lib/feeder_store.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
-             dnsbl-server/main.c $(XFR_SRC) dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
+             dnsbl-server/main.c dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
              $(POLICY_SRC) dnsbl-server/policy_server.c
 # the policy endpoints' decision and protocols (no sockets): dnsbl-server, unit tests, the fuzzer
 POLICY_SRC = dnsbl-server/policy.c dnsbl-server/policy_postfix.c dnsbl-server/policy_dovecot.c
 CTL_SRC    = dnsblctl/import.c dnsblctl/json.c dnsblctl/ctl.c dnsblctl/ctl_write.c dnsblctl/ctl_read.c \
-             dnsblctl/ctl_export.c dnsblctl/dnsblctl.c $(XFR_SRC) dnsbl-server/query.c dnsbl-server/answer.c
-# zone transfers and exports: the records of a zone, shared by dnsbl-server and dnsblctl
-XFR_SRC    = dnsbl-server/xfr_records.c
+             dnsblctl/ctl_export.c dnsblctl/dnsblctl.c
 FEEDER_LIB = feeder/logline.c feeder/parse.c feeder/parse_util.c feeder/parse_postfix.c feeder/parse_dovecot.c \
-             feeder/table.c feeder/window.c feeder/state.c feeder/correlate.c feeder/rules.c \
+             feeder/table.c feeder/window.c feeder/state.c feeder/correlate.c feeder/rules.c feeder/commit.c \
              feeder/feeder.c feeder/source_file.c feeder/source_syslog.c feeder/metrics.c
 FEEDER_SRC = $(FEEDER_LIB) feeder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -68,11 +62,11 @@ SERVER_OBJ = $(call obj,$(SERVER_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
 FEEDER_OBJ = $(call obj,$(FEEDER_SRC))
 # what unit tests may link: everything but the programs' main()
-UNIT_LINK  = $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(XFR_SRC) $(FEEDER_LIB) \
+UNIT_LINK  = $(call obj,dnsbl-server/query.c dnsbl-server/answer.c dnsblctl/import.c $(FEEDER_LIB) \
              $(POLICY_SRC)) $(LIB_A)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/feeder
+PROGRAMS = $(BIN)/dnsbl-server $(BIN)/dnsblctl $(BIN)/dnsbl-feeder
 
 .PHONY: all test unit fuzz fuzz-run install clean bench man-lint
 all: $(PROGRAMS)
@@ -91,12 +85,12 @@ $(BIN)/dnsbl-server: $(SERVER_OBJ) $(LIB_A)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO) $(LIBS_JSON)
 
-$(BIN)/dnsblctl: $(CTL_OBJ) $(call obj,feeder/state.c feeder/window.c feeder/table.c) $(LIB_A)
+$(BIN)/dnsblctl: $(CTL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_LDNS)
 
-$(BIN)/feeder: $(FEEDER_OBJ) $(LIB_A)
+$(BIN)/dnsbl-feeder: $(FEEDER_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_EVENT) $(LIBS_LDNS) $(LIBS_GEO)
@@ -151,12 +145,11 @@ man-lint:
 	  if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; echo "man-lint: mandoc found problems (exit $$rc)"; exit 1; fi
 	$(Q)scripts/check-man-coverage
 
-# the feeder installs as dnsbl-feeder: no generic name in $(PREFIX)/bin
+# no generic name in $(PREFIX)/bin: the feeder is dnsbl-feeder, built and installed
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dnsbl/zones
 	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BIN)/dnsbl-server $(BIN)/dnsblctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(BIN)/feeder $(DESTDIR)$(PREFIX)/bin/dnsbl-feeder
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 zones/*.conf $(DESTDIR)$(PREFIX)/share/dnsbl/zones/
 	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "listing_text.h"
 #include "query.h"
 
 #define TXT_MAX 1024
@@ -389,80 +390,6 @@ static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_q
     return rc;
 }
 
-/* The zone TTL, cut so that no cache keeps the answer past the first expiry of a reason in it (after
- * that the answer changes: a code fewer, or not listed). */
-static uint32_t listing_ttl(const struct zone *z, const struct listing *l, uint32_t now)
-{
-    uint32_t until = listing_next_expiry(l, now);
-    if (until == 0 || until - now >= z->ttl)
-        return z->ttl;
-    return until > now ? until - now : 1;
-}
-
-static size_t append(char *out, size_t pos, size_t cap, const char *s, size_t n)
-{
-    if (pos + n >= cap)
-        n = pos < cap - 1 ? cap - 1 - pos : 0;
-    memcpy(out + pos, s, n);
-    return pos + n;
-}
-
-static size_t expand_reasons(const struct zone *z, const struct listing *l, uint32_t now, char *out,
-                             size_t pos, size_t cap)
-{
-    int first = 1;
-    for (int i = 0; i < l->nreasons; i++) {
-        const struct reason *rs = &l->reasons[i];
-        if (!reason_live(rs, now))
-            continue;
-        const char *text = rs->text;
-        size_t len = rs->text_len;
-        if (!len) {
-            const struct zone_code *c = zone_code_by_addr(z, rs->code);
-            text = c ? c->meaning : "listed";
-            len = strlen(text);
-        }
-        if (!first && pos + 2 + len >= cap)
-            break;      /* past the TXT cap: whole reasons only (the first always shows) */
-        if (!first)
-            pos = append(out, pos, cap, "; ", 2);
-        first = 0;
-        pos = append(out, pos, cap, text, len);
-    }
-    return pos;
-}
-
-static size_t expand_txt(const struct zone *z, const struct listing *l, uint32_t now,
-                         const char *subject, char *out, size_t cap)
-{
-    size_t pos = 0;
-    for (const char *t = z->txt; *t;) {
-        char code[16];
-        if (!strncmp(t, "{reason}", 8)) {
-            pos = expand_reasons(z, l, now, out, pos, cap);
-            t += 8;
-        } else if (!strncmp(t, "{addr}", 6)) {
-            pos = append(out, pos, cap, subject, strlen(subject));
-            t += 6;
-        } else if (!strncmp(t, "{zone}", 6)) {
-            pos = append(out, pos, cap, z->name, strlen(z->name));
-            t += 6;
-        } else if (!strncmp(t, "{code}", 6)) {
-            uint32_t c = 0;
-            for (int i = 0; i < l->nreasons && !c; i++)
-                if (reason_live(&l->reasons[i], now))
-                    c = l->reasons[i].code;
-            int n = snprintf(code, sizeof code, "%u.%u.%u.%u", c >> 24, (c >> 16) & 255, (c >> 8) & 255, c & 255);
-            pos = append(out, pos, cap, code, (size_t)n);
-            t += 6;
-        } else {
-            pos = append(out, pos, cap, t, 1);
-            t++;
-        }
-    }
-    return pos;
-}
-
 /* The strings of a TXT record (at most 255 bytes each): each ends after a space where one falls in
  * its last 64 bytes, so that a reader joining them never sees a word cut in two. */
 static void put_txt(struct response *r, uint32_t ttl, const char *text, size_t n)
@@ -509,7 +436,7 @@ static void put_listing(struct answer_ctx *ctx, int zi, const struct dns_query *
         const char *subject = prep->domain;     /* {addr} in the template: the domain, or the address */
         if (prep->domain_len < 0)
             subject = addr_format(addr, formatted, sizeof formatted);
-        put_txt(r, ttl, text, expand_txt(z, l, ctx->now, subject, text, sizeof text));
+        put_txt(r, ttl, text, listing_txt(z, l, ctx->now, subject, text, sizeof text));
     }
 }
 
@@ -756,15 +683,4 @@ size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint
     struct dns_query q;
     query_parse(pkt, len, &q);
     return answer_parsed(ctx, &q, NULL, pkt, out, outcap, tcp, info);
-}
-
-size_t answer_txt(const struct zone *z, const struct listing *l, uint32_t now, const char *subject,
-                  char *out, size_t cap)
-{
-    return expand_txt(z, l, now, subject, out, cap);
-}
-
-uint32_t answer_ttl(const struct zone *z, const struct listing *l, uint32_t now)
-{
-    return listing_ttl(z, l, now);
 }

@@ -76,10 +76,4 @@ size_t answer_parsed(struct answer_ctx *ctx, const struct dns_query *q, const st
 size_t answer_query(struct answer_ctx *ctx, const uint8_t *pkt, size_t len, uint8_t *out,
                     size_t outcap, int tcp, struct answer_info *info);
 
-/* What a listed name answers with, for zone transfers and exports: the expanded TXT template
- * (subject stands for {addr}; returns its length, at most cap - 1) and the TTL at time now. */
-size_t answer_txt(const struct zone *z, const struct listing *l, uint32_t now, const char *subject,
-                  char *out, size_t cap);
-uint32_t answer_ttl(const struct zone *z, const struct listing *l, uint32_t now);
-
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "answer.h"
+#include "listing_text.h"
 #include "store.h"
 
 const char *policy_until(uint32_t until, char *buf, size_t n)
@@ -48,7 +48,7 @@ static void listed(const struct policy_ctx *ctx, const struct zone *z, const str
     v->why = why;
     v->zone = z;
     v->until = listing_expires(l);
-    answer_txt(z, l, ctx->now, subject, v->reason, sizeof v->reason);
+    listing_txt(z, l, ctx->now, subject, v->reason, sizeof v->reason);
 }
 
 /* A login: refused, or delayed where the zone says dovecot-tarpit. */

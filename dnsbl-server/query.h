@@ -9,22 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNS_HEADER_LEN 12
-#define DNS_TYPE_A 1
-#define DNS_TYPE_NS 2
-#define DNS_TYPE_SOA 6
-#define DNS_TYPE_TXT 16
-#define DNS_TYPE_OPT 41
-#define DNS_TYPE_IXFR 251
-#define DNS_TYPE_AXFR 252
-#define DNS_TYPE_ANY 255
-#define DNS_CLASS_IN 1
-#define DNS_CLASS_ANY 255
-
-enum dns_rcode {
-    RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_SERVFAIL = 2, RCODE_NXDOMAIN = 3,
-    RCODE_NOTIMP = 4, RCODE_REFUSED = 5, RCODE_BADVERS = 16,
-};
+#include "dns.h"
 
 enum query_status {
     QUERY_OK,

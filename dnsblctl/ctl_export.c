@@ -19,7 +19,7 @@
 
 #include "ctl.h"
 #include "ctl_cmds.h"
-#include "query.h"
+#include "dns.h"
 #include "xfr_records.h"
 
 struct out {

@@ -6,7 +6,7 @@
 
 #include "ctl.h"
 #include "ctl_cmds.h"
-#include "state.h"
+#include "feeder_store.h"
 
 static const char *const metric_names[METRICS] = { "rcpt", "unknown", "ndr_in", "ndr_out", "auth_fail", "msgs",
                                                        "abnormal", "unknown_slow", "rcpt_slow", "auth_fail_slow" };
@@ -141,7 +141,7 @@ static MDB_dbi feeder_dbi(MDB_txn *txn, const char *name, int *ok)
 
 /* "N abnormal sessions (so far: pregreet 5, lost connection 7; longest 31s)": the window's count, then
  * every session counted since the feeder began to track the address, by kind, and the longest hold. */
-static void abnormal_line(const struct subject *sub, uint32_t n, char *line, size_t cap)
+static void abnormal_line(const struct feeder_subject *sub, uint32_t n, char *line, size_t cap)
 {
     const struct abnormal_state *ab = sub->kind == SUBJ_IP ? sub->abn : NULL;
     size_t pos = (size_t)snprintf(line, cap, "%u abnormal sessions", n);
@@ -159,15 +159,15 @@ static void abnormal_line(const struct subject *sub, uint32_t n, char *line, siz
 
 /* The slow window's count of metric m (and of `of`, unless METRICS) as "; N of M in 24h" in out, when
  * the rule has a slow window and the count is not 0 (else ""); adds it to *any. */
-static void slow_counts(const struct subject *sub, const struct zone_rule *r, uint32_t now, enum metric m,
+static void slow_counts(const struct feeder_subject *sub, const struct zone_rule *r, uint32_t now, enum metric m,
                         enum metric of, char *out, size_t cap, uint32_t *any)
 {
-    uint32_t n = r->slow_threshold ? subject_sum(sub, m, now, r->slow_window) : 0;
+    uint32_t n = r->slow_threshold ? feeder_subject_sum(sub, m, now, r->slow_window) : 0;
     out[0] = '\0';
     if (!n)
         return;
     if (of < METRICS)
-        snprintf(out, cap, "; %u of %u in %uh", n, subject_sum(sub, of, now, r->slow_window), r->slow_window / 3600);
+        snprintf(out, cap, "; %u of %u in %uh", n, feeder_subject_sum(sub, of, now, r->slow_window), r->slow_window / 3600);
     else
         snprintf(out, cap, "; %u in %uh", n, r->slow_window / 3600);
     *any += n;
@@ -178,8 +178,8 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
                           struct json *j)
 {
     int ok;
-    MDB_dbi dbi = feeder_dbi(txn, "feeder:subjects", &ok);
-    struct subject *sub = ok ? state_read_subject(txn, dbi, skey, sklen) : NULL;
+    MDB_dbi dbi = feeder_dbi(txn, FEEDER_DB_SUBJECTS, &ok);
+    struct feeder_subject *sub = ok ? feeder_subject_read(txn, dbi, skey, sklen) : NULL;
     if (!sub)
         return;
     if (c->json)
@@ -192,30 +192,30 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
         char line[300], slow[80] = "";
         switch (k) {
         case RULE_DHA:
-            a = subject_sum(sub, M_UNKNOWN, c->now, w);
-            b = subject_sum(sub, M_RCPT, c->now, w);
+            a = feeder_subject_sum(sub, M_UNKNOWN, c->now, w);
+            b = feeder_subject_sum(sub, M_RCPT, c->now, w);
             snprintf(line, sizeof line, "%u unknown of %u RCPTs", a, b);
             slow_counts(sub, r, c->now, M_UNKNOWN_SLOW, M_RCPT_SLOW, slow, sizeof slow, &a);
             break;
         case RULE_BACKSCATTER:
-            a = subject_sum(sub, M_NDR_IN, c->now, w);
-            b = subject_sum(sub, M_NDR_OUT, c->now, w);
+            a = feeder_subject_sum(sub, M_NDR_IN, c->now, w);
+            b = feeder_subject_sum(sub, M_NDR_OUT, c->now, w);
             snprintf(line, sizeof line, "%u NDRs received, %u sent", a, b);
             break;
         case RULE_AUTH:
-            a = subject_sum(sub, M_AUTH_FAIL, c->now, w);
+            a = feeder_subject_sum(sub, M_AUTH_FAIL, c->now, w);
             snprintf(line, sizeof line, "%u failed logins", a);
             slow_counts(sub, r, c->now, M_AUTH_FAIL_SLOW, METRICS, slow, sizeof slow, &a);
             break;
         case RULE_VOLUME:
-            a = subject_sum(sub, M_MSGS, c->now, w);
+            a = feeder_subject_sum(sub, M_MSGS, c->now, w);
             if (sub->kind == SUBJ_ACCOUNT)     /* submissions: messages and their recipients */
-                snprintf(line, sizeof line, "%u messages to %u recipients", a, b = subject_sum(sub, M_RCPT, c->now, w));
+                snprintf(line, sizeof line, "%u messages to %u recipients", a, b = feeder_subject_sum(sub, M_RCPT, c->now, w));
             else
                 snprintf(line, sizeof line, "%u messages", a);
             break;
         case RULE_ABNORMAL:
-            a = subject_sum(sub, M_ABNORMAL, c->now, w);
+            a = feeder_subject_sum(sub, M_ABNORMAL, c->now, w);
             abnormal_line(sub, a, line, sizeof line);
             break;
         default:
@@ -241,7 +241,7 @@ static void show_counters(struct ctl *c, MDB_txn *txn, const struct zone *z, con
     }
     if (c->json)
         json_end_object(j);
-    subject_release(sub);
+    feeder_subject_free(sub);
 }
 
 static void show_one(struct ctl *c, MDB_txn *txn, const struct zone *z, const char *what, const struct listing *l,
@@ -424,7 +424,7 @@ int cmd_show(struct ctl *c, const char *text)
 #define TOP_BARS 12     /* five-minute bars over the last hour */
 
 struct active {
-    struct subject *sub;
+    struct feeder_subject *sub;
     uint32_t total, metric[METRICS], bar[TOP_BARS];
 };
 
@@ -470,20 +470,20 @@ int cmd_top(struct ctl *c)
     int ok, rc = mdb_txn_begin(c->store.env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return store_error(rc);
-    MDB_dbi dbi = feeder_dbi(txn, "feeder:subjects", &ok);
+    MDB_dbi dbi = feeder_dbi(txn, FEEDER_DB_SUBJECTS, &ok);
     struct active *all = NULL;
     size_t n = 0, cap = 0;
     uint32_t latest = 0;
     if (ok && mdb_cursor_open(txn, dbi, &cur) == 0) {
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            struct subject *sub = state_read_subject(txn, dbi, k.mv_data, k.mv_size);
+            struct feeder_subject *sub = feeder_subject_read(txn, dbi, k.mv_data, k.mv_size);
             if (!sub)
                 continue;
             if (n == cap) {
                 cap = cap ? cap * 2 : 1024;
                 struct active *grown = realloc(all, cap * sizeof *all);
                 if (!grown) {
-                    subject_release(sub);
+                    feeder_subject_free(sub);
                     break;
                 }
                 all = grown;
@@ -511,7 +511,7 @@ int cmd_top(struct ctl *c)
         printf("source\tevents/h\t%-12s\tby kind (last hour, to %s)\n", "-60m    now", fmt_time(minute * 60, (char[32]){0}, 32));
     for (size_t i = 0; i < n && (int)i < c->limit && all[i].total; i++) {
         char name[300], bars[TOP_BARS + 1];
-        subject_name(all[i].sub, name, sizeof name);
+        subject_key_format(all[i].sub->key, all[i].sub->keylen, name, sizeof name);
         histogram(&all[i], bars);
         if (c->json) {
             json_begin_object(&j, NULL);
@@ -540,7 +540,7 @@ int cmd_top(struct ctl *c)
     if (c->json)
         json_end_array(&j);
     for (size_t i = 0; i < n; i++)
-        subject_release(all[i].sub);
+        feeder_subject_free(all[i].sub);
     free(all);
     return 0;
 }
@@ -618,10 +618,10 @@ int cmd_stats(struct ctl *c)
     mdb_env_stat(c->store.env, &st);
     readers = store_readers(&c->store);
     size_t subjects = 0, queue = 0;
-    MDB_dbi dbi = feeder_dbi(txn, "feeder:subjects", &ok);
+    MDB_dbi dbi = feeder_dbi(txn, FEEDER_DB_SUBJECTS, &ok);
     if (ok && mdb_stat(txn, dbi, &st) == 0)
         subjects = st.ms_entries;
-    dbi = feeder_dbi(txn, "feeder:queue", &ok);
+    dbi = feeder_dbi(txn, FEEDER_DB_QUEUE, &ok);
     if (ok && mdb_stat(txn, dbi, &st) == 0)
         queue = st.ms_entries;
     mdb_env_stat(c->store.env, &st);

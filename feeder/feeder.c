@@ -79,11 +79,7 @@ int feeder_open(struct feeder *f, const char *db, const char *zones, const char 
 
 void feeder_close(struct feeder *f)
 {
-    for (struct pending *p = f->pending_first, *next; p; p = next) {
-        next = p->next_in_order;
-        free(p);
-    }
-    table_free(&f->pending);
+    pending_free(f);
     feeder_metrics_free(f);
     state_free(&f->state);
     geo_close(f->geo);
@@ -241,9 +237,7 @@ static void expiry_after_commit(struct feeder *f, const struct store_txn *w, con
 static int commit_txn(struct feeder *f, int (*save_positions)(void *, MDB_txn *, MDB_dbi), void *arg)
 {
     uint32_t written_next[ZONESET_MAX] = { 0 };
-    for (const struct pending *p = f->pending_first; p; p = p->next_in_order)
-        if (p->expires && (!written_next[p->zone] || p->expires < written_next[p->zone]))
-            written_next[p->zone] = p->expires;
+    pending_first_expiry(f, written_next);
     struct store_txn w;
     int rc = store_write_begin(&f->store, &w);
     if (rc) {

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "commit.h"
 #include "event.h"
 #include "metrics_http.h"
 #include "logline.h"
@@ -15,19 +16,6 @@
 #include "zone.h"
 
 struct geo;
-
-/* A listing waiting for the next commit: one per zone, key, code and offence, flushed in the order
- * they were made, so that the stored result never depends on when commits happen. */
-struct pending {
-    struct hnode node;
-    struct pending *next_in_order;
-    int zone;
-    uint32_t code, expires, since;
-    uint8_t text_len;
-    char text[REASON_TEXT_MAX];
-    uint16_t keylen;
-    uint8_t key[12 + STORE_KEY_MAX];        /* zone index, code, offence number (4 bytes each), store key */
-};
 
 #define FEEDER_MAX_SKEW 300      /* default: an event may be dated this far ahead of the clock */
 #define FEEDER_MAX_HOSTS 1024     /* per-host event counters; more hosts count as "other" */

@@ -2,13 +2,15 @@
  *
  * A crossing at event time t lists the subject until t + duration, where the duration is the rule's
  * `expire` doubled for every earlier listing within `repeat-memory` (up to `max-expire`); further
- * crossings while listed push the end out again, never in. Listings wait in f->pending (one per zone,
- * key and code) and reach the zone databases in the next commit, where a manual entry always wins. */
+ * crossings while listed push the end out again, never in. Listings wait in the pending list (commit.c:
+ * one per zone, key and code) and reach the zone databases in the next commit, where a manual entry
+ * always wins. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "commit.h"
 #include "feeder.h"
 #include "rules.h"
 #include "geo.h"
@@ -69,44 +71,6 @@ static size_t store_key_for(const struct subject *sub, uint8_t *key)
     return store_key_domain((const char *)sub->key + 1, sub->keylen - 1u, key);
 }
 
-static void add_pending(struct feeder *f, int zi, uint32_t code, uint32_t offence, const uint8_t *skey,
-                        size_t sklen, uint32_t since, uint32_t until, const char *text)
-{
-    uint8_t key[sizeof ((struct pending *)0)->key];
-    uint32_t zone = (uint32_t)zi;
-    memcpy(key, &zone, 4);
-    memcpy(key + 4, &code, 4);
-    memcpy(key + 8, &offence, 4);
-    memcpy(key + 12, skey, sklen);
-    size_t klen = 12 + sklen;
-    uint64_t h = table_hash(key, klen);
-    struct pending *p = (struct pending *)table_get(&f->pending, key, klen, h);
-    if (!p) {
-        if (!(p = calloc(1, sizeof *p)))
-            return;
-        memcpy(p->key, key, klen);
-        p->keylen = (uint16_t)klen;
-        p->node.hash = h;
-        p->node.key = p->key;
-        p->node.keylen = klen;
-        p->zone = zi;
-        p->code = code;
-        p->since = since;
-        if (table_put(&f->pending, &p->node) < 0) {
-            free(p);
-            return;
-        }
-        if (!f->pending_last)
-            f->pending_last = &f->pending_first;
-        *f->pending_last = p;
-        f->pending_last = &p->next_in_order;
-    }
-    p->expires = until;
-    size_t n = strlen(text);
-    p->text_len = (uint8_t)(n > REASON_TEXT_MAX ? REASON_TEXT_MAX : n);
-    memcpy(p->text, text, p->text_len);
-}
-
 /* List sub in zone zi for rule k; t is the offending event's time, why says what crossed the threshold. */
 static void list(struct feeder *f, int zi, enum rule_kind k, struct subject *sub, uint32_t t, const char *why)
 {
@@ -126,7 +90,7 @@ static void list(struct feeder *f, int zi, enum rule_kind k, struct subject *sub
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%MZ", &tm);
     snprintf(text, sizeof text, "%s; listed until %s", why, stamp);
     uint8_t skey[STORE_KEY_MAX];
-    add_pending(f, zi, z->codes[r->code].addr, sub->offence[k].count, skey, store_key_for(sub, skey), t, until,
+    pending_add(f, zi, z->codes[r->code].addr, sub->offence[k].count, skey, store_key_for(sub, skey), t, until,
                 text);
     f->stats.listings++;
     f->stats.listings_by[zi][k]++;
@@ -507,66 +471,4 @@ void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_
     for (uint32_t e = from + 1; e <= to; e++)
         if (subject_sum(sub, m[0], e * 60, 60) || (m[1] != METRICS && subject_sum(sub, m[1], e * 60, 60)))
             eval_at(f, sub, k, e * 60);
-}
-
-/* Writes one pending listing: merged with the feeder's other reasons, never over a live manual entry
- * and never inside (or over) a live allow entry that an operator wrote into the store with dnsblctl,
- * at any prefix length: as with the zone file's [allow], the listing is dropped and counted. An
- * expired entry of either kind shields nothing: the feeder's listing replaces it. Liveness is judged
- * at the listing's own time (p->since), not at commit time, so that the result never depends on when
- * commits happen. */
-static int flush_one(struct feeder *f, struct store_txn *w, const struct pending *p)
-{
-    const struct zone *z = &f->zones.zones[p->zone];
-    const uint8_t *skey = p->key + 12;
-    size_t sklen = p->keylen - 12u;
-    struct listing old, l = { .since = p->since };
-    char texts[LISTING_MAX_REASONS][REASON_TEXT_MAX];
-    int allow = store_allowed_key(w->txn, z->dbi, skey, sklen, p->since);
-    if (allow < 0)
-        return -1;
-    if (allow) {
-        f->stats.allowed++;
-        return 0;
-    }
-    int found = store_get(w->txn, z->dbi, skey, sklen, &old);
-    if (found < 0)
-        return -1;
-    int live = found && listing_live(&old, p->since);
-    if (live && (old.flags & LISTING_MANUAL)) {
-        f->stats.manual_kept++;
-        return 0;
-    }
-    if (live) {
-        l.since = old.since < p->since ? old.since : p->since;
-        for (int i = 0; i < old.nreasons; i++) {    /* copy out of the map before writing */
-            const struct reason *r = &old.reasons[i];
-            if (r->code == p->code || (r->expires && r->expires <= p->since))
-                continue;
-            memcpy(texts[l.nreasons], r->text, r->text_len);
-            l.reasons[l.nreasons] = *r;
-            l.reasons[l.nreasons].text = texts[l.nreasons];
-            l.nreasons++;
-        }
-    }
-    struct reason r = { p->code, p->expires, p->text_len, p->text };
-    if (listing_set_reason(&l, &r) < 0)
-        return 0;
-    return store_put(w, z->dbi, skey, sklen, &l, 0) == 0 ? 0 : -1;
-}
-
-int listings_flush(struct feeder *f, struct store_txn *w)
-{
-    int rc = 0;
-    for (struct pending *p = f->pending_first, *next; p; p = next) {
-        next = p->next_in_order;
-        if (rc == 0 && flush_one(f, w, p) < 0)
-            rc = -1;
-        free(p);
-    }
-    memset(f->pending.buckets, 0, (f->pending.mask + 1) * sizeof *f->pending.buckets);
-    f->pending.count = 0;
-    f->pending_first = NULL;
-    f->pending_last = &f->pending_first;
-    return rc;
 }

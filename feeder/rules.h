@@ -8,10 +8,7 @@
 #include "zone.h"
 
 struct feeder;
-struct store_txn;
 
 void rules_eval(struct feeder *f, struct subject *sub, enum rule_kind k, uint32_t t);
-/* Writes the pending listings into w; the caller commits. */
-int listings_flush(struct feeder *f, struct store_txn *w);
 
 #endif

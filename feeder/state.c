@@ -7,11 +7,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#define SUBJECT_VALUE_MAX 4096
 #define QUEUE_GRACE 300             /* keep a removed queue ID this long: bounce may log after qmgr */
-
-#define STATE_FORMAT 4             /* feeder:meta "state-format": what this feeder writes (4: the slow
-                                     * metrics and queue entries with an account, in version 3 records) */
 
 int state_init(struct state *s)
 {
@@ -95,42 +91,6 @@ void state_free(struct state *s)
 }
 
 /* ---- subjects ---- */
-
-size_t subject_key_ip(const struct ipaddr *a, uint8_t *key)
-{
-    key[0] = SUBJ_IP;
-    if (a->family == ADDR_V4) {
-        memcpy(key + 1, a->bytes, 4);
-        return 5;
-    }
-    memcpy(key + 1, a->bytes, 8);
-    return 9;
-}
-
-size_t subject_key_name(int kind, const char *name, size_t len, uint8_t *key)
-{
-    if (len > DOMAIN_MAX)
-        len = DOMAIN_MAX;
-    key[0] = (uint8_t)kind;
-    for (size_t i = 0; i < len; i++)
-        key[1 + i] = (uint8_t)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] | 0x20 : name[i]);
-    return len + 1;
-}
-
-size_t subject_key_net(const struct ipaddr *a, int plen, uint8_t *key)
-{
-    size_t len = a->family == ADDR_V4 ? 4 : 8;
-    if (plen < 0 || (size_t)plen >= len * 8)
-        return 0;
-    key[0] = SUBJ_NET;
-    key[1] = (uint8_t)plen;
-    memcpy(key + 2, a->bytes, len);
-    for (size_t i = 0; i < len; i++) {
-        int keep = plen - (int)i * 8;   /* bits of this byte in the prefix */
-        key[2 + i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-    }
-    return 2 + len;
-}
 
 /* The account record, NULL for subjects whose union holds something else. */
 static const struct account_state *subject_acct_view(const struct subject *sub)
@@ -375,15 +335,6 @@ struct abnormal_state *subject_abnormal(struct subject *sub)
     return sub->abn;
 }
 
-const char *abnormal_kind_name(int kind)
-{
-    static const char *const names[AB_KINDS] = {
-        "lost connection", "timeout", "too many errors", "improper pipelining", "pregreet", "hangup",
-        "postscreen pipelining", "non-smtp command", "bare newline", "command time limit", "command count limit",
-    };
-    return kind >= 0 && kind < AB_KINDS ? names[kind] : "?";
-}
-
 struct offence *subject_offence(struct subject *sub, int k)
 {
     if (!sub->offence)
@@ -393,35 +344,12 @@ struct offence *subject_offence(struct subject *sub, int k)
 
 int subject_net(const struct subject *sub, struct ipnet *net)
 {
-    if (sub->kind == SUBJ_NET && (sub->keylen == 6 || sub->keylen == 10)) {
-        memset(net, 0, sizeof *net);
-        net->addr.family = sub->keylen == 6 ? ADDR_V4 : ADDR_V6;
-        memcpy(net->addr.bytes, sub->key + 2, sub->keylen - 2u);
-        net->plen = sub->key[1];
-        return 0;
-    }
-    if (sub->kind != SUBJ_IP)
-        return -1;
-    memset(net, 0, sizeof *net);
-    if (sub->keylen == 5) {
-        net->addr.family = ADDR_V4;
-        memcpy(net->addr.bytes, sub->key + 1, 4);
-        net->plen = 32;
-    } else {
-        net->addr.family = ADDR_V6;
-        memcpy(net->addr.bytes, sub->key + 1, 8);
-        net->plen = 64;
-    }
-    return 0;
+    return subject_key_to_net(sub->key, sub->keylen, net);
 }
 
 const char *subject_name(const struct subject *sub, char *buf, size_t n)
 {
-    struct ipnet net;
-    if (subject_net(sub, &net) == 0)
-        return net_format(&net, buf, n);
-    snprintf(buf, n, "%.*s", (int)sub->keylen - 1, (const char *)sub->key + 1);
-    return buf;
+    return subject_key_format(sub->key, sub->keylen, buf, n);
 }
 
 /* ---- queue IDs ---- */
@@ -503,219 +431,41 @@ int queue_set_account(struct qentry *q, const char *account, size_t len)
     return queue_set_names(q, q->domain ? q->domain : "", q->domain ? q->domain_len : 0, account, len);
 }
 
-/* ---- encoding ---- */
+/* ---- the records (the codec is lib/feeder_store.c's) ---- */
 
-struct buf { uint8_t *p; size_t len, cap; int bad; };
-
-static void put(struct buf *b, const void *v, size_t n)
-{
-    if (b->len + n > b->cap) {
-        b->bad = 1;
-        return;
-    }
-    memcpy(b->p + b->len, v, n);
-    b->len += n;
-}
-static void put8(struct buf *b, uint8_t v) { put(b, &v, 1); }
-static void put32(struct buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_ip(struct buf *b, const struct ipaddr *a) { put8(b, a->family); put(b, a->bytes, 16); }
-
-static void get(struct buf *b, void *v, size_t n)
-{
-    if (b->len + n > b->cap) {
-        b->bad = 1;
-        memset(v, 0, n);
-        return;
-    }
-    memcpy(v, b->p + b->len, n);
-    b->len += n;
-}
-static uint8_t get8(struct buf *b) { uint8_t v; get(b, &v, 1); return v; }
-static uint32_t get32(struct buf *b) { uint32_t v; get(b, &v, 4); return v; }
-static void get_ip(struct buf *b, struct ipaddr *a) { a->family = get8(b); get(b, a->bytes, 16); }
-
-/* A network's members, after the flag byte 2 where an account's record has 1. */
-static void encode_members(const struct net_members *nm, struct buf *b)
-{
-    put8(b, 2);
-    put(b, &nm->n, 2);
-    for (int i = 0; i < nm->n; i++) {
-        put32(b, nm->m[i].id);
-        put32(b, nm->m[i].last);
-        put8(b, nm->m[i].metric);
-    }
-}
-
-static int decode_members(struct subject *sub, struct buf *b)
-{
-    uint16_t n;
-    get(b, &n, 2);
-    if (sub->kind != SUBJ_NET || sub->members || n > NET_MEMBERS_MAX || b->bad)
-        return -1;
-    struct net_members *nm = malloc(sizeof *nm + (n ? n : 1u) * sizeof *nm->m);
-    if (!nm)
-        return -1;
-    nm->n = n;
-    nm->cap = n ? n : 1;
-    for (int i = 0; i < n; i++) {
-        nm->m[i].id = get32(b);
-        nm->m[i].last = get32(b);
-        nm->m[i].metric = get8(b);
-    }
-    sub->members = nm;
-    return 0;
-}
-
-/* extra 3: an address's abnormal sessions: the counts by kind (kind, count for those not 0), the
- * longest hold, the newest connect and waiting signal, then the postscreen slots. */
-static void encode_abnormal(const struct abnormal_state *a, struct buf *b)
-{
-    uint8_t nk = 0;
-    for (int k = 0; k < AB_KINDS; k++)
-        nk += a->sessions[k] != 0;
-    put8(b, 3);
-    put8(b, nk);
-    for (int k = 0; k < AB_KINDS; k++) {
-        if (!a->sessions[k])
-            continue;
-        put8(b, (uint8_t)k);
-        put32(b, a->sessions[k]);
-    }
-    put32(b, a->max_hold);
-    put32(b, a->connect);
-    put32(b, a->signal);
-    put8(b, a->pending);
-    put8(b, a->pending_kind);
-    put8(b, a->nps);
-    for (int i = 0; i < a->nps; i++) {
-        put32(b, a->ps[i].time);
-        put(b, &a->ps[i].port, 2);
-        put8(b, a->ps[i].kind);
-        put8(b, a->ps[i].hold);
-    }
-}
-
-static int decode_abnormal(struct subject *sub, struct buf *b)
-{
-    struct abnormal_state *a = subject_abnormal(sub);
-    if (!a)
-        return -1;
-    uint8_t nk = get8(b);
-    for (int i = 0; i < nk && !b->bad; i++) {
-        uint8_t k = get8(b);
-        if (k >= AB_KINDS)
-            return -1;
-        a->sessions[k] = get32(b);
-    }
-    a->max_hold = get32(b);
-    a->connect = get32(b);
-    a->signal = get32(b);
-    a->pending = get8(b);
-    a->pending_kind = get8(b);
-    a->nps = get8(b);
-    if (a->nps > ABNORMAL_PS_SLOTS || a->pending_kind >= AB_KINDS)
-        return -1;
-    for (int i = 0; i < a->nps && !b->bad; i++) {
-        a->ps[i].time = get32(b);
-        get(b, &a->ps[i].port, 2);
-        a->ps[i].kind = get8(b);
-        a->ps[i].hold = get8(b);
-        if (a->ps[i].kind >= AB_KINDS)
-            return -1;
-    }
-    return b->bad ? -1 : 0;
-}
-
-/* version 3: rings: metric, last, then (slot, count) for non-zero slots; offences (rule, until, count,
- * last); the last unknown RCPT; account state; the last-seen time. Versions 1 (no offence last, no
- * last unknown) and 2 (no last-seen) still read. */
-static void encode_subject(const struct subject *sub, struct buf *b)
+static size_t encode_subject(const struct subject *sub, uint8_t *buf, size_t cap)
 {
     struct ring tmp[METRICS];
-    const struct ring *rings[METRICS];
-    put8(b, 3);
-    uint8_t nrings = 0, noff = 0;
+    struct feeder_subject_view v = { .kind = sub->kind, .offence = sub->offence, .last_unknown = sub->last_unknown,
+                                     .acct = subject_acct_view(sub), .seen = sub->node.seen };
     for (int m = 0; m < METRICS; m++)
-        nrings += (rings[m] = subject_ring_view(sub, (enum metric)m, &tmp[m])) != NULL;
-    put8(b, nrings);
-    for (int m = 0; m < METRICS; m++) {
-        const struct ring *r = rings[m];
-        if (!r)
-            continue;
-        uint8_t nz = 0;
-        for (int i = 0; i < RING_MINUTES; i++)
-            nz += r->slot[i] != 0;
-        put8(b, (uint8_t)m);
-        put32(b, r->last);
-        put8(b, nz);
-        for (int i = 0; i < RING_MINUTES; i++) {
-            if (!r->slot[i])
-                continue;
-            put8(b, (uint8_t)i);
-            put(b, &r->slot[i], 2);
-        }
-    }
-    for (int k = 0; sub->offence && k < RULE_KINDS; k++)
-        noff += sub->offence[k].count != 0;
-    put8(b, noff);
-    for (int k = 0; sub->offence && k < RULE_KINDS; k++) {
-        if (!sub->offence[k].count)
-            continue;
-        put8(b, (uint8_t)k);
-        put32(b, sub->offence[k].until);
-        put32(b, sub->offence[k].count);
-        put32(b, sub->offence[k].last);
-    }
-    const struct account_state *a = subject_acct_view(sub);
-    put32(b, sub->last_unknown);
-    if (sub->kind == SUBJ_NET && sub->members) {
-        encode_members(sub->members, b);
-    } else if (sub->kind == SUBJ_IP && sub->abn) {
-        encode_abnormal(sub->abn, b);
-    } else {
-        put8(b, a != NULL);
-    }
-    if (a) {
-        put8(b, a->nfail);
-        for (int i = 0; i < a->nfail; i++) {
-            put_ip(b, &a->fail[i].ip);
-            put32(b, a->fail[i].last);
-        }
-        put8(b, a->nlogin);
-        for (int i = 0; i < a->nlogin; i++) {
-            put32(b, a->login[i].time);
-            put_ip(b, &a->login[i].ip);
-            put(b, a->login[i].cc, 2);
-        }
-    }
-    put32(b, sub->node.seen);
+        v.ring[m] = subject_ring_view(sub, (enum metric)m, &tmp[m]);
+    if (sub->kind == SUBJ_NET)
+        v.members = sub->members;
+    else if (sub->kind == SUBJ_IP)
+        v.abn = sub->abn;
+    return feeder_subject_encode(&v, buf, cap);
 }
 
-/* One metric's ring into sub: inline if it fits (and expand is 0), else a ring of its own. */
 /* The (slot, count) pairs of one stored ring as inline entries, if they fit: the common case on load,
- * without building the 64 slots. 1 if done, 0 if they do not fit (b untouched), -1 if damaged. */
-static int decode_inline(struct subject *sub, struct buf *b, uint8_t m, uint32_t last, uint8_t nz)
+ * without building the 64 slots. 1 if done, 0 if they do not fit. */
+static int decode_inline(struct subject *sub, const struct feeder_ring_rec *rr)
 {
     struct wentry w[SUBJECT_WINDOW_INLINE];
-    uint8_t n = 0;
+    uint8_t n = 0, m = rr->metric;
+    uint32_t last = rr->last;
     int at_last = 0;
-    if (nz > SUBJECT_WINDOW_INLINE - sub->nwin || b->len + 3u * nz > b->cap)
+    if (rr->nz > SUBJECT_WINDOW_INLINE - sub->nwin)
         return 0;
-    for (int j = 0; j < nz; j++) {
-        uint8_t slot = get8(b);
-        uint16_t v;
-        get(b, &v, 2);
-        if (slot >= RING_MINUTES)
-            return -1;
-        uint32_t back = (last % RING_MINUTES + RING_MINUTES - slot) % RING_MINUTES;
+    for (int j = 0; j < rr->nz; j++) {
+        uint16_t v = rr->count[j];
+        uint32_t back = (last % RING_MINUTES + RING_MINUTES - rr->slot[j]) % RING_MINUTES;
         if (v && back <= last)
             w[n++] = (struct wentry){ last - back, m, 0, v };
         at_last |= v && back == 0;
     }
-    if (!at_last && n == SUBJECT_WINDOW_INLINE - sub->nwin) {
-        b->len -= 3u * nz;      /* no room for the marker of last: a ring after all */
-        return 0;
-    }
+    if (!at_last && n == SUBJECT_WINDOW_INLINE - sub->nwin)
+        return 0;   /* no room for the marker of last: a ring after all */
     if (!at_last)
         w[n++] = (struct wentry){ last, m, 0, 0 };
     memcpy(sub->win + sub->nwin, w, n * sizeof *w);
@@ -723,157 +473,95 @@ static int decode_inline(struct subject *sub, struct buf *b, uint8_t m, uint32_t
     return 1;
 }
 
-static int decode_ring(struct subject *sub, struct buf *b, int expand)
+/* One stored ring into sub: inline if it fits, else a ring of its own. */
+static int decode_ring(struct subject *sub, const struct feeder_ring_rec *rr)
 {
-    uint8_t m = get8(b);
-    struct ring r = { .last = get32(b) };
-    uint8_t nz = get8(b);
-    if (m >= METRICS || subject_ring(sub, m) || sparse_count(sub->win, sub->nwin, m))
-        return -1;
-    int done = expand ? 0 : decode_inline(sub, b, m, r.last, nz);
-    if (done)
-        return done < 0 ? -1 : 0;
-    for (int j = 0; j < nz && !b->bad; j++) {
-        uint8_t slot = get8(b);
-        uint16_t v;
-        get(b, &v, 2);
-        if (slot >= RING_MINUTES)
-            return -1;
-        r.slot[slot] = v;
-    }
+    if (decode_inline(sub, rr))
+        return 0;
+    struct ring r = { .last = rr->last };
+    for (int j = 0; j < rr->nz; j++)
+        r.slot[rr->slot[j]] = rr->count[j];
     if (!sub->ring && !(sub->ring = calloc(METRICS, sizeof *sub->ring)))
         return -1;
-    if (!(sub->ring[m] = malloc(sizeof r)))
+    if (!(sub->ring[rr->metric] = malloc(sizeof r)))
         return -1;
-    *sub->ring[m] = r;
+    *sub->ring[rr->metric] = r;
     return 0;
 }
 
-static int decode_account(struct subject *sub, struct buf *b)
+static int decode_members(struct subject *sub, const struct feeder_subject_rec *rec)
 {
-    struct account_state *a = subject_account(sub);
-    if (!a)
+    uint16_t n = rec->nmembers;
+    struct net_members *nm = malloc(sizeof *nm + (n ? n : 1u) * sizeof *nm->m);
+    if (!nm)
         return -1;
-    a->nfail = get8(b);
-    if (a->nfail > ACCT_FAIL_IPS)
-        return -1;
-    for (int i = 0; i < a->nfail; i++) {
-        get_ip(b, &a->fail[i].ip);
-        a->fail[i].last = get32(b);
-    }
-    a->nlogin = get8(b);
-    if (a->nlogin > ACCT_LOGINS)
-        return -1;
-    for (int i = 0; i < a->nlogin; i++) {
-        a->login[i].time = get32(b);
-        get_ip(b, &a->login[i].ip);
-        get(b, a->login[i].cc, 2);
-    }
+    nm->n = n;
+    nm->cap = n ? n : 1;
+    memcpy(nm->m, rec->members, n * sizeof *nm->m);
+    sub->members = nm;
     return 0;
 }
 
-/* A record without a last-seen time (version 1 or 2): the newest time it holds. */
-static uint32_t newest_time(const struct subject *sub)
+/* A stored record (rec, decoded) into the fresh subject sub. */
+static int subject_from_record(struct subject *sub, const struct feeder_subject_rec *rec)
 {
-    uint32_t t = sub->last_unknown;
-    struct ring tmp;
-    for (int m = 0; m < METRICS; m++) {
-        const struct ring *r = subject_ring_view(sub, (enum metric)m, &tmp);
-        uint32_t unit = metric_unit(m);
-        if (r && r->last * unit + unit - 1 > t)
-            t = r->last * unit + unit - 1;
+    for (int i = 0; i < rec->nrings; i++)
+        if (decode_ring(sub, &rec->ring[i]) < 0)
+            return -1;
+    if (rec->noffences) {
+        if (!subject_offence(sub, 0))
+            return -1;
+        memcpy(sub->offence, rec->offence, RULE_KINDS * sizeof *sub->offence);
     }
-    for (int k = 0; sub->offence && k < RULE_KINDS; k++)
-        if (sub->offence[k].last > t)
-            t = sub->offence[k].last;
-    const struct account_state *a = subject_acct_view(sub);
-    for (int i = 0; a && i < a->nfail; i++)
-        if (a->fail[i].last > t)
-            t = a->fail[i].last;
-    if (a && a->nlogin && a->login[a->nlogin - 1].time > t)
-        t = a->login[a->nlogin - 1].time;
-    return t;
+    sub->last_unknown = rec->last_unknown;
+    struct account_state *a = rec->extra == FEEDER_EXTRA_ACCOUNT ? subject_account(sub) : NULL;
+    struct abnormal_state *ab = rec->extra == FEEDER_EXTRA_ABNORMAL ? subject_abnormal(sub) : NULL;
+    if ((rec->extra == FEEDER_EXTRA_ACCOUNT && !a) || (rec->extra == FEEDER_EXTRA_ABNORMAL && !ab) ||
+        (rec->extra == FEEDER_EXTRA_MEMBERS && decode_members(sub, rec) < 0))
+        return -1;
+    if (a)
+        *a = rec->acct;
+    if (ab)
+        *ab = rec->abn;
+    sub->node.seen = rec->seen;
+    return 0;
 }
 
-/* expand: every metric as a ring and the offence records allocated, as readers such as dnsblctl
- * expect (struct subject's ring and offence are then never NULL). */
-static int decode_subject(struct subject *sub, struct buf *b, int expand)
+static size_t encode_qentry(const struct qentry *q, uint8_t *buf, size_t cap)
 {
-    uint8_t version = get8(b);
-    if (version < 1 || version > 3)
-        return -1;
-    if (expand && (!(sub->ring = calloc(METRICS, sizeof *sub->ring)) || !subject_offence(sub, 0)))
-        return -1;
-    uint8_t nrings = get8(b);
-    for (int i = 0; i < nrings && !b->bad; i++)
-        if (decode_ring(sub, b, expand) < 0)
-            return -1;
-    uint8_t noff = get8(b);
-    for (int i = 0; i < noff && !b->bad; i++) {
-        uint8_t k = get8(b);
-        struct offence *o = k < RULE_KINDS ? subject_offence(sub, k) : NULL;
-        if (!o)
-            return -1;
-        o->until = get32(b);
-        o->count = get32(b);
-        o->last = version >= 2 ? get32(b) : o->until;
-    }
-    if (version >= 2)
-        sub->last_unknown = get32(b);
-    uint8_t extra = get8(b);     /* 1: an account's record, 2: a network's members, 3: abnormal sessions */
-    if ((extra == 1 && (sub->kind == SUBJ_NET || decode_account(sub, b) < 0)) || extra > 3)
-        return -1;
-    if (extra == 3 && decode_abnormal(sub, b) < 0)
-        return -1;
-    if (extra == 2 && decode_members(sub, b) < 0)
-        return -1;
-    sub->node.seen = version >= 3 ? get32(b) : newest_time(sub);
-    return b->bad || b->len != b->cap ? -1 : 0;
+    struct feeder_queue_rec r = {
+        .flags = (uint8_t)(q->has_ip * FEEDER_Q_HAS_IP | q->null_sender * FEEDER_Q_NULL_SENDER |
+                           q->has_sender * FEEDER_Q_HAS_SENDER | q->counted * FEEDER_Q_COUNTED |
+                           (q->account_len > 0) * FEEDER_Q_ACCOUNT | q->submitted * FEEDER_Q_SUBMITTED |
+                           q->ndr_unjoined * FEEDER_Q_NDR_UNJOINED),
+        .ip = q->ip, .seen = q->node.seen, .removed = q->removed,
+        .domain = q->domain, .domain_len = q->domain_len,
+        .account = q->account_len ? queue_account(q) : NULL, .account_len = q->account_len, .nrcpt = q->nrcpt,
+    };
+    return feeder_queue_encode(&r, buf, cap);
 }
 
-static void encode_qentry(const struct qentry *q, struct buf *b)
+static int decode_qentry(struct qentry *q, const uint8_t *val, size_t len)
 {
-    put8(b, (uint8_t)(q->has_ip | q->null_sender << 1 | q->has_sender << 2 | q->counted << 3 |
-                      (q->account_len > 0) << 4 | q->submitted << 5 | q->ndr_unjoined << 6));
-    put_ip(b, &q->ip);
-    put32(b, q->node.seen);
-    put32(b, q->removed);
-    put8(b, q->domain_len);
-    if (q->domain_len)
-        put(b, q->domain, q->domain_len);
-    if (q->account_len) {   /* an authenticated submission (older records end before this) */
-        put8(b, q->account_len);
-        put(b, queue_account(q), q->account_len);
-        put(b, &q->nrcpt, 2);
-    }
-}
-
-static int decode_qentry(struct qentry *q, struct buf *b)
-{
-    uint8_t flags = get8(b);
-    q->has_ip = flags & 1;
-    q->null_sender = (flags >> 1) & 1;
-    q->counted = (flags >> 3) & 1;
-    q->ndr_unjoined = (flags >> 6) & 1;
-    get_ip(b, &q->ip);
-    q->node.seen = get32(b);
-    q->removed = get32(b);
-    uint8_t dlen = get8(b);
-    if (dlen > DOMAIN_MAX || b->len + dlen > b->cap)
+    struct feeder_queue_rec r;
+    if (feeder_queue_decode(val, len, &r) < 0)
         return -1;
-    if ((flags >> 2) & 1 && queue_set_domain(q, (const char *)b->p + b->len, dlen) < 0)
+    q->has_ip = (r.flags & FEEDER_Q_HAS_IP) != 0;
+    q->null_sender = (r.flags & FEEDER_Q_NULL_SENDER) != 0;
+    q->counted = (r.flags & FEEDER_Q_COUNTED) != 0;
+    q->ndr_unjoined = (r.flags & FEEDER_Q_NDR_UNJOINED) != 0;
+    q->ip = r.ip;
+    q->node.seen = r.seen;
+    q->removed = r.removed;
+    if ((r.flags & FEEDER_Q_HAS_SENDER) && queue_set_domain(q, r.domain, r.domain_len) < 0)
         return -1;
-    b->len += dlen;
-    if ((flags >> 4) & 1) {
-        uint8_t alen = get8(b);
-        if (alen == 0 || alen > DOMAIN_MAX || b->len + alen > b->cap ||
-            queue_set_account(q, (const char *)b->p + b->len, alen) < 0)
+    if (r.flags & FEEDER_Q_ACCOUNT) {
+        if (queue_set_account(q, r.account, r.account_len) < 0)
             return -1;
-        b->len += alen;
-        get(b, &q->nrcpt, 2);
-        q->submitted = (flags >> 5) & 1;
+        q->nrcpt = r.nrcpt;
+        q->submitted = (r.flags & FEEDER_Q_SUBMITTED) != 0;
     }
-    return b->bad || b->len != b->cap ? -1 : 0;
+    return 0;
 }
 
 /* ---- load and save ---- */
@@ -958,16 +646,19 @@ static int load_subjects(struct state *s, MDB_txn *txn, char *err, size_t errlen
     MDB_val k, v;
     struct subject *batch[LOAD_BATCH];
     int nbatch = 0, bad = 0;
-    if (presize(&s->subjects, txn, s->subjects_dbi) < 0 || mdb_cursor_open(txn, s->subjects_dbi, &c))
+    struct feeder_subject_rec *rec = malloc(sizeof *rec);     /* a few kB: one for the whole load */
+    if (!rec || presize(&s->subjects, txn, s->subjects_dbi) < 0 || mdb_cursor_open(txn, s->subjects_dbi, &c)) {
+        free(rec);
         return -1;
+    }
     int rc;
     size_t n = 0;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !bad; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (++n % RELEASE_EVERY == 0)
             release_map(s, txn);
         struct subject *sub = subject_new(k.mv_data, k.mv_size);
-        struct buf b = { v.mv_data, 0, v.mv_size, 0 };
-        if (!sub || decode_subject(sub, &b, 0) < 0) {
+        if (!sub || feeder_subject_decode(sub->kind, v.mv_data, v.mv_size, rec) < 0 ||
+            subject_from_record(sub, rec) < 0) {
             if (sub)
                 subject_free(sub);
             bad = 1;
@@ -983,6 +674,7 @@ static int load_subjects(struct state *s, MDB_txn *txn, char *err, size_t errlen
         }
     }
     mdb_cursor_close(c);
+    free(rec);
     if (link_batch(s, batch, nbatch) < 0 || bad) {
         snprintf(err, errlen, "feeder:subjects: a damaged record, or no memory (run with a fresh --db or delete it)");
         return -1;
@@ -1002,8 +694,7 @@ static int load_queue(struct state *s, MDB_txn *txn, char *err, size_t errlen)
         if (!nul)
             continue;
         struct qentry *q = queue_get(s, key, (size_t)(nul - key), nul + 1, k.mv_size - (size_t)(nul - key) - 1, 1);
-        struct buf b = { v.mv_data, 0, v.mv_size, 0 };
-        if (!q || decode_qentry(q, &b) < 0) {
+        if (!q || decode_qentry(q, v.mv_data, v.mv_size) < 0) {
             snprintf(err, errlen, "feeder:queue: a damaged record");
             mdb_cursor_close(c);
             return -1;
@@ -1017,14 +708,14 @@ static int load_queue(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 /* A store written by a newer feeder is refused rather than misread. */
 static int check_format(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 {
-    MDB_val k = { 12, "state-format" }, v;
+    MDB_val k = { strlen(FEEDER_META_FORMAT), FEEDER_META_FORMAT }, v;
     uint32_t format = 0;
     if (mdb_get(txn, s->meta_dbi, &k, &v) == 0 && v.mv_size == 4)
         memcpy(&format, v.mv_data, 4);
-    if (format <= STATE_FORMAT)
+    if (format <= FEEDER_STATE_FORMAT)
         return 0;
     snprintf(err, errlen, "state: the store holds feeder state format %u, this feeder reads up to %u: "
-             "use the newer feeder, or a fresh --db", format, STATE_FORMAT);
+             "use the newer feeder, or a fresh --db", format, FEEDER_STATE_FORMAT);
     return -1;
 }
 
@@ -1036,9 +727,9 @@ int state_load(struct state *s, MDB_env *env, char *err, size_t errlen)
         snprintf(err, errlen, "state: %s", mdb_strerror(rc));
         return -1;
     }
-    if (open_dbi(txn, "feeder:subjects", &s->subjects_dbi, err, errlen) < 0 ||
-        open_dbi(txn, "feeder:queue", &s->queue_dbi, err, errlen) < 0 ||
-        open_dbi(txn, "feeder:meta", &s->meta_dbi, err, errlen) < 0 || check_format(s, txn, err, errlen) < 0 ||
+    if (open_dbi(txn, FEEDER_DB_SUBJECTS, &s->subjects_dbi, err, errlen) < 0 ||
+        open_dbi(txn, FEEDER_DB_QUEUE, &s->queue_dbi, err, errlen) < 0 ||
+        open_dbi(txn, FEEDER_DB_META, &s->meta_dbi, err, errlen) < 0 || check_format(s, txn, err, errlen) < 0 ||
         load_subjects(s, txn, err, errlen) < 0 || load_queue(s, txn, err, errlen) < 0) {
         mdb_txn_abort(txn);
         if (!*err)
@@ -1046,7 +737,7 @@ int state_load(struct state *s, MDB_env *env, char *err, size_t errlen)
         return -1;
     }
     release_map(s, txn);
-    MDB_val k = { 5, "sweep" }, v, lk = { 6, "latest" };
+    MDB_val k = { strlen(FEEDER_META_SWEEP), FEEDER_META_SWEEP }, v, lk = { strlen(FEEDER_META_LATEST), FEEDER_META_LATEST };
     if (mdb_get(txn, s->meta_dbi, &k, &v) == 0 && v.mv_size == 4)
         memcpy(&s->last_sweep, v.mv_data, 4);
     if (mdb_get(txn, s->meta_dbi, &lk, &v) == 0 && v.mv_size == 4)
@@ -1067,10 +758,9 @@ static int save_subjects(struct state *s, MDB_txn *txn, uint8_t *buf, size_t cap
             subject_free(sub);
             continue;
         }
-        struct buf b = { buf, 0, cap, 0 };
-        encode_subject(sub, &b);
-        MDB_val k = { sub->keylen, sub->key }, v = { b.len, buf };
-        if (!rc && !b.bad)
+        size_t len = encode_subject(sub, buf, cap);
+        MDB_val k = { sub->keylen, sub->key }, v = { len, buf };
+        if (!rc && len)
             rc = mdb_put(txn, s->subjects_dbi, &k, &v, 0);
         sub->dirty = 0;
         sub->stored = 1;
@@ -1087,10 +777,9 @@ static int save_queue(struct state *s, MDB_txn *txn, uint8_t *buf, size_t cap, i
             qentry_free(q);
             continue;
         }
-        struct buf b = { buf, 0, cap, 0 };
-        encode_qentry(q, &b);
-        MDB_val k = { q->keylen, q->key }, v = { b.len, buf };
-        if (!rc)
+        size_t len = encode_qentry(q, buf, cap);
+        MDB_val k = { q->keylen, q->key }, v = { len, buf };
+        if (!rc && len)
             rc = mdb_put(txn, s->queue_dbi, &k, &v, 0);
         q->dirty = 0;
         q->stored = 1;
@@ -1101,7 +790,7 @@ static int save_queue(struct state *s, MDB_txn *txn, uint8_t *buf, size_t cap, i
 
 int state_save(struct state *s, MDB_txn *txn)
 {
-    uint8_t buf[SUBJECT_VALUE_MAX];
+    uint8_t buf[FEEDER_SUBJECT_VALUE_MAX];
     int rc = 0;
     state_limit(s);     /* what is stored never exceeds the caps either */
     s->map_writes += s->ndeleted + s->dirty_subjects.n + s->dirty_queue.n;
@@ -1120,9 +809,10 @@ int state_save(struct state *s, MDB_txn *txn)
     s->ndeleted = 0;
     rc = save_subjects(s, txn, buf, sizeof buf, rc);
     rc = save_queue(s, txn, buf, sizeof buf, rc);
-    uint32_t format = STATE_FORMAT;
-    MDB_val k = { 5, "sweep" }, v = { 4, &s->last_sweep }, fk = { 12, "state-format" }, fv = { 4, &format };
-    MDB_val lk = { 6, "latest" }, lv = { 4, &s->latest };
+    uint32_t format = FEEDER_STATE_FORMAT;
+    MDB_val k = { strlen(FEEDER_META_SWEEP), FEEDER_META_SWEEP }, v = { 4, &s->last_sweep };
+    MDB_val fk = { strlen(FEEDER_META_FORMAT), FEEDER_META_FORMAT }, fv = { 4, &format };
+    MDB_val lk = { strlen(FEEDER_META_LATEST), FEEDER_META_LATEST }, lv = { 4, &s->latest };
     if (!rc)
         rc = mdb_put(txn, s->meta_dbi, &k, &v, 0);
     if (!rc)
@@ -1340,26 +1030,4 @@ int state_dump(MDB_env *env, FILE *out, char *err, size_t errlen)
         return -1;
     }
     return 0;
-}
-
-struct subject *state_read_subject(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len)
-{
-    MDB_val k = { len, (void *)key }, v;
-    if (mdb_get(txn, dbi, &k, &v) != 0)
-        return NULL;
-    struct subject *sub = subject_new(key, len);
-    if (!sub)
-        return NULL;
-    struct buf b = { v.mv_data, 0, v.mv_size, 0 };
-    if (decode_subject(sub, &b, 1) < 0) {
-        subject_free(sub);
-        return NULL;
-    }
-    return sub;
-}
-
-void subject_release(struct subject *sub)
-{
-    if (sub)
-        subject_free(sub);
 }

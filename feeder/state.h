@@ -3,9 +3,8 @@
  * runs and is written to LMDB (dirty entries only) in the same transaction as the input positions,
  * so a restart continues exactly where the last commit left off.
  *
- *   sub-database "feeder:subjects"  key: kind byte + address/name     value: see state.c encode_subject
- *   sub-database "feeder:queue"     key: host NUL queue-ID            value: see state.c encode_qentry
- *   sub-database "feeder:meta"      key: "source:PATH", "replay-offset", "sweep", "latest", "state-format"
+ * The sub-databases, their keys and the records' format: lib/feeder_store.h (the codec is there too,
+ * shared with dnsblctl, which reads the stored state).
  *
  * Memory: see struct subject. The number of subjects and of queue entries is capped (max_sources,
  * max_queue); beyond a cap the least recently seen are dropped from memory and from the store. */
@@ -17,86 +16,12 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "feeder_store.h"
 #include "table.h"
 #include "window.h"
 #include "zone.h"
 
-enum subject_kind { SUBJ_IP = 'i', SUBJ_DOMAIN = 'd', SUBJ_ACCOUNT = 'a',
-                    SUBJ_NET = 'n' };   /* an IPv4 or IPv6 network aggregating its members (rules.c) */
-
-enum metric {
-    M_RCPT,         /* RCPT commands (from disconnect lines) */
-    M_UNKNOWN,      /* RCPTs rejected as unknown users */
-    M_NDR_IN,       /* accepted messages with the null sender */
-    M_NDR_OUT,      /* NDRs this MTA sent because of a message from the subject */
-    M_AUTH_FAIL,    /* failed logins (weighted by Dovecot's attempt count) */
-    M_MSGS,         /* accepted messages */
-    M_ABNORMAL,     /* lost connections, too many errors, postscreen pregreet/hangup */
-    /* The slow windows (dha and auth over a day): the same counts in SLOW_BUCKET steps */
-    M_UNKNOWN_SLOW,
-    M_RCPT_SLOW,    /* RCPTs, counted only from the subject's first unknown one in the slow window on */
-    M_AUTH_FAIL_SLOW,
-    METRICS
-};
-
-/* A ring holds 64 buckets: a minute each for the ordinary metrics (64 minutes), SLOW_BUCKET seconds
- * for the slow ones (32 hours, enough for a 24 h window in half-hour steps). */
-#define SLOW_BUCKET 1800
-static inline uint32_t metric_unit(int m)
-{
-    return m >= M_UNKNOWN_SLOW ? SLOW_BUCKET : 60;
-}
-
-#define ACCT_FAIL_IPS 16
-#define ACCT_LOGINS 32
-
-struct fail_ip { struct ipaddr ip; uint32_t last; };
-struct login { uint32_t time; struct ipaddr ip; char cc[2]; };
-
-struct account_state {
-    uint8_t nfail, nlogin;
-    struct fail_ip fail[ACCT_FAIL_IPS];     /* addresses that failed for the account, most recent kept */
-    struct login login[ACCT_LOGINS];        /* successful logins, oldest first */
-};
-
-/* A network's distinct members (IPv4 addresses, IPv6 /64s) per metric, newest contribution each:
- * exact up to NET_MEMBERS_MAX, then the member seen longest ago is replaced. The id is the member's
- * low 32 bits (the IPv4 address; bytes 4-7 of the /64): exact for networks of /32 (IPv6) or longer. */
-#define NET_MEMBERS_MAX 256
-struct net_member { uint32_t id, last; uint8_t metric; };
-struct net_members { uint16_t n, cap; struct net_member m[]; };
-
-/* Abnormal sessions of one address (issue 9 rule 1; correlate.c), kept only for addresses that had one.
- * A connection counts once, at its end, whichever daemons logged it. postscreen names a connection by
- * its client port: its first signal opens a slot in ps[], and the connection is counted at postscreen's
- * DISCONNECT for that port (it ended there) or at smtpd's next disconnect from the address (postscreen
- * handed it on, as its "ignore" actions do). smtpd's signals (lost connection, timeout, too many errors,
- * improper pipelining) wait for the disconnect that Postfix logs right after them, whose counters say
- * whether a message was accepted: then the session is not abnormal. */
-enum abnormal_kind {
-    AB_LOST, AB_TIMEOUT, AB_ERRORS, AB_PIPELINING,     /* smtpd */
-    AB_PREGREET, AB_HANGUP, AB_PS_PIPELINING, AB_NON_SMTP, AB_BARE_NEWLINE, AB_TIME_LIMIT, AB_COUNT_LIMIT,
-    AB_KINDS
-};
-#define ABNORMAL_PS_SLOTS 4     /* postscreen connections of one address open at once, signalled */
 #define ABNORMAL_JOIN 300       /* seconds a postscreen slot or smtpd signal waits for its end */
-struct abnormal_ps { uint32_t time; uint16_t port; uint8_t kind, hold; };
-struct abnormal_state {
-    uint32_t sessions[AB_KINDS];        /* counted so far, by the first signal of each */
-    uint32_t max_hold;                  /* the longest connection seen, connect to end, in seconds */
-    uint32_t connect;                   /* the newest smtpd connect from the address */
-    uint32_t signal;                    /* the newest smtpd signal still waiting (pending > 0) */
-    uint8_t pending, pending_kind;      /* smtpd signals waiting for their disconnect */
-    uint8_t nps;
-    struct abnormal_ps ps[ABNORMAL_PS_SLOTS];
-};
-const char *abnormal_kind_name(int kind);
-
-struct offence {
-    uint32_t until;     /* the current (or last) listing under this rule ends then */
-    uint32_t count;     /* listings so far: each new one lasts twice as long */
-    uint32_t last;      /* the offending event that last set until */
-};
 
 #define SUBJECT_WINDOW_INLINE 3     /* (minute, metric, count) entries kept in the subject itself */
 
@@ -186,12 +111,6 @@ int state_load(struct state *s, MDB_env *env, char *err, size_t errlen);
 /* Writes every dirty entry and every deletion into txn. */
 int state_save(struct state *s, MDB_txn *txn);
 
-/* Subject keys */
-size_t subject_key_ip(const struct ipaddr *a, uint8_t *key);        /* IPv6: its /64 */
-size_t subject_key_name(int kind, const char *name, size_t len, uint8_t *key);
-/* The key of the network of a's source (IPv4 address, IPv6 /64) at plen (IPv4 < 32, IPv6 < 64):
- * kind, plen, then 4 or 8 bytes with the host bits cleared. 0 if plen does not fit. */
-size_t subject_key_net(const struct ipaddr *a, int plen, uint8_t *key);
 /* Notes that the member a contributed to metric m of network sub at t. 0, or -1 without memory. */
 int net_member_add(struct subject *sub, const struct ipaddr *a, uint8_t m, uint32_t t);
 /* Distinct members that contributed to metric m within the window up to t, in the one-minute steps of
@@ -245,11 +164,6 @@ void state_sweep(struct state *s, uint32_t t, uint32_t repeat_memory, uint32_t l
  * so that the passes over the table are rare). Call it only where no subject or queue pointer is
  * held (feed_event's start, state_save). */
 void state_limit(struct state *s);
-
-/* One stored subject, decoded into a fresh struct (free it with subject_release); NULL if absent or
- * damaged. For readers such as dnsblctl that do not load the whole state. */
-struct subject *state_read_subject(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len);
-void subject_release(struct subject *sub);
 
 /* Text dump of the stored state, sorted: for comparing two runs (feeder --dump). */
 int state_dump(MDB_env *env, FILE *out, char *err, size_t errlen);

@@ -78,6 +78,12 @@ void table_del(struct table *t, struct hnode *n)
     }
 }
 
+void table_clear(struct table *t)
+{
+    memset(t->buckets, 0, (t->mask + 1) * sizeof *t->buckets);
+    t->count = 0;
+}
+
 /* ---- ltable ---- */
 
 uint32_t ltable_hash(const void *key, size_t len)

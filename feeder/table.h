@@ -26,6 +26,8 @@ struct hnode *table_get(const struct table *t, const void *key, size_t len, uint
 /* The node's hash, key and keylen must be set; the key must not be present yet. 0 or -1 (no memory). */
 int table_put(struct table *t, struct hnode *n);
 void table_del(struct table *t, struct hnode *n);
+/* Forgets every node (their owner frees them), keeping the buckets. */
+void table_clear(struct table *t);
 
 /* A leaner table for the feeder's state, which holds millions of entries: a 16-byte node with a
  * 32-bit hash and a coarse last-seen time (event seconds) for eviction. The entry keeps its own key

@@ -1,20 +1,11 @@
-/* window.h - sliding-window counters in one-minute buckets.
- *
- * A ring holds the last 64 minutes of one metric for one subject. A window of W minutes ending at
- * minute m sums the buckets of minutes m-W+1 .. m, so its precision is one minute: an event is
- * counted for between W-1 and W minutes. Events older than the ring are ignored; time running
- * backwards by less than that (two hosts' clocks, a reordered relay) is counted where it belongs. */
+/* window.h - sliding-window counters in one-minute buckets: the ring (lib/ring.h), and the same
+ * counts kept inline for a subject with few events. */
 #ifndef FEEDER_WINDOW_H
 #define FEEDER_WINDOW_H
 
 #include <stdint.h>
 
-#define RING_MINUTES 64
-
-struct ring {
-    uint32_t last;                  /* the newest minute (unix time / 60) with a bucket */
-    uint16_t slot[RING_MINUTES];    /* saturating counts */
-};
+#include "ring.h"
 
 /* The same counts for a subject with few events: (minute, metric, count) entries kept inline, no ring.
  * Per metric, the newest minute with an entry plays the ring's `last`: entries more than 63 minutes
@@ -26,11 +17,6 @@ struct wentry {
     uint8_t unused;
     uint16_t count;                 /* saturating, as a ring slot */
 };
-
-void ring_add(struct ring *r, uint32_t minute, uint32_t n);
-uint32_t ring_sum(const struct ring *r, uint32_t minute, uint32_t window_minutes);
-/* No count left within the ring's reach of minute. */
-int ring_empty(const struct ring *r, uint32_t minute);
 
 /* Adds to w (n entries, room for cap): 0, or -1 when a new entry is needed and there is no room. */
 int sparse_add(struct wentry *w, uint8_t *n, uint8_t cap, uint8_t metric, uint32_t minute, uint32_t count);

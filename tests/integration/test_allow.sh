@@ -22,7 +22,7 @@ fails() {
             "$now" "$i" "$((2000 + i))" "$1" "${1//[.:]/}"
     done
 }
-feed() { "$BIN/feeder" --db "$T/db" --zones "$ZONES" --once "$1" 2>>"$T/feeder.log"; }
+feed() { "$BIN/dnsbl-feeder" --db "$T/db" --zones "$ZONES" --once "$1" 2>>"$T/feeder.log"; }
 stored() { ctl list bl.example --all 2>/dev/null | grep -c "^$1[[:space:]]"; }
 
 # Operator entries first: allow entries, an expired manual listing, an expired allow entry, a live

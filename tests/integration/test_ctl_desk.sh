@@ -2,7 +2,7 @@
 # The operator's and support desk's view: show with counters, list filters, top, stats, history of
 # manual changes with who/why, allow/unallow, --json on every read command, documented exit codes.
 . "$(dirname "$0")/lib.sh"
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once --replay "$ROOT/tests/corpus/mail.log" 2>>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --once --replay "$ROOT/tests/corpus/mail.log" 2>>"$T/feeder.log"
 json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null && echo ok || echo bad; }
 
 out=$(ctl show 127.1.20.1)

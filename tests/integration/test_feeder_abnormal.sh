@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 base=$(( $(date +%s) - 1800 ))     # half an hour ago: live listings, no clock skew
 python3 "$ROOT/tests/integration/gen_depth.py" abnormal "$base" >"$T/abnormal.log"
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/abnormal.log" 2>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/abnormal.log" 2>"$T/feeder.log"
 check "feeder exits 0" "0" "$?"
 listed=$(ctl list bl.example --all 2>/dev/null | awk '/^[0-9]/ {print $1}' | tr '\n' ' ')
 check "exactly the address that rang the bell and ran is listed" "203.0.113.1 " "$listed"
@@ -20,7 +20,7 @@ check_match "dnsblctl show gives the count per kind" \
 check_match "... and the longest session hold time (the 45 s timeout)" 'longest 45s' "$show"
 check "the near miss (9 connections, each logged twice) is not listed" "1" \
       "$(ctl show 203.0.113.2 >/dev/null 2>&1; echo $?)"
-"$BIN/feeder" --db "$T/db" --dump >"$T/dump.txt"
+"$BIN/dnsbl-feeder" --db "$T/db" --dump >"$T/dump.txt"
 check "... it has 9 abnormal sessions: 3 pregreet (+HANGUP), 3 pipelining (+lost), 3 pregreet handed to smtpd (+lost)" \
       "abnormal:0=3 abnormal:3=3 abnormal:4=3" "$(grep -o 'abnormal:[0-9]*=[0-9]*' <(grep '^i 203\.0\.113\.2[/ ]' "$T/dump.txt") | tr '\n' ' ' | sed 's/ $//')"
 check "the clean client (30 messages, 12 of them followed by a lost connection) is not listed" "1" \
@@ -31,9 +31,9 @@ check "... and has no abnormal session" "0" "$(grep '^i 203\.0\.113\.3[/ ]' "$T/
 split -l 7 "$T/abnormal.log" "$T/part."
 for p in "$T"/part.*; do
     cat "$p" >>"$T/grown.log"
-    "$BIN/feeder" --db "$T/db2" --zones "$ROOT/zones" --once "$T/grown.log" 2>>"$T/feeder2.log" || break
+    "$BIN/dnsbl-feeder" --db "$T/db2" --zones "$ROOT/zones" --once "$T/grown.log" 2>>"$T/feeder2.log" || break
 done
-"$BIN/feeder" --db "$T/db2" --dump >"$T/dump2.txt"
+"$BIN/dnsbl-feeder" --db "$T/db2" --dump >"$T/dump2.txt"
 check "restarted every 7 lines (mid-session): the same sessions, holds and listings" \
       "$(grep '^i ' "$T/dump.txt" | md5sum)" "$(grep '^i ' "$T/dump2.txt" | md5sum)"
 finish

@@ -17,9 +17,9 @@ stamp() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000000+00:00; }
         echo "$(stamp $((base + i))) mx1 postfix/smtpd[100]: warning: unknown[$ip]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
     done
 } >"$T/sources.log"
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once --max-sources 100 "$T/sources.log" 2>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --once --max-sources 100 "$T/sources.log" 2>"$T/feeder.log"
 check "feeder --max-sources 100 exits 0" "0" "$?"
-"$BIN/feeder" --db "$T/db" --dump >"$T/dump.txt"
+"$BIN/dnsbl-feeder" --db "$T/db" --dump >"$T/dump.txt"
 kept=$(grep -c '^[in] ' "$T/dump.txt")    # addresses and the networks they count toward
 check "no more sources stored than the cap" "1" "$([ "$kept" -le 100 ] && [ "$kept" -ge 80 ] && echo 1)"
 evicted=$(sed -n 's/.*dropped the least recently seen: \([0-9]*\) sources.*/\1/p' "$T/feeder.log")
@@ -36,9 +36,9 @@ check "an evicted source keeps its listing" "1" \
         printf '%s mx1 postfix/smtpd[100]: %010X: client=unknown[203.0.113.%d]\n' "$(stamp $((base + i)))" "$i" $((i % 200))
     done
 } >"$T/queue.log"
-"$BIN/feeder" --db "$T/dbq" --zones "$ROOT/zones" --once --max-queue 50 "$T/queue.log" 2>"$T/feeder-q.log"
+"$BIN/dnsbl-feeder" --db "$T/dbq" --zones "$ROOT/zones" --once --max-queue 50 "$T/queue.log" 2>"$T/feeder-q.log"
 check "feeder --max-queue 50 exits 0" "0" "$?"
-"$BIN/feeder" --db "$T/dbq" --dump >"$T/dumpq.txt"
+"$BIN/dnsbl-feeder" --db "$T/dbq" --dump >"$T/dumpq.txt"
 qkept=$(grep -c '^q ' "$T/dumpq.txt")
 check "no more queue IDs stored than the cap" "1" "$([ "$qkept" -le 50 ] && [ "$qkept" -ge 40 ] && echo 1)"
 check "the newest queue ID is kept" "1" "$(grep -c '^q mx1 000000012C ' "$T/dumpq.txt")"
@@ -46,7 +46,7 @@ check "the oldest queue ID is gone" "0" "$(grep -c '^q mx1 0000000001 ' "$T/dump
 
 # the metrics count the evictions
 PORT_M=$(free_port)
-"$BIN/feeder" --db "$T/dbm" --zones "$ROOT/zones" --max-sources 100 --metrics "127.0.0.1:$PORT_M" \
+"$BIN/dnsbl-feeder" --db "$T/dbm" --zones "$ROOT/zones" --max-sources 100 --metrics "127.0.0.1:$PORT_M" \
     "$T/sources.log" 2>"$T/feeder-m.log" &
 FEEDER=$!; PIDS+=("$FEEDER")
 m=
@@ -69,14 +69,14 @@ kill "$FEEDER"; wait "$FEEDER" 2>/dev/null
 # at the caps, kill -9 and restarts drop the same records as one uninterrupted run: the eviction order
 # depends only on the state (last-seen time, then key hash)
 python3 "$ROOT/tests/integration/gen_shifted.py" 10 <"$ROOT/tests/corpus/mail.log" >"$T/big.log"
-feed() { "$BIN/feeder" --db "$1" --zones "$ROOT/zones" --once --commit-interval 20 --max-sources 40 --max-queue 30 \
+feed() { "$BIN/dnsbl-feeder" --db "$1" --zones "$ROOT/zones" --once --commit-interval 20 --max-sources 40 --max-queue 30 \
              "$T/big.log" 2>>"$T/feeder-k.log"; }
 t0=$(date +%s%N)
 feed "$T/one"
 span=$(( ($(date +%s%N) - t0) / 1000000 ))
 kills=0
 for i in $(seq 40); do
-    "$BIN/feeder" --db "$T/many" --zones "$ROOT/zones" --once --commit-interval 20 --max-sources 40 --max-queue 30 \
+    "$BIN/dnsbl-feeder" --db "$T/many" --zones "$ROOT/zones" --once --commit-interval 20 --max-sources 40 --max-queue 30 \
         "$T/big.log" 2>>"$T/feeder-k.log" &
     pid=$!
     ms=$(( span / 20 + RANDOM % (span / 4 + 1) ))
@@ -87,5 +87,5 @@ feed "$T/many"
 echo "killed $kills times"
 check "evictions happened in that run" "1" "$(grep -c 'at the caps, dropped' "$T/feeder-k.log" | awk '{ print ($1 > 0) }')"
 check "at the caps, after kill -9 and restarts: the same state as one uninterrupted run" \
-      "$("$BIN/feeder" --db "$T/one" --dump | md5sum)" "$("$BIN/feeder" --db "$T/many" --dump | md5sum)"
+      "$("$BIN/dnsbl-feeder" --db "$T/one" --dump | md5sum)" "$("$BIN/dnsbl-feeder" --db "$T/many" --dump | md5sum)"
 finish

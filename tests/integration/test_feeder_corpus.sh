@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 CORPUS="$ROOT/tests/corpus"
 truth() { python3 "$ROOT/tests/integration/check_truth.py" "$1" "$ROOT/zones" "$BIN" "${@:2}"; }
-feeder() { "$BIN/feeder" --zones "$ROOT/zones" "$@"; }
+feeder() { "$BIN/dnsbl-feeder" --zones "$ROOT/zones" "$@"; }
 
 # 1. RFC 3339 file, checked over DNS as well
 feeder --db "$T/db" --once --replay "$CORPUS/mail.log" 2>>"$T/feeder.log"
@@ -20,10 +20,10 @@ check "a partner's domain is not" "NXDOMAIN" "$(status partner.example.org.dbl.e
 stop_server
 
 # 2. running --once again on the same file adds nothing
-before=$("$BIN/feeder" --db "$T/db" --dump | md5sum)
+before=$("$BIN/dnsbl-feeder" --db "$T/db" --dump | md5sum)
 feeder --db "$T/db" --once --replay "$CORPUS/mail.log" 2>"$T/again.log"
 check "second --once run: no new events" "1" "$(grep -c ' 0 lines:' "$T/again.log")"
-check "second --once run: state unchanged" "$before" "$("$BIN/feeder" --db "$T/db" --dump | md5sum)"
+check "second --once run: state unchanged" "$before" "$("$BIN/dnsbl-feeder" --db "$T/db" --dump | md5sum)"
 
 # 3. RFC 3164 file
 feeder --db "$T/db3164" --once --replay "$CORPUS/mail-traditional.log" 2>>"$T/feeder.log"
@@ -39,7 +39,7 @@ syslog_run() {
     local name=$1 proto=$2 family=$3 file=$4 port host
     port=$(free_port)
     host=$([ "$family" = 6 ] && echo "[::1]" || echo 127.0.0.1)
-    "$BIN/feeder" --db "$T/db$name" --zones "$ROOT/zones" --replay "--syslog-${proto%fwd}" "$host:$port" \
+    "$BIN/dnsbl-feeder" --db "$T/db$name" --zones "$ROOT/zones" --replay "--syslog-${proto%fwd}" "$host:$port" \
         2>"$T/feeder-$name.log" &
     local pid=$!
     PIDS+=("$pid")
@@ -91,7 +91,7 @@ out=$(truth "$T/dbfwd4"); check "syslog TCP (RSYSLOG_ForwardFormat) matches trut
 
 # 6. senders outside --allow-from are dropped and counted
 port=$(free_port)
-"$BIN/feeder" --db "$T/dbdeny" --zones "$ROOT/zones" --syslog-udp "127.0.0.1:$port" \
+"$BIN/dnsbl-feeder" --db "$T/dbdeny" --zones "$ROOT/zones" --syslog-udp "127.0.0.1:$port" \
     --allow-from 192.0.2.0/24 2>"$T/feeder-deny.log" &
 pid=$!; PIDS+=("$pid")
 for _ in $(seq 50); do ss -Hlnu "sport = :$port" | grep -q . && break; sleep 0.1; done

@@ -7,7 +7,7 @@
 
 base=$(( $(date +%s) - 1800 ))     # half an hour ago: live listings, no clock skew
 python3 "$ROOT/tests/integration/gen_depth.py" dha-count "$base" >"$T/dha.log"
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/dha.log" 2>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/dha.log" 2>"$T/feeder.log"
 check "feeder exits 0" "0" "$?"
 listed=$(ctl list bl.example --all 2>/dev/null | awk '/^[0-9]/ {print $1}' | sort | tr '\n' ' ')
 check "exactly the diluted harvest and the verification harvest are listed" "198.51.100.1 198.51.100.3 " "$listed"
@@ -24,7 +24,7 @@ check "the clean client (30 sessions) is not listed" "1" "$(ctl show 198.51.100.
 mkdir -p "$T/zones"
 cp "$ROOT"/zones/*.conf "$T/zones/"
 sed -i 's/^count *= *50/count = 0/' "$T/zones/bl.example.conf"
-"$BIN/feeder" --db "$T/db0" --zones "$T/zones" --once "$T/dha.log" 2>"$T/feeder0.log"
+"$BIN/dnsbl-feeder" --db "$T/db0" --zones "$T/zones" --once "$T/dha.log" 2>"$T/feeder0.log"
 listed=$("$BIN/dnsblctl" --db "$T/db0" --zones "$T/zones" list bl.example --all 2>/dev/null | awk '/^[0-9]/ {print $1}' | tr '\n' ' ')
 check "with count = 0 only the verification harvest (by ratio) is listed" "198.51.100.3 " "$listed"
 finish

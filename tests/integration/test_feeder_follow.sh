@@ -7,13 +7,13 @@ LOG="$T/mail.log"
 total=$(wc -l <"$CORPUS/mail.log")
 
 start_server || exit 1
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --replay "$LOG" 2>"$T/feeder.log" &
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --replay "$LOG" 2>"$T/feeder.log" &
 FEEDER=$!
 PIDS+=("$FEEDER")
 sleep 0.3
 # lines fed so far, as the feeder's state shows them: wait (bounded) until it has caught up
 caught_up() {   # caught_up PATTERN: the dump mentions it
-    for _ in $(seq 50); do "$BIN/feeder" --db "$T/db" --dump 2>/dev/null | grep -q "$1" && return 0; sleep 0.1; done
+    for _ in $(seq 50); do "$BIN/dnsbl-feeder" --db "$T/db" --dump 2>/dev/null | grep -q "$1" && return 0; sleep 0.1; done
     return 1
 }
 part() { sed -n "$1,$2p" "$CORPUS/mail.log"; }
@@ -45,10 +45,10 @@ check "followed through rotations: listings match truth.json" "0" "$rc"
 [ $rc -ne 0 ] && echo "$out" | head
 
 # restart on the same file: resumes at the stored position, reads nothing twice
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --replay --once "$LOG" 2>"$T/again.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --replay --once "$LOG" 2>"$T/again.log"
 check "restart resumes at the stored offset" "1" "$(grep -c ' 0 lines:' "$T/again.log")"
 part 1 10 >>"$LOG"
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --replay --once "$LOG" 2>"$T/again.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --replay --once "$LOG" 2>"$T/again.log"
 check "and reads only what was appended since" "1" "$(grep -c ' 10 lines:' "$T/again.log")"
 stop_server
 finish

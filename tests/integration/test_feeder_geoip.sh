@@ -11,7 +11,7 @@ perl "$ROOT/tests/make-mmdb.pl" "$T/world.mmdb" \
     127.1.61.1=JP 127.1.61.2=US 127.1.61.3=CN 127.1.61.4=BR 127.1.61.5=DE 127.1.61.6=JP \
     127.3.61.1=JP 127.3.61.2=US 127.3.61.3=CN 127.3.61.4=BR 127.3.61.5=DE 127.3.61.6=JP
 check "a test GeoIP database is built with libmaxmind-db-writer-perl" "0" "$?"
-"$BIN/feeder" --db "$T/world" --zones "$ROOT/zones" --geoip "$T/world.mmdb" --once --replay \
+"$BIN/dnsbl-feeder" --db "$T/world" --zones "$ROOT/zones" --geoip "$T/world.mmdb" --once --replay \
     "$CORPUS/mail.log" 2>"$T/feeder.log"
 check "feeder with --geoip exits 0" "0" "$?"
 ctl() { "$BIN/dnsblctl" --db "$1" --zones "$ROOT/zones" "${@:2}"; }
@@ -35,7 +35,7 @@ stop_server
 
 # all at home
 perl "$ROOT/tests/make-mmdb.pl" "$T/home.mmdb" 127.1.61.0/24=JP 127.3.61.0/24=JP
-"$BIN/feeder" --db "$T/home" --zones "$ROOT/zones" --geoip "$T/home.mmdb" --once --replay \
+"$BIN/dnsbl-feeder" --db "$T/home" --zones "$ROOT/zones" --geoip "$T/home.mmdb" --once --replay \
     "$CORPUS/mail.log" 2>>"$T/feeder.log"
 check "all of dave's logins at home: dave not listed" "1" "$(ctl "$T/home" show dave >/dev/null; echo $?)"
 check "all at home: none of his addresses listed" "0" "$(ctl "$T/home" list bl.example 2>/dev/null | grep -c '^127\.[13]\.61\.')"
@@ -44,5 +44,5 @@ check "all at home: everything else still matches truth.json" "0" "$rc"
 
 # without --geoip the rule is off and the feeder says so
 check_match "without --geoip the feeder says country rules are off" "country rules are off" \
-    "$("$BIN/feeder" --db "$T/nogeo" --zones "$ROOT/zones" --once "$CORPUS/mail.log" 2>&1)"
+    "$("$BIN/dnsbl-feeder" --db "$T/nogeo" --zones "$ROOT/zones" --once "$CORPUS/mail.log" 2>&1)"
 finish

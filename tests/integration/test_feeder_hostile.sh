@@ -31,7 +31,7 @@ for i in range(320):            # 320 messages from "x>y"@spam.example (the doma
 open(path, "w").write("\n".join(out) + "\n")
 PY
 
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once --replay "$LOG" 2>>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --once --replay "$LOG" 2>>"$T/feeder.log"
 check "feeder --once exits 0" "0" "$?"
 start_server || exit 1
 

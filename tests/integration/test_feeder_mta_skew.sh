@@ -8,7 +8,7 @@
 gen() { python3 "$ROOT/tests/integration/gen_skew.py" "$1" "$2"; }
 feed() {    # feed NAME LOG...: a fresh database T/NAME from the logs, in order
     local name=$1; shift
-    "$BIN/feeder" --db "$T/$name" --zones "$ROOT/zones" --once "$@" 2>"$T/feeder-$name.log"
+    "$BIN/dnsbl-feeder" --db "$T/$name" --zones "$ROOT/zones" --once "$@" 2>"$T/feeder-$name.log"
 }
 show() { "$BIN/dnsblctl" --db "$T/$1" --zones "$ROOT/zones" show "$2" 2>&1; }
 listed() { "$BIN/dnsblctl" --db "$T/$1" --zones "$ROOT/zones" list bl.example --all 2>/dev/null | awk '/^[0-9]/ {print $1}' | sort | tr '\n' ' '; }
@@ -57,7 +57,7 @@ check "near miss: 6 + 6 unknown among 26 RCPTs (46 %) on two hosts is not listed
       "$(show dha 203.0.113.22 >/dev/null; echo $?)"
 check_match "a disconnect before its 6 rejects: listed when the 10th unknown of its 11 RCPTs comes" \
     $'127\\.0\\.0\\.2\tdha\t.*unknown recipients 1[01]/11 in 10m' "$(show dha 192.0.2.30)"
-"$BIN/feeder" --db "$T/dha" --dump >"$T/dha-dump.txt"
+"$BIN/dnsbl-feeder" --db "$T/dha" --dump >"$T/dha-dump.txt"
 check "... all 11 unknown recipients and 11 RCPTs are counted" "11 11" "$(total dha unknown 192.0.2.30) $(total dha rcpt 192.0.2.30)"
 check "near miss: the same with 6 valid RCPTs per session (11 of 23, 48 %) is not listed" "1" \
       "$(show dha 192.0.2.31 >/dev/null; echo $?)"
@@ -70,7 +70,7 @@ feed qmgr "$T/qmgr.log"
 check "the 20 bounces whose from= came first are listed as backscatter, 19 are not" "198.51.100.40 " "$(listed qmgr)"
 check_match "... with all 20 NDRs counted" $'127\\.0\\.0\\.3\tbackscatter\t.*NDRs 20 in 10m \\(20 received' \
     "$(show qmgr 198.51.100.40)"
-"$BIN/feeder" --db "$T/qmgr" --dump >"$T/qmgr-dump.txt"
+"$BIN/dnsbl-feeder" --db "$T/qmgr" --dump >"$T/qmgr-dump.txt"
 check "the messages count toward the client's volume (20)" "20" "$(total qmgr msgs 198.51.100.40)"
 check "... and 19 for the near miss" "19" "$(total qmgr msgs 198.51.100.41)"
 finish

@@ -79,7 +79,7 @@ PY
 # feed DB SCENARIO [ZONES]: one --once run of the feeder over the scenario's log.
 feed() {
     gen "$2" >"$T/$2.log"
-    "$BIN/feeder" --db "$T/$1" --zones "${3:-$ROOT/zones}" --once "$T/$2.log" 2>>"$T/feeder.log"
+    "$BIN/dnsbl-feeder" --db "$T/$1" --zones "${3:-$ROOT/zones}" --once "$T/$2.log" 2>>"$T/feeder.log"
     check "feeder exits 0 ($2)" "0" "$?"
 }
 entries() { "$BIN/dnsblctl" --db "$T/$1" --zones "${2:-$ROOT/zones}" list bl.example 2>/dev/null; }
@@ -164,10 +164,10 @@ gen harvest4 >"$T/full.log"
 half=$(($(wc -l <"$T/full.log") / 2))
 head -n "$half" "$T/full.log" >"$T/part1.log"
 tail -n +"$((half + 1))" "$T/full.log" >"$T/part2.log"
-"$BIN/feeder" --db "$T/split" --zones "$ROOT/zones" --once "$T/part1.log" 2>>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/split" --zones "$ROOT/zones" --once "$T/part1.log" 2>>"$T/feeder.log"
 check_match "half the harvest: listed from about half the members" \
     'network 198\.51\.100\.0/24: unknown recipients [0-9]+/[0-9]+ from 12[0-9] addresses' "$(entries split)"
-"$BIN/feeder" --db "$T/split" --zones "$ROOT/zones" --once "$T/part2.log" 2>>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/split" --zones "$ROOT/zones" --once "$T/part2.log" 2>>"$T/feeder.log"
 check_match "the rest after a restart: listed with all 254 members" \
     'network 198\.51\.100\.0/24: unknown recipients 2286/2290 from 254 addresses' "$(entries split)"
 

@@ -6,9 +6,9 @@ COPIES=${RESTART_COPIES:-40}
 python3 "$ROOT/tests/integration/gen_shifted.py" "$COPIES" <"$ROOT/tests/corpus/mail.log" >"$T/big.log"
 lines=$(wc -l <"$T/big.log")
 echo "log of $lines lines"
-feed() { "$BIN/feeder" --db "$1" --zones "$ROOT/zones" --once --commit-interval 20 "$T/big.log" 2>>"$T/feeder.log"; }
+feed() { "$BIN/dnsbl-feeder" --db "$1" --zones "$ROOT/zones" --once --commit-interval 20 "$T/big.log" 2>>"$T/feeder.log"; }
 snapshot() {
-    "$BIN/feeder" --db "$1" --dump
+    "$BIN/dnsbl-feeder" --db "$1" --dump
     for z in bl.example dbl.example acct.example; do "$BIN/dnsblctl" --db "$1" --zones "$ROOT/zones" list $z --all 2>/dev/null; done
 }
 
@@ -25,7 +25,7 @@ for attempt in 1 2 3 4 5; do
     rm -rf "$T/many"
     kills=0
     for i in $(seq 80); do
-        "$BIN/feeder" --db "$T/many" --zones "$ROOT/zones" --once --commit-interval 20 "$T/big.log" 2>>"$T/feeder.log" &
+        "$BIN/dnsbl-feeder" --db "$T/many" --zones "$ROOT/zones" --once --commit-interval 20 "$T/big.log" 2>>"$T/feeder.log" &
         pid=$!
         ms=$(( span / 25 + RANDOM % (span / (2 + kills) + 1) ))
         sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"

@@ -11,10 +11,10 @@ part() { sed -n "$1,$2p" "$T/all.log"; }     # part FIRST LAST
 q1=$((N / 4)); q2=$((N / 2)); q3=$((3 * N / 4))
 
 snapshot() {
-    "$BIN/feeder" --db "$1" --dump
+    "$BIN/dnsbl-feeder" --db "$1" --dump
     for z in bl.example dbl.example acct.example; do "$BIN/dnsblctl" --db "$1" --zones "$ROOT/zones" list $z --all 2>/dev/null; done
 }
-once() { "$BIN/feeder" --db "$1" --zones "$ROOT/zones" --once "${@:2}" 2>>"$T/once.log"; }
+once() { "$BIN/dnsbl-feeder" --db "$1" --zones "$ROOT/zones" --once "${@:2}" 2>>"$T/once.log"; }
 once "$T/ref" "$T/all.log"
 snapshot "$T/ref" >"$T/ref.txt"
 check "the reference store is not trivially empty" "1" "$([ "$(grep -c '^i ' "$T/ref.txt")" -gt 50 ] && echo 1)"
@@ -29,7 +29,7 @@ lines_read() { sed -n 's/.* \([0-9]*\) lines: .*/\1/p' "$1" | tail -1; }
 follow() {      # follow SCENARIO DB FILE...
     SC=$1 MPORT=$(free_port)
     # shellcheck disable=SC2086 # (ROTATION_GRACE="" runs the feeder from before --rotate-grace)
-    "$BIN/feeder" --db "$2" --zones "$ROOT/zones" ${ROTATION_GRACE---rotate-grace 1} --commit-interval 20 \
+    "$BIN/dnsbl-feeder" --db "$2" --zones "$ROOT/zones" ${ROTATION_GRACE---rotate-grace 1} --commit-interval 20 \
         --metrics "127.0.0.1:$MPORT" "${@:3}" 2>>"$T/$SC.log" &
     FPID=$!
     PIDS+=("$FPID")
@@ -48,12 +48,12 @@ mkdir -p "$T/dup/sub"
 cp "$T/all.log" "$T/dup/mail.log"
 ln "$T/dup/mail.log" "$T/dup/hard.log"
 ln -s ../mail.log "$T/dup/sub/link.log"
-(cd "$T/dup" && "$BIN/feeder" --db "$T/dup/db" --zones "$ROOT/zones" --once mail.log ./mail.log \
+(cd "$T/dup" && "$BIN/dnsbl-feeder" --db "$T/dup/db" --zones "$ROOT/zones" --once mail.log ./mail.log \
     "$T/dup/mail.log" hard.log sub/link.log 2>"$T/dup.log")
 check "duplicates: every line read once" "$N" "$(lines_read "$T/dup.log")"
 check "duplicates: the four other names are reported" "4" "$(grep -c 'the same file as mail.log' "$T/dup.log")"
 same_as_ref duplicates "$T/dup/db"
-(cd "$T/dup/sub" && "$BIN/feeder" --db "$T/dup/db" --zones "$ROOT/zones" --once ./link.log 2>"$T/dup2.log")
+(cd "$T/dup/sub" && "$BIN/dnsbl-feeder" --db "$T/dup/db" --zones "$ROOT/zones" --once ./link.log 2>"$T/dup2.log")
 check "duplicates: a second --once under another spelling reads nothing" "0" "$(lines_read "$T/dup2.log")"
 same_as_ref "duplicates, second run" "$T/dup/db"
 cd "$T/dup" && follow duplicates-followed "$T/dup/db2" mail.log hard.log && cd - >/dev/null

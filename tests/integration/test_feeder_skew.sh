@@ -20,7 +20,7 @@ epoch() { [ -n "$1" ] && date -u -d "$1" +%s || echo 0; }
     sasl 4070908860 mxbad 192.0.2.78
     for i in $(seq 11); do sasl $((now - 60 + i)) mx1 192.0.2.77; done
 } >"$T/future.log"
-"$BIN/feeder" --db "$T/db1" --zones "$ROOT/zones" --once "$T/future.log" 2>"$T/feeder1.log"
+"$BIN/dnsbl-feeder" --db "$T/db1" --zones "$ROOT/zones" --once "$T/future.log" 2>"$T/feeder1.log"
 check "feeder exits 0" "0" "$?"
 check "the address is listed: its real failures after the future line count (12 >= 10)" "0" \
       "$(ctl "$T/db1" show 192.0.2.77 >/dev/null 2>&1; echo $?)"
@@ -33,7 +33,7 @@ check "the zone serial follows the clock (no jump towards 2099)" "1" \
 check "the skewed host is logged once, with its offset" "1" "$(grep -c 'host mxbad: events dated .*h..m..s ahead of the clock' "$T/feeder1.log")"
 check "the honest host is not logged" "0" "$(grep -c 'host mx1:' "$T/feeder1.log")"
 # minutes of the counter rings, the offending event behind each offence, the accounts' failure times
-"$BIN/feeder" --db "$T/db1" --dump >"$T/dump1.txt"
+"$BIN/dnsbl-feeder" --db "$T/db1" --dump >"$T/dump1.txt"
 minute=$(grep -oE '[@,][0-9]{8}\b' "$T/dump1.txt" | tr -d '@,' | sort -n | tail -1)
 event=$(grep -oE '(/[0-9]{10} |/[0-9]{10}$|@[0-9]{10}\b)' "$T/dump1.txt" | tr -d '/@ ' | sort -n | tail -1)
 check "no counter minute in the stored state is beyond the clock + max-skew" "1" \
@@ -44,11 +44,11 @@ check "no event time in the stored state is beyond the clock + max-skew" "1" \
 # 2. Dropping the allowance to 0 changes nothing for lines dated now; a line 2 minutes ahead is
 #    trusted with the default 300 s and moved with --max-skew 60.
 sasl $((now + 120)) mx2 192.0.2.90 >"$T/ahead.log"
-"$BIN/feeder" --db "$T/db2" --zones "$ROOT/zones" --once "$T/ahead.log" 2>"$T/feeder2.log"
+"$BIN/dnsbl-feeder" --db "$T/db2" --zones "$ROOT/zones" --once "$T/ahead.log" 2>"$T/feeder2.log"
 check "an event 2 minutes ahead is trusted under the default max-skew" "0" "$(grep -c 'ahead of the clock' "$T/feeder2.log")"
-"$BIN/feeder" --db "$T/db3" --zones "$ROOT/zones" --once --max-skew 60 "$T/ahead.log" 2>"$T/feeder3.log"
+"$BIN/dnsbl-feeder" --db "$T/db3" --zones "$ROOT/zones" --once --max-skew 60 "$T/ahead.log" 2>"$T/feeder3.log"
 check "... and moved to the clock under --max-skew 60" "1" "$(grep -c 'host mx2: events dated 0h0[12]m' "$T/feeder3.log")"
-"$BIN/feeder" --db "$T/db3" --zones "$ROOT/zones" --once --max-skew -1 "$T/ahead.log" 2>"$T/bad.log"
+"$BIN/dnsbl-feeder" --db "$T/db3" --zones "$ROOT/zones" --once --max-skew -1 "$T/ahead.log" 2>"$T/bad.log"
 check "--max-skew -1 is refused" "2" "$?"
 
 # 3. RFC 3164 (local time, no zone): a host whose time zone is 9 h ahead.
@@ -57,7 +57,7 @@ check "--max-skew -1 is refused" "2" "$?"
         echo "$(TZ=UTC date -d "@$((now + 9 * 3600 + i))" '+%b %e %H:%M:%S') mxjp dovecot: imap-login: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<bob>, method=PLAIN, rip=198.51.100.33, lip=127.0.0.1, session=<abc$i>"
     done
 } >"$T/tz.log"
-TZ=UTC "$BIN/feeder" --db "$T/db4" --zones "$ROOT/zones" --once "$T/tz.log" 2>"$T/feeder4.log"
+TZ=UTC "$BIN/dnsbl-feeder" --db "$T/db4" --zones "$ROOT/zones" --once "$T/tz.log" 2>"$T/feeder4.log"
 u=$(epoch "$(until_of "$T/db4" 198.51.100.33)")
 check "the RFC 3164 host 9h ahead: listed, until about an hour from now (not 10 h)" "1" \
       "$([ "$u" -gt $((now + 3000)) ] && [ "$u" -le $((now + 3600 + 300 + 120)) ] && echo 1)"
@@ -65,7 +65,7 @@ check "... and its skew is logged as 9 h" "1" "$(grep -c 'host mxjp: events date
 
 # 4. A backlog (lines 40 minutes old) still counts in its own minute.
 for i in $(seq 12); do sasl $((now - 2400 + i)) mx1 203.0.113.50; done >"$T/old.log"
-"$BIN/feeder" --db "$T/db5" --zones "$ROOT/zones" --once "$T/old.log" 2>"$T/feeder5.log"
+"$BIN/dnsbl-feeder" --db "$T/db5" --zones "$ROOT/zones" --once "$T/old.log" 2>"$T/feeder5.log"
 u=$(epoch "$(until_of "$T/db5" 203.0.113.50)")
 check "old lines list until their own time + 1 h (about 20 minutes from now)" "1" \
       "$([ "$u" -ge $((now - 2400 + 3600)) ] && [ "$u" -le $((now - 2400 + 3600 + 120)) ] && echo 1)"
@@ -73,7 +73,7 @@ check "old lines are not skew" "0" "$(grep -c 'ahead of the clock' "$T/feeder5.l
 
 # 5. The metric, in the following mode.
 MPORT=$(free_port)
-"$BIN/feeder" --db "$T/db6" --zones "$ROOT/zones" --metrics "127.0.0.1:$MPORT" "$T/future.log" 2>"$T/feeder6.log" &
+"$BIN/dnsbl-feeder" --db "$T/db6" --zones "$ROOT/zones" --metrics "127.0.0.1:$MPORT" "$T/future.log" 2>"$T/feeder6.log" &
 PIDS+=($!)
 m=""
 for _ in $(seq 50); do

@@ -17,7 +17,7 @@ listed_ips() { ctl list bl.example --all 2>/dev/null | awk '/^[0-9]/ && $2 == "l
 # ---- rule 3: six hours of slow attacks, the last events half an hour ago ----
 base=$(( $(date +%s) - 6 * 3600 - 1800 ))
 python3 "$ROOT/tests/integration/gen_depth.py" slow "$base" >"$T/slow.log"
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/slow.log" 2>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/slow.log" 2>"$T/feeder.log"
 check "feeder exits 0 on the slow log" "0" "$?"
 check_match "the slow harvest (324 unknown in 6 h) is listed as dha over 24h" \
     $'127\\.0\\.0\\.2\tdha\t.*unknown recipients [0-9]+/[0-9]+ in 24h' "$(ctl show 198.51.100.10 2>&1)"
@@ -48,7 +48,7 @@ check "an address that failed five hours ago was listed, and has expired" "expir
 # ---- rule 5: per-account send limits, the last submissions a few minutes ago ----
 base=$(( $(date +%s) - 3900 - 199 * 9 - 300 ))
 python3 "$ROOT/tests/integration/gen_depth.py" outbound "$base" >"$T/out.log"
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/out.log" 2>>"$T/feeder.log"
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --once "$T/out.log" 2>>"$T/feeder.log"
 check "feeder exits 0 on the submissions" "0" "$?"
 start_server
 dave=$(hash dave); erin=$(hash erin)

@@ -9,7 +9,7 @@ LINE='<22>Nov 22 15:04:35 mx1 postfix/smtpd[13452]: connect from unknown[127.1.5
 start_feeder() {
     local name=$1; shift
     MPORT=$(free_port)
-    "$BIN/feeder" --db "$T/db-$name" --zones "$ROOT/zones" --metrics "127.0.0.1:$MPORT" "$@" \
+    "$BIN/dnsbl-feeder" --db "$T/db-$name" --zones "$ROOT/zones" --metrics "127.0.0.1:$MPORT" "$@" \
         2>"$T/feeder-$name.log" &
     FPID=$!
     PIDS+=("$FPID")

@@ -19,7 +19,7 @@ check_match "LMDB size" 'dnsbl_lmdb_used_bytes [0-9]+' "$m"
 check "not /metrics: 404" "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/")"
 
 FPORT=$(free_port)
-"$BIN/feeder" --db "$T/db" --zones "$ROOT/zones" --replay --metrics "127.0.0.1:$FPORT" \
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ROOT/zones" --replay --metrics "127.0.0.1:$FPORT" \
     "$ROOT/tests/corpus/mail.log" 2>"$T/feeder.log" &
 FEEDER=$!; PIDS+=("$FEEDER")
 for _ in $(seq 50); do

@@ -80,7 +80,7 @@ start_dnsbl || die "dnsbl-server's policy endpoints listen" "$(tail -5 "$T/serve
 
 say "feeder following $T/maillog (with the GeoIP file)"
 : >"$T/maillog"
-"$BIN/feeder" --db "$T/db" --zones "$ZONES" --geoip "$GEO" "$T/maillog" >>"$T/feeder.log" 2>&1 &
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ZONES" --geoip "$GEO" "$T/maillog" >>"$T/feeder.log" 2>&1 &
 FEEDER_PID=$!
 PIDS+=("$FEEDER_PID")
 

@@ -69,7 +69,7 @@ check "the namespace's resolver reaches dnsbl-server (test point 127.0.0.2)" "12
       "$(nsx dig +time=1 +tries=1 2.0.0.127.bl.example A +short)"
 
 say "feeder following $T/maillog"
-"$BIN/feeder" --db "$T/db" --zones "$ZONES" "$T/maillog" >>"$T/feeder.log" 2>&1 &
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ZONES" "$T/maillog" >>"$T/feeder.log" 2>&1 &
 FEEDER_PID=$!
 PIDS+=("$FEEDER_PID")
 

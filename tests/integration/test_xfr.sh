@@ -93,7 +93,7 @@ same "TEST in the domain zone" "test.dbl.example"
 # ---- expiry: no store write, but a writer raises the serial and Knot follows ----
 # dnsbl-server opens the store read-only; the feeder (here following an empty log) records expiries.
 : >"$T/empty.log"
-"$BIN/feeder" --db "$T/db" --zones "$ZONES" "$T/empty.log" 2>>"$T/feeder.log" &
+"$BIN/dnsbl-feeder" --db "$T/db" --zones "$ZONES" "$T/empty.log" 2>>"$T/feeder.log" &
 PIDS+=($!)
 ctl add bl.example 192.0.2.77 --code backscatter --expires 3s >/dev/null
 wait_for "a listing with --expires 3s reaches Knot" "127.0.0.3" kq "$(rev4 192.0.2.77).bl.example" A

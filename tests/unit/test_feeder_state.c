@@ -222,14 +222,14 @@ Test(state, saved_and_loaded_alike_and_read_in_full)
     /* dnsblctl's reader: every counted metric as a ring, offence records always there */
     MDB_txn *txn;
     cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    struct subject *r = state_read_subject(txn, b.subjects_dbi, f2->key, f2->keylen);
+    struct feeder_subject *r = feeder_subject_read(txn, b.subjects_dbi, f2->key, f2->keylen);
     cr_assert_not_null(r);
     cr_assert_not_null(r->ring[M_AUTH_FAIL]);
     cr_assert_eq(r->ring[M_AUTH_FAIL]->last, T0 / 60);
     cr_assert_null(r->ring[M_MSGS]);
     cr_assert_eq(r->offence[RULE_DHA].count, 0);
-    cr_assert_eq(subject_sum(r, M_AUTH_FAIL, T0, 60), 2);
-    subject_release(r);
+    cr_assert_eq(feeder_subject_sum(r, M_AUTH_FAIL, T0, 60), 2);
+    feeder_subject_free(r);
     mdb_txn_abort(txn);
     state_free(&a);
     state_free(&b);

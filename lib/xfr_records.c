@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "query.h"
+#include "dns.h"
+#include "listing_text.h"
 #include "store.h"
 
 #define FAMILY_DOMAIN 'D'
@@ -504,7 +504,7 @@ static void test_listing(const struct zone *z, struct listing *l)
 static int put_records(struct gen *g, const uint8_t *rel, size_t rel_len, const struct listing *l,
                        const char *subject)
 {
-    uint32_t ttl = answer_ttl(g->z, l, g->now);
+    uint32_t ttl = listing_ttl(g->z, l, g->now);
     struct xfr_rr rr = { .rel = rel, .rel_len = rel_len, .type = DNS_TYPE_A, .ttl = ttl };
     uint32_t codes[LISTING_MAX_REASONS];
     int ncodes = listing_live_codes(l, g->now, codes);
@@ -517,7 +517,7 @@ static int put_records(struct gen *g, const uint8_t *rel, size_t rel_len, const 
     }
     char text[1024];
     uint8_t rdata[sizeof text + sizeof text / 255 + 1];
-    size_t n = answer_txt(g->z, l, g->now, subject, text, sizeof text), len = 0;
+    size_t n = listing_txt(g->z, l, g->now, subject, text, sizeof text), len = 0;
     for (size_t off = 0; off < n || len == 0; off += 255) {     /* strings of 255 at most */
         size_t piece = n - off > 255 ? 255 : n - off;
         rdata[len++] = (uint8_t)piece;
