@@ -297,7 +297,7 @@ Test(rules, auth_failures_outside_the_window_do_not_add_up)
  * in the window ending at the newer ones too, and the listing runs from that window's last minute. */
 Test(rules, auth_late_failures_join_newer_ones)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     uint32_t t = auth_fails(T0 + 300, "203.0.113.43", 5);
     auth_fails(T0, "203.0.113.43", 5);
     commit();
@@ -306,7 +306,7 @@ Test(rules, auth_late_failures_join_newer_ones)
 
 Test(rules, auth_late_failures_short_of_the_threshold_are_not_listed)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     auth_fails(T0 + 300, "203.0.113.44", 5);
     auth_fails(T0, "203.0.113.44", 4);
     auth_fails(T0 + 1500, "203.0.113.45", 5);      /* 25 minutes apart: two windows */
@@ -319,7 +319,7 @@ Test(rules, auth_late_failures_short_of_the_threshold_are_not_listed)
 /* A disconnect read before its session's rejects: they count, judged against its RCPTs. */
 Test(rules, dha_rejects_after_their_disconnect_are_judged)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     line(T0, "postfix/smtpd[100]: disconnect from unknown[203.0.113.46] ehlo=1 mail=1 rcpt=0/10 quit=1 commands=3/13");
     uint32_t t = unknown_rcpts(T0, "203.0.113.46", 10);
     line(T0 + 20, "postfix/smtpd[100]: disconnect from unknown[203.0.113.47] ehlo=1 mail=1 rcpt=12/22 quit=1 commands=15/25");
@@ -333,7 +333,7 @@ Test(rules, dha_rejects_after_their_disconnect_are_judged)
  * them a harvest (12 unknown against the clean session's 2 RCPTs would be). */
 Test(rules, dha_rejects_wait_for_their_own_disconnect)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     unknown_rcpts(T0, "203.0.113.48", 3);
     line(T0 + 2, "postfix/smtpd[101]: disconnect from unknown[203.0.113.48] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=5");
     unknown_rcpts(T0 + 3, "203.0.113.48", 9);
@@ -345,7 +345,7 @@ Test(rules, dha_rejects_wait_for_their_own_disconnect)
 /* qmgr's from= read before smtpd's client= for the same queue ID: the message counts for the client. */
 Test(rules, backscatter_counts_when_client_comes_after_from)
 {
-    open_feeder("zones", NULL);
+    open_feeder(SHIPPED, NULL);
     for (uint32_t i = 0; i < 20; i++) {
         line(T0 + i, "postfix/qmgr[200]: 4A%09X: from=<>, size=900, nrcpt=1 (queue active)", i);
         line(T0 + i, "postfix/smtpd[100]: 4A%09X: client=unknown[203.0.113.49]", i);
