@@ -19,8 +19,10 @@ void pending_add(struct feeder *f, int zi, uint32_t code, uint32_t offence, cons
     uint64_t h = table_hash(key, klen);
     struct pending *p = (struct pending *)table_get(&f->pending, key, klen, h);
     if (!p) {
-        if (!(p = calloc(1, sizeof *p)))
+        if (!(p = calloc(1, sizeof *p))) {
+            f->stats.listings_lost++;
             return;
+        }
         memcpy(p->key, key, klen);
         p->keylen = (uint16_t)klen;
         p->node.hash = h;
@@ -31,6 +33,7 @@ void pending_add(struct feeder *f, int zi, uint32_t code, uint32_t offence, cons
         p->since = since;
         if (table_put(&f->pending, &p->node) < 0) {
             free(p);
+            f->stats.listings_lost++;
             return;
         }
         if (!f->pending_last)

@@ -29,6 +29,7 @@ struct host_stats {
 struct feeder_stats {
     uint64_t lines, unparsed, skipped, events[EV_TYPES];
     uint64_t listings, manual_kept, allowed, commits, commit_failures;
+    uint64_t listings_lost;         /* listings a rule made that could not be queued: no memory */
     uint64_t skewed;                /* events dated more than max-skew ahead of the clock */
     uint64_t listings_by[ZONESET_MAX][RULE_KINDS];
     struct table hosts;             /* host name -> struct host_stats */

@@ -337,6 +337,9 @@ static void report(const struct run *r)
              (unsigned long long)s->skipped, (unsigned long long)s->unparsed, (unsigned long long)s->listings,
              (unsigned long long)s->manual_kept, (unsigned long long)s->allowed, (unsigned long long)s->commits,
              (unsigned long long)r->syslog.received, (unsigned long long)r->syslog.dropped_peer);
+    if (s->listings_lost)
+        log_err("%llu listings were lost: no memory to queue them (feeder_listings_lost_total)",
+                (unsigned long long)s->listings_lost);
     const struct state_stats *st = &r->f.state.stats;
     if (st->evicted_sources || st->evicted_queue)
         log_warn("at the caps, dropped the least recently seen: %llu sources (--max-sources %zu), %llu queue IDs "

@@ -139,6 +139,8 @@ static void render_listings(struct evbuffer *out, const struct feeder *f)
             }
     metric_head(out, "feeder_manual_kept_total", "counter", "listings not written because a manual entry was there");
     evbuffer_add_printf(out, "feeder_manual_kept_total %llu\n", (unsigned long long)s->manual_kept);
+    metric_head(out, "feeder_listings_lost_total", "counter", "listings a rule made but the feeder had no memory to queue");
+    evbuffer_add_printf(out, "feeder_listings_lost_total %llu\n", (unsigned long long)s->listings_lost);
     metric_head(out, "feeder_allowlisted_total", "counter", "rule crossings not listed: the source is on an allowlist");
     evbuffer_add_printf(out, "feeder_allowlisted_total %llu\n", (unsigned long long)s->allowed);
 }

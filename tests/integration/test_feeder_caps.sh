@@ -64,6 +64,7 @@ check "metrics: sources in memory + evicted = all 504" "504" "$(( ${ev:-0} + ${i
 check "metrics: evictions happened" "1" "$([ "${ev:-0}" -ge 301 ] && echo 1)"
 check_match "metrics: queue evictions and expiries exported" 'feeder_evicted_total\{kind="queue"\} 0' "$m"
 check_match "metrics: queue expiries exported" 'feeder_queue_expired_total 0' "$m"
+check_match "metrics: no listing lost for lack of memory (exported)" 'feeder_listings_lost_total 0' "$m"
 kill "$FEEDER"; wait "$FEEDER" 2>/dev/null
 
 # at the caps, kill -9 and restarts drop the same records as one uninterrupted run: the eviction order
