@@ -236,8 +236,8 @@ static int decode_ring(struct feeder_subject_rec *rec, struct buf *b, uint32_t *
     r->metric = get8(b);
     r->last = get32(b);
     r->nz = get8(b);
-    if (r->metric >= METRICS || (*have & 1u << r->metric))
-        return -1;      /* each metric once */
+    if (r->metric >= METRICS || (*have & 1u << r->metric) || r->nz > RING_MINUTES)
+        return -1;      /* each metric once, and no more pairs than the ring has slots */
     *have |= 1u << r->metric;
     for (int j = 0; j < r->nz && !b->bad; j++) {
         r->slot[j] = get8(b);

@@ -73,6 +73,31 @@ Test(feeder_store, damaged_records_refused)
     cr_assert_eq(feeder_subject_decode(SUBJ_IP, buf, n, &rec), -1, "a newer version");
 }
 
+/* A ring of more non-zero slots than it has (nz > RING_MINUTES) is damaged: refused before any pair is
+ * read, never stored past the record's arrays (ASan sees such a write), even when every slot number in
+ * it is valid. */
+Test(feeder_store, ring_with_more_pairs_than_slots_refused)
+{
+    static uint8_t buf[FEEDER_SUBJECT_VALUE_MAX];
+    static struct feeder_subject_rec rec;
+    size_t n = 0;
+    buf[n++] = 3;                                   /* version */
+    buf[n++] = 1;                                   /* one ring */
+    buf[n++] = M_AUTH_FAIL;
+    memset(buf + n, 0, 4), n += 4;                  /* last */
+    buf[n++] = 200;                                 /* 200 non-zero slots of 64 */
+    for (int j = 0; j < 200; j++) {
+        buf[n++] = (uint8_t)(j % RING_MINUTES);
+        buf[n++] = 1;
+        buf[n++] = 0;
+    }
+    buf[n++] = 0;                                   /* no offences */
+    memset(buf + n, 0, 4), n += 4;                  /* last unknown */
+    buf[n++] = FEEDER_EXTRA_NONE;
+    memset(buf + n, 0, 4), n += 4;                  /* seen */
+    cr_assert_eq(feeder_subject_decode(SUBJ_IP, buf, n, &rec), -1);
+}
+
 Test(feeder_store, queue_record_round_trip)
 {
     uint8_t buf[600];
