@@ -362,6 +362,25 @@ static int prefix_exists(struct answer_ctx *ctx, int zi, const struct ipnet *p)
     return store_prefix_exists(ctx->txn, z->dbi, zone_meta(ctx, zi), p, ctx->now);
 }
 
+/* Would a child of the domain, one listed by no entry of its own, be listed, i.e. does a live wildcard
+ * above the name cover its subdomains? Asked of "*.name" ('*' is in no stored key and no question),
+ * whose lookup sees the wildcard entries at and above the name and the allow entries that take their
+ * subdomains with them. 1, 0, or -1 on a store error. */
+static int children_covered(struct answer_ctx *ctx, int zi, const struct answer_prep *prep)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    char child[DOMAIN_MAX + 1];
+    struct listing l;
+    if (prep->domain_len + 2 > DOMAIN_MAX)
+        return 0;       /* no room for a child */
+    int len = snprintf(child, sizeof child, "*.%s", prep->domain);
+    const struct v4map *map = zone_keymap(ctx, zi);
+    if (map)            /* the name's suffixes are the child's: prep's hashes still serve */
+        return store_lookup_domain_filtered(ctx->txn, z->dbi, child, (size_t)len, ctx->now, domain_key_may_hold,
+                                            &(struct domain_filter){ map, prep }, &l);
+    return store_lookup_domain(ctx->txn, z->dbi, child, (size_t)len, ctx->now, &l, NULL);
+}
+
 /* Does the name exist although nothing is listed at it (l: what the lookup found)? 1, 0, or -1 on a
  * store error. */
 static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_query *q,
@@ -377,6 +396,11 @@ static int empty_non_terminal(struct answer_ctx *ctx, int zi, const struct dns_q
         int len = z->kind == ZONE_DOMAIN ? prep->domain_len : -1;
         if (len <= 0)               /* (account names are one label: nothing is below them) */
             return 0;
+        if ((l->flags & LISTING_ALLOW) && !(l->flags & LISTING_WILDCARD)) {
+            int covered = children_covered(ctx, zi, prep);  /* allowed alone: its children may be listed */
+            if (covered != 0)
+                return covered;
+        }
         const struct zone_meta *meta = zone_meta(ctx, zi);
         const struct v4map *map = meta->key_map_format == STORE_KEY_MAP_FORMAT ? zone_keymap(ctx, zi) : NULL;
         if (map && !keymap_may_hold_hash(map, prep->parent_hash))

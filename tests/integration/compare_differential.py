@@ -117,12 +117,6 @@ def covering(a, nets):
     return [n for n in nets if n.version == a.version and a in n]
 
 
-def domain_covered_by_wildcard(name):
-    """A listed wildcard of a parent (or `.name` of one) covers the name."""
-    parts = name.split(".")
-    return any(dom.get(".".join(parts[i:])) in ("name+subs", "subs") for i in range(1, len(parts)))
-
-
 # Named exceptions, each one documented in README. f(name, qtype, primary, other) -> bool.
 def rbl_most_specific_only(name, qtype, p, o):
     """README (export): rbldnsd answers the most specific entry only; dnsbl-server answers the codes
@@ -147,14 +141,6 @@ def rbl_empty_non_terminal(name, qtype, p, o):
     """README (What it answers) and spamhaus/rbldnsd#17: rbldnsd answers NXDOMAIN for a name above
     a listing, which exists (RFC 8020: NODATA)."""
     return p[0] == "NOERROR" and not p[1] | p[2] and o[0] == "NXDOMAIN"
-
-
-def knot_allowed_name_under_wildcard(name, qtype, p, o):
-    """README (Zone transfers, allow holes): a name allowed alone under a listed wildcard gets
-    `*.name` on secondaries, so it exists there: NODATA instead of the primary's NXDOMAIN."""
-    d = name[:-len(".dbl.example")] if name.endswith(".dbl.example") else None
-    return (d is not None and dom.get(d) == "allow" and domain_covered_by_wildcard(d) and
-            p[0] == "NXDOMAIN" and o[0] == "NOERROR" and not o[1] | o[2])
 
 
 def knot_wildcard_answers_partial_names(name, qtype, p, o):
@@ -187,7 +173,7 @@ def knot_wildcard_answers_partial_names(name, qtype, p, o):
 
 EXCEPTIONS = {
     "rbldnsd": [rbl_most_specific_only, rbl_listing_inside_shorter_allow, rbl_empty_non_terminal],
-    "knot": [knot_allowed_name_under_wildcard, knot_wildcard_answers_partial_names],
+    "knot": [knot_wildcard_answers_partial_names],
 }
 
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -35,7 +35,10 @@ ctl allow bl.example 2001:db8:2::5 >/dev/null
 ctl allow dbl.example ok.kids.example >/dev/null
 check "allow hole in the new /64" "NXDOMAIN" "$(status "$(rev6 2001:db8:2::5).bl.example" A)"
 check "the /64 around it still listed" "127.0.0.5" "$(q "$(rev6 2001:db8:2::6).bl.example" A)"
-check "allow hole under the wildcard" "NXDOMAIN" "$(status ok.kids.example.dbl.example A)"
+check "allow hole under the wildcard: not listed" "" "$(q ok.kids.example.dbl.example A)"
+check "allow hole under the wildcard: its listed children make it exist (NODATA, RFC 8020)" "NOERROR" \
+    "$(status ok.kids.example.dbl.example A)"
+check "allow hole under the wildcard: its children stay listed" "127.0.1.5" "$(q x.ok.kids.example.dbl.example A)"
 
 # a big write (more keys than one commit remembers): the filter is rebuilt from the store
 { for i in $(seq 1 300); do echo "big$i.example"; done; } >"$T/big.dnset"

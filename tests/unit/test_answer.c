@@ -553,6 +553,33 @@ Test(answer, domain_parents_of_exact_listings_exist)
     }
 }
 
+/* A name allowed alone (not its subdomains) under a listed wildcard has listed children: it exists as an
+ * empty non-terminal (RFC 8020; issue 10: "an allowed name with listed children"), NODATA as on a
+ * secondary, while a name allowed with its subdomains, and an allowed name whose parent wildcard is
+ * expired or allowed, do not exist. */
+Test(answer, domain_allowed_alone_under_a_wildcard_exists)
+{
+    struct reason rs[] = { R(CODE(1, 5), 0, "mass volume") }, gone[] = { R(CODE(1, 5), NOW - 10, "old") };
+    struct reason allow[] = { R(0, 0, "partner") };
+    put("dbl.example", "spam.example", LISTING_WILDCARD, 1, rs);
+    put("dbl.example", "good.spam.example", LISTING_ALLOW, 1, allow);
+    put("dbl.example", "fine.spam.example", LISTING_ALLOW | LISTING_WILDCARD, 1, allow);
+    put("dbl.example", "old.example", LISTING_WILDCARD, 1, gone);
+    put("dbl.example", "good.old.example", LISTING_ALLOW, 1, allow);
+    ask("x.good.spam.example.dbl.example", LDNS_RR_TYPE_A);
+    cr_assert(has_a(CODE(1, 5)), "the allowed name's children stay listed");
+    ask("good.spam.example.dbl.example", LDNS_RR_TYPE_A);
+    expect_negative(LDNS_RCODE_NOERROR, "dbl.example.");
+    ask("good.spam.example.dbl.example", LDNS_RR_TYPE_TXT);
+    expect_negative(LDNS_RCODE_NOERROR, "dbl.example.");
+    static const char *const absent[] = { "fine.spam.example.dbl.example", "x.fine.spam.example.dbl.example",
+                                          "good.old.example.dbl.example" };
+    for (size_t i = 0; i < 3; i++) {
+        ask(absent[i], LDNS_RR_TYPE_A);
+        expect_negative(LDNS_RCODE_NXDOMAIN, "dbl.example.");
+    }
+}
+
 Test(answer, domain_bad_characters_nxdomain)
 {
     struct reason rs[] = { R(CODE(1, 5), 0, "x") };
