@@ -75,21 +75,27 @@ static const struct zone_meta *zone_meta(struct answer_ctx *ctx, int zi)
 }
 
 /* The zone's key filter if it covers this snapshot, else NULL (search the B-tree). */
+/* May zone zi's copy of a map (the /24 map or the key filter) answer for this snapshot? Synced once
+ * per snapshot (bit zi of *checked), the verdict kept in *ok. */
+static int map_usable(struct answer_ctx *ctx, int zi, struct v4map *map,
+                      int (*sync)(struct v4map *, MDB_txn *, MDB_dbi, uint32_t), uint32_t gen,
+                      uint64_t *checked, uint64_t *ok)
+{
+    uint64_t bit = 1ULL << zi;
+    if (!(*checked & bit)) {
+        *checked |= bit;
+        *ok = sync(map, ctx->txn, ctx->zones->zones[zi].dbi, gen) ? *ok | bit : *ok & ~bit;
+    }
+    return (*ok & bit) != 0;
+}
+
 static const struct v4map *zone_keymap(struct answer_ctx *ctx, int zi)
 {
     const struct zone_meta *meta = zone_meta(ctx, zi);
     const struct zone *z = &ctx->zones->zones[zi];
     struct v4map *map = ctx->keymaps && z->slot ? ctx->keymaps[z->slot] : NULL;
-    if (!map)
-        return NULL;
-    if (!(ctx->kmap_checked & (1ULL << zi))) {
-        ctx->kmap_checked |= 1ULL << zi;
-        if (keymap_sync(map, ctx->txn, z->dbi, meta->key_map_gen))
-            ctx->kmap_ok |= 1ULL << zi;
-        else
-            ctx->kmap_ok &= ~(1ULL << zi);
-    }
-    return ctx->kmap_ok & (1ULL << zi) ? map : NULL;
+    return map && map_usable(ctx, zi, map, keymap_sync, meta->key_map_gen, &ctx->kmap_checked, &ctx->kmap_ok)
+               ? map : NULL;
 }
 
 /* The key filter for store_lookup_domain_filtered, with the hashes prepare() worked out: the keys a
@@ -151,16 +157,8 @@ static const struct zone_meta *lookup_meta(struct answer_ctx *ctx, int zi, const
     struct v4map *map = ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
     if (a->family == ADDR_V6)
         return lookup_meta_v6(ctx, zi, prep, a, meta, narrowed);
-    if (!map)
-        return meta;
-    if (!(ctx->map_checked & (1ULL << zi))) {
-        ctx->map_checked |= 1ULL << zi;
-        if (v4map_sync(map, ctx->txn, z->dbi, meta->v4_map_gen))
-            ctx->map_ok |= 1ULL << zi;
-        else
-            ctx->map_ok &= ~(1ULL << zi);
-    }
-    if (!(ctx->map_ok & (1ULL << zi)) || v4map_may_hold(map, a->bytes))
+    if (!map || !map_usable(ctx, zi, map, v4map_sync, meta->v4_map_gen, &ctx->map_checked, &ctx->map_ok) ||
+        v4map_may_hold(map, a->bytes))
         return meta;
     *narrowed = *meta;
     narrowed->v4_plens &= (1ULL << 24) - 1;
@@ -637,10 +635,12 @@ void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, st
     if (map && prep->domain_len > 0)
         keymap_prefetch_hash(map, prep->parent_hash);
     struct v4map *map4 = prep->has_addr && ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
-    struct ipaddr a = prep->addr;
-    addr_unmap_v4(&a);  /* as lookup() does: ::ffff:a.b.c.d is an IPv4 question */
-    if (map4 && a.family == ADDR_V4)
-        v4map_prefetch(map4, a.bytes);
+    if (map4) {
+        struct ipaddr a = prep->addr;
+        addr_unmap_v4(&a);  /* as lookup() does: ::ffff:a.b.c.d is an IPv4 question */
+        if (a.family == ADDR_V4)
+            v4map_prefetch(map4, a.bytes);
+    }
 }
 
 void answer_ctx_invalidate(struct answer_ctx *ctx)
