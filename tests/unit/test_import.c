@@ -21,25 +21,18 @@ static char err[512];
 
 static void setup(void)
 {
-    char zdir[512];
-    shipped_zones_dir(zdir, sizeof zdir);
-    cr_assert_eq(zoneset_load(zdir, &zs, err, sizeof err), 0, "%s", err);
+    shipped_store_open(&zs, &st, dir, sizeof dir, "test_import");
     bl = zoneset_find(&zs, "bl.example");
     dbl = zoneset_find(&zs, "dbl.example");
     cr_assert_not_null(bl);
     cr_assert_not_null(dbl);
-    tmpdir_make(dir, sizeof dir, "test_import");
-    cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);
     importer_init(&im, bl, NOW, 0);
 }
 
 static void teardown(void)
 {
     importer_free(&im);
-    store_close(&st);
-    zoneset_free(&zs);
-    tmpdir_remove(dir);
+    shipped_store_close(&zs, &st, dir);
 }
 
 TestSuite(import, .init = setup, .fini = teardown);

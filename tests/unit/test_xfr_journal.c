@@ -21,19 +21,12 @@ static char dir[64];
 
 static void setup(void)
 {
-    char err[512], zdir[512];
-    shipped_zones_dir(zdir, sizeof zdir);
-    cr_assert_eq(zoneset_load(zdir, &zs, err, sizeof err), 0, "%s", err);
-    tmpdir_make(dir, sizeof dir, "test_xfr_journal");
-    cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);
+    shipped_store_open(&zs, &st, dir, sizeof dir, "test_xfr_journal");
 }
 
 static void teardown(void)
 {
-    store_close(&st);
-    zoneset_free(&zs);
-    tmpdir_remove(dir);
+    shipped_store_close(&zs, &st, dir);
 }
 
 TestSuite(journal, .init = setup, .fini = teardown);

@@ -34,12 +34,7 @@ static struct xfr_stats stats;
 
 static void setup(void)
 {
-    char err[512], zdir[512];
-    shipped_zones_dir(zdir, sizeof zdir);
-    cr_assert_eq(zoneset_load(zdir, &zs, err, sizeof err), 0, "%s", err);
-    tmpdir_make(dir, sizeof dir, "test_xfr");
-    cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(zoneset_bind(&zs, &st, err, sizeof err), 0, "%s", err);
+    shipped_store_open(&zs, &st, dir, sizeof dir, "test_xfr");
 }
 
 static void teardown(void)
@@ -47,9 +42,7 @@ static void teardown(void)
     free(recs);
     recs = NULL;
     nrecs = caprecs = 0;
-    store_close(&st);
-    zoneset_free(&zs);
-    tmpdir_remove(dir);
+    shipped_store_close(&zs, &st, dir);
 }
 
 TestSuite(xfr, .init = setup, .fini = teardown);

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store.h"
+#include "zone.h"
+
 /* Creates /tmp/NAME.XXXXXX; its path goes into buf. */
 static inline void tmpdir_make(char *buf, size_t cap, const char *name)
 {
@@ -46,6 +49,26 @@ static inline void source_path(char *buf, size_t cap, const char *rel)
 static inline void shipped_zones_dir(char *buf, size_t cap)
 {
     source_path(buf, cap, "zones");
+}
+
+/* The shipped zones bound to a fresh store in a temporary directory /tmp/NAME.XXXXXX (its path goes
+ * into dir), and their closing: the fixture of tests that read and write zones. */
+static inline void shipped_store_open(struct zoneset *zs, struct store *st, char *dir, size_t cap,
+                                      const char *name)
+{
+    char err[512], zdir[512];
+    shipped_zones_dir(zdir, sizeof zdir);
+    cr_assert_eq(zoneset_load(zdir, zs, err, sizeof err), 0, "%s", err);
+    tmpdir_make(dir, cap, name);
+    cr_assert_eq(store_open(st, dir, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(zoneset_bind(zs, st, err, sizeof err), 0, "%s", err);
+}
+
+static inline void shipped_store_close(struct zoneset *zs, struct store *st, const char *dir)
+{
+    store_close(st);
+    zoneset_free(zs);
+    tmpdir_remove(dir);
 }
 
 /* A packet under construction, written in wire order. */
