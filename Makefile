@@ -41,10 +41,10 @@ LIBS_JSON   = -ljansson           # dnsbl-server's Dovecot policy endpoint
 # lib/ is built as $(BUILD)/libdnsbl.a: each program links the members it uses
 LIB_SRC    = lib/log.c lib/addr.c lib/conf.c lib/store.c lib/v4map.c lib/zone.c lib/zone_rules.c lib/zone_xfr.c \
              lib/zone_policy.c lib/metrics_http.c lib/geo.c lib/listing_text.c lib/xfr_records.c \
-             lib/ring.c lib/feeder_store.c
+             lib/ring.c lib/feeder_store.c lib/store_index.c
 SERVER_SRC = dnsbl-server/query.c dnsbl-server/answer.c dnsbl-server/listen.c dnsbl-server/metrics.c \
              dnsbl-server/main.c dnsbl-server/xfr.c dnsbl-server/notify.c dnsbl-server/tcp_sources.c dnsbl-server/rrl.c \
-             $(POLICY_SRC) dnsbl-server/policy_server.c
+             $(POLICY_SRC) dnsbl-server/policy_server.c dnsbl-server/indexer.c
 # the policy endpoints' decision and protocols (no sockets): dnsbl-server, unit tests, the fuzzer
 POLICY_SRC = dnsbl-server/policy.c dnsbl-server/policy_postfix.c dnsbl-server/policy_dovecot.c
 CTL_SRC    = dnsblctl/import.c dnsblctl/json.c dnsblctl/ctl.c dnsblctl/ctl_write.c dnsblctl/ctl_read.c \

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "listing_text.h"
+#include "store_index.h"
 #include "query.h"
 
 #define TXT_MAX 1024
@@ -96,6 +97,22 @@ static const struct v4map *zone_keymap(struct answer_ctx *ctx, int zi)
     struct v4map *map = ctx->keymaps && z->slot ? ctx->keymaps[z->slot] : NULL;
     return map && map_usable(ctx, zi, map, keymap_sync, meta->key_map_gen, &ctx->kmap_checked, &ctx->kmap_ok)
                ? map : NULL;
+}
+
+/* The zone's index if it holds this snapshot's entries, else NULL (search the B-tree). Loaded for each
+ * question, never kept: the indexer frees an index it replaced only once every batch that may have
+ * loaded it has ended. */
+static const struct store_index *zone_index(struct answer_ctx *ctx, int zi)
+{
+    const struct zone *z = &ctx->zones->zones[zi];
+    if (!ctx->indexes || !z->slot)
+        return NULL;
+    const struct store_index *ix = atomic_load_explicit(&ctx->indexes[z->slot], memory_order_acquire);
+    const struct zone_meta *meta = zone_meta(ctx, zi);
+    if (!ix || ix->dbi != z->dbi || ix->serial != meta->serial || (ctx->meta_failed & 1ULL << zi))
+        return NULL;
+    ctx->index_used |= 1ULL << zi;
+    return ix;
 }
 
 /* The key filter for store_lookup_domain_filtered, with the hashes prepare() worked out: the keys a
@@ -314,8 +331,8 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, con
             return a.bytes[3] == 2;
         }
         struct zone_meta narrowed;
-        return store_lookup_ip(ctx->txn, z->dbi, lookup_meta(ctx, zi, prep, &a, &narrowed), &a, ctx->now, l,
-                               NULL);
+        const struct zone_meta *meta = lookup_meta(ctx, zi, prep, &a, &narrowed);
+        return store_lookup_ip_indexed(ctx->txn, z->dbi, zone_index(ctx, zi), meta, &a, ctx->now, l, NULL);
     }
     const char *name = prep->domain;
     int len = prep->domain_len;
@@ -326,10 +343,9 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, con
         return name[0] == 't';
     }
     const struct v4map *map = zone_keymap(ctx, zi);
-    if (map)
-        return store_lookup_domain_filtered(ctx->txn, z->dbi, name, (size_t)len, ctx->now, domain_key_may_hold,
-                                            &(struct domain_filter){ map, prep }, l);
-    return store_lookup_domain(ctx->txn, z->dbi, name, (size_t)len, ctx->now, l, NULL);
+    return store_lookup_domain_filtered(ctx->txn, z->dbi, name, (size_t)len, ctx->now,
+                                        map ? domain_key_may_hold : NULL, &(struct domain_filter){ map, prep },
+                                        zone_index(ctx, zi), l);
 }
 
 /* ---- empty non-terminals (RFC 8020) ----
@@ -372,11 +388,10 @@ static int children_covered(struct answer_ctx *ctx, int zi, const struct answer_
     if (prep->domain_len + 2 > DOMAIN_MAX)
         return 0;       /* no room for a child */
     int len = snprintf(child, sizeof child, "*.%s", prep->domain);
-    const struct v4map *map = zone_keymap(ctx, zi);
-    if (map)            /* the name's suffixes are the child's: prep's hashes still serve */
-        return store_lookup_domain_filtered(ctx->txn, z->dbi, child, (size_t)len, ctx->now, domain_key_may_hold,
-                                            &(struct domain_filter){ map, prep }, &l);
-    return store_lookup_domain(ctx->txn, z->dbi, child, (size_t)len, ctx->now, &l, NULL);
+    const struct v4map *map = zone_keymap(ctx, zi);    /* the name's suffixes are the child's: prep's */
+    return store_lookup_domain_filtered(ctx->txn, z->dbi, child, (size_t)len, ctx->now,    /* hashes serve */
+                                        map ? domain_key_may_hold : NULL, &(struct domain_filter){ map, prep },
+                                        zone_index(ctx, zi), &l);
 }
 
 /* Does the name exist although nothing is listed at it (l: what the lookup found)? 1, 0, or -1 on a
@@ -585,21 +600,31 @@ static void hash_domain_keys(struct answer_prep *p)
     p->parent_hash = store_key_hash(key, store_key_parent(p->domain, (size_t)n, key));
 }
 
-/* hash[] for an IPv6 question: its network keys at the prefix lengths the zone had at the last
+/* hash[] for an address question: its network keys at the prefix lengths the zone had at the last
  * snapshot read (a hint: lookup_meta_v6 hashes any other length itself). */
 static void hash_net_keys(const struct answer_ctx *ctx, int zi, struct answer_prep *p)
 {
     if (!(ctx->meta_valid & (1ULL << zi)))
         return;
     const struct zone_meta *meta = &ctx->meta[zi];
-    for (int w = 0; w < 3; w++)
-        for (uint64_t bits = meta->v6_plens[w]; bits && p->nhash < ANSWER_PREP_HASHES; bits &= bits - 1) {
+    int v4 = p->addr.family == ADDR_V4;
+    for (int w = 0; w < (v4 ? 1 : 3); w++)
+        for (uint64_t bits = v4 ? meta->v4_plens : meta->v6_plens[w]; bits && p->nhash < ANSWER_PREP_HASHES;
+             bits &= bits - 1) {
             struct ipnet net = { p->addr, (uint8_t)(w * 64 + __builtin_ctzll(bits)) };
             uint8_t key[18];
             net_clear_host_bits(&net);
             p->hash_tag[p->nhash] = net.plen;
             p->hash[p->nhash++] = store_key_hash(key, store_key_net(&net, key));
         }
+}
+
+/* The zone's index, whatever snapshot it holds: only to prefetch from. */
+static const struct store_index *prefetch_index(const struct answer_ctx *ctx, const struct zone *z)
+{
+    const struct store_index *ix = ctx->indexes && z->slot
+                                 ? atomic_load_explicit(&ctx->indexes[z->slot], memory_order_acquire) : NULL;
+    return ix && ix->dbi == z->dbi ? ix : NULL;
 }
 
 static void prepare(const struct answer_ctx *ctx, const struct dns_query *q, struct answer_prep *p)
@@ -617,8 +642,8 @@ static void prepare(const struct answer_ctx *ctx, const struct dns_query *q, str
         p->domain_len = relative_domain(q, rel, p->domain, sizeof p->domain);
         hash_domain_keys(p);
     } else if ((rel == 4 || rel == 32) && question_addr(q, rel, &p->addr) == 0) {
-        p->has_addr = 1;
-        if (p->addr.family == ADDR_V6)
+        p->has_addr = 1;    /* IPv4: hashed only for the index's prefetch */
+        if (p->addr.family == ADDR_V6 || prefetch_index(ctx, z))
             hash_net_keys(ctx, p->zone, p);
     }
 }
@@ -634,6 +659,9 @@ void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, st
         keymap_prefetch_hash(map, prep->hash[i]);
     if (map && prep->domain_len > 0)
         keymap_prefetch_hash(map, prep->parent_hash);
+    const struct store_index *ix = z ? prefetch_index(ctx, z) : NULL;
+    for (int i = 0; ix && i < prep->nhash; i++)
+        store_index_prefetch(ix, prep->hash[i]);
     struct v4map *map4 = prep->has_addr && ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
     if (map4) {
         struct ipaddr a = prep->addr;
@@ -641,6 +669,14 @@ void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, st
         if (a.family == ADDR_V4)
             v4map_prefetch(map4, a.bytes);
     }
+}
+
+void answer_prefetch_entries(const struct answer_ctx *ctx, const struct answer_prep *prep)
+{
+    const struct zone *z = prep->zone >= 0 ? &ctx->zones->zones[prep->zone] : NULL;
+    const struct store_index *ix = z ? prefetch_index(ctx, z) : NULL;
+    for (int i = 0; ix && i < prep->nhash; i++)
+        store_index_prefetch_entry(ix, prep->hash[i]);
 }
 
 void answer_ctx_invalidate(struct answer_ctx *ctx)

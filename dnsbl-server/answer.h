@@ -27,6 +27,8 @@ struct answer_ctx {
     struct zone_meta meta[ZONESET_MAX];
     struct v4map *const *v4maps;    /* by zone slot (slot 0: none), or NULL: no /24 maps */
     struct v4map *const *keymaps;   /* key filters (IPv6, domain keys) the same way, or NULL */
+    _Atomic(struct store_index *) const *indexes;   /* the indexer's (indexer.h) the same way, or NULL */
+    uint64_t index_used;        /* bit per zone: an index answered (for tests) */
 };
 
 /* What happened, for counters and the query log. */
@@ -63,6 +65,10 @@ struct answer_prep {
  * what answering it will read (the /24 map word of an IPv4 question, the key filter words of an
  * IPv6 or domain one), so that the batch's cache misses overlap. */
 void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, struct answer_prep *prep);
+
+/* The second step of the hint, once the batch's answer_prefetch calls are done: starts loading the
+ * index entries their loads found (an index probe's key comparison is then no cache miss either). */
+void answer_prefetch_entries(const struct answer_ctx *ctx, const struct answer_prep *prep);
 
 /* The response to q, which query_parse made from pkt (the answer echoes pkt's question as sent);
  * prep is answer_prefetch's for q under the same zones, or NULL (then it is worked out here).

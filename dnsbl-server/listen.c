@@ -149,6 +149,7 @@ int server_open_sockets(struct server *srv, char *err, size_t errlen)
 static void batch_begin(struct worker *w)
 {
     struct zoneset *zs;
+    atomic_fetch_add(&w->batches, 1);       /* before any index pointer is loaded (indexer.c) */
     do {
         zs = atomic_load(&w->srv->zones);
         atomic_store(&w->in_use, zs);
@@ -168,6 +169,7 @@ static void batch_end(struct worker *w)
 {
     mdb_txn_reset(w->txn);
     atomic_store(&w->in_use, NULL);
+    atomic_fetch_add(&w->batches, 1);
 }
 
 static void log_query(const struct sockaddr_storage *peer, const struct dns_query *q,
@@ -281,6 +283,8 @@ static void udp_answer_batch(struct worker *w, int n)
         query_parse(w->in[i], w->rx[i].msg_len, &q[i]);
         answer_prefetch(&w->actx, &q[i], &prep[i]);
     }
+    for (int i = 0; i < n; i++)
+        answer_prefetch_entries(&w->actx, &prep[i]);
     for (int i = 0; i < n; i++) {
         struct answer_info info;
         size_t len = answer_parsed(&w->actx, &q[i], &prep[i], w->in[i], w->out[nout], UDP_RECV_MAX, 0, &info);
@@ -596,6 +600,7 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
     mdb_txn_reset(w->txn);
     w->actx.v4maps = srv->v4maps;
     w->actx.keymaps = srv->keymaps;
+    w->actx.indexes = srv->indexes;
     for (int i = 0; w->kind == WORKER_TCP && i < srv->nlisten; i++) {
         w->tcp_listener[i] = evconnlistener_new(w->base, tcp_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, w->tcp_fd[i]);
         if (!w->tcp_listener[i]) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "indexer.h"
 #include "notify.h"
 #include "server.h"
 
@@ -46,6 +47,9 @@ static void usage(FILE *f)
 "                      prefix (/24, /56) and answer (default 0: off)\n"
 "  --rrl-slip N        over the rate, every Nth response is sent truncated so real\n"
 "                      resolvers retry over TCP; the rest are dropped (default 2)\n"
+"  --index-memory MB   in-memory indexes of the zones' keys take at most this;\n"
+"                      a zone that does not fit is searched in the store\n"
+"                      (default 512; 0: no indexes)\n"
 "  --metrics ADDR:PORT Prometheus metrics over HTTP: GET /metrics\n"
 "  --policy-postfix ADDR:PORT|unix:PATH\n"
 "                      Postfix policy delegation (check_policy_service), repeatable\n"
@@ -93,7 +97,7 @@ static int parse_int(const char *s, int min, int max, int *out)
 static int parse_args(int argc, char **argv, struct server *srv)
 {
     enum { O_DB = 256, O_ZONES, O_LISTEN, O_THREADS, O_USER, O_FG, O_SYSLOG, O_PID, O_QLOG,
-           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION, O_METRICS, O_TCPTIMEOUT, O_TCPSOURCE, O_RRL, O_RRLSLIP,
+           O_TCPMAX, O_TCPIDLE, O_VERBOSE, O_HELP, O_VERSION, O_METRICS, O_TCPTIMEOUT, O_TCPSOURCE, O_RRL, O_RRLSLIP, O_INDEXMEM,
            O_PF, O_DV, O_DVKEY, O_PMAX, O_PIDLE, O_GEOIP };
     static const struct option opts[] = {
         { "db", 1, 0, O_DB }, { "zones", 1, 0, O_ZONES }, { "listen", 1, 0, O_LISTEN },
@@ -102,14 +106,14 @@ static int parse_args(int argc, char **argv, struct server *srv)
         { "tcp-max", 1, 0, O_TCPMAX }, { "tcp-idle", 1, 0, O_TCPIDLE }, { "verbose", 0, 0, O_VERBOSE },
         { "help", 0, 0, O_HELP }, { "version", 0, 0, O_VERSION }, { "metrics", 1, 0, O_METRICS },
         { "tcp-timeout", 1, 0, O_TCPTIMEOUT }, { "tcp-per-source", 1, 0, O_TCPSOURCE },
-        { "rrl", 1, 0, O_RRL }, { "rrl-slip", 1, 0, O_RRLSLIP }, { "policy-postfix", 1, 0, O_PF },
+        { "index-memory", 1, 0, O_INDEXMEM }, { "rrl", 1, 0, O_RRL }, { "rrl-slip", 1, 0, O_RRLSLIP }, { "policy-postfix", 1, 0, O_PF },
         { "policy-dovecot", 1, 0, O_DV }, { "policy-dovecot-key", 1, 0, O_DVKEY },
         { "policy-max-conns", 1, 0, O_PMAX }, { "policy-idle", 1, 0, O_PIDLE }, { "geoip", 1, 0, O_GEOIP },
         { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int bad = 0;
+        int bad = 0, mb;
         switch (c) {
         case O_DB: srv->db_dir = optarg; break;
         case O_ZONES: srv->zones_dir = optarg; break;
@@ -126,6 +130,10 @@ static int parse_args(int argc, char **argv, struct server *srv)
         case O_TCPSOURCE: bad = parse_int(optarg, 1, 1000000, &srv->tcp_per_source); break;
         case O_RRL: bad = parse_int(optarg, 0, 1000000, &srv->rrl_rate); break;
         case O_RRLSLIP: bad = parse_int(optarg, 0, 100, &srv->rrl_slip); break;
+        case O_INDEXMEM:
+            bad = parse_int(optarg, 0, 1 << 20, &mb);
+            srv->index_memory = (size_t)mb << 20;
+            break;
         case O_VERBOSE: srv->verbose = 1; break;
         case O_METRICS: srv->metrics_addr = optarg; break;
         case O_PF:
@@ -227,6 +235,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     metrics_assign_slots(srv, fresh);
     attach_v4maps(srv, fresh);
     srv->reloads_ok++;
+    indexer_set_zones(srv->indexer, fresh);
     struct zoneset *old = atomic_exchange(&srv->zones, fresh);
     server_quiesce(srv, old);
     policy_server_quiesce(srv->policy, old);
@@ -313,6 +322,10 @@ static int run(struct server *srv)
         log_err("start: %s", srv->base ? err : "cannot create the event base");
         return 1;
     }
+    if (srv->index_memory && !(srv->indexer = indexer_start(srv, srv->index_memory, err, sizeof err))) {
+        log_err("%s", err);
+        return 1;
+    }
     if (srv->policy && policy_server_start(srv->policy, err, sizeof err) < 0) {
         log_err("%s", err);
         return 1;
@@ -343,7 +356,7 @@ int main(int argc, char **argv)
 {
     struct server srv = { .db_dir = "./var/db", .zones_dir = "./zones", .nthreads = 1,
                           .tcp_max_conns = 256, .tcp_idle_seconds = 10, .tcp_timeout_ms = 2000,
-                          .tcp_per_source = 16, .rrl_slip = 2,
+                          .tcp_per_source = 16, .rrl_slip = 2, .index_memory = (size_t)512 << 20,
                           .policy_opts = { .max_conns = 256, .idle_seconds = 300 } };
     if (parse_args(argc, argv, &srv) < 0)
         return 2;
@@ -351,6 +364,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int rc = run(&srv);
     policy_server_stop(srv.policy);
+    indexer_stop(srv.indexer);      /* its grace periods need the workers */
     server_stop_workers(&srv);
     struct zoneset *zs = atomic_load(&srv.zones);
     if (zs) {

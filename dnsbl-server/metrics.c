@@ -143,6 +143,26 @@ static void render_store(struct evbuffer *out, struct server *srv)
                         (unsigned long long)srv->reloads_ok, (unsigned long long)srv->reloads_failed);
 }
 
+static void render_indexes(struct evbuffer *out, struct server *srv)
+{
+    metric_head(out, "dnsbl_index_keys", "gauge", "entries in the zone's in-memory index (0: none, see --index-memory)");
+    for (int slot = 1; slot < srv->metric_zones; slot++) {
+        evbuffer_add_printf(out, "dnsbl_index_keys{zone=\"");
+        metric_label_value(out, srv->metric_zone[slot]);
+        evbuffer_add_printf(out, "\"} %zu\n", atomic_load_explicit(&srv->index_keys[slot], memory_order_relaxed));
+    }
+    metric_head(out, "dnsbl_index_bytes", "gauge", "memory the zone's in-memory index takes");
+    for (int slot = 1; slot < srv->metric_zones; slot++) {
+        evbuffer_add_printf(out, "dnsbl_index_bytes{zone=\"");
+        metric_label_value(out, srv->metric_zone[slot]);
+        evbuffer_add_printf(out, "\"} %zu\n", atomic_load_explicit(&srv->index_bytes[slot], memory_order_relaxed));
+    }
+    metric_head(out, "dnsbl_index_builds_total", "counter", "in-memory indexes built (one per zone serial, at most)");
+    evbuffer_add_printf(out, "dnsbl_index_builds_total %llu\n", (unsigned long long)atomic_load(&srv->index_builds));
+    metric_head(out, "dnsbl_index_failures_total", "counter", "index builds that failed (store error, no memory)");
+    evbuffer_add_printf(out, "dnsbl_index_failures_total %llu\n", (unsigned long long)atomic_load(&srv->index_failures));
+}
+
 static void render_policy(struct evbuffer *out, const struct policy_counters *pc)
 {
     static const char *const pf[] = { "dunno", "reject", "defer", "error" };
@@ -176,6 +196,7 @@ void metrics_render(struct evbuffer *out, void *arg)
         mdb_txn_abort(txn);
     }
     render_store(out, srv);
+    render_indexes(out, srv);
     if (srv->policy)
         render_policy(out, policy_server_counters(srv->policy));
 }

@@ -57,6 +57,7 @@ struct worker {
     MDB_txn *txn;                           /* reset between batches, renewed at the next */
     struct answer_ctx actx;
     _Atomic(struct zoneset *) in_use;       /* the zone set of the batch in progress, or NULL */
+    _Atomic unsigned long batches;          /* odd while in a batch: the indexer's grace periods */
     struct worker_metrics *metrics;
     /* WORKER_UDP: the socket and the batch buffers for recvmmsg/sendmmsg (no allocation per packet) */
     int udp_fd;
@@ -87,12 +88,17 @@ struct server {
     int tcp_per_source;                     /* connections one address (IPv6: /64) may hold */
     int rrl_rate, rrl_slip;                 /* --rrl responses/s per bucket (0: off), --rrl-slip */
     const char *metrics_addr;               /* --metrics ADDR:PORT */
+    size_t index_memory;                    /* --index-memory, in bytes (0: no indexes) */
     struct policy_options policy_opts;      /* --policy-postfix, --policy-dovecot, --geoip, ... */
     /* state */
     struct store store;
     _Atomic(struct zoneset *) zones;
     struct v4map *v4maps[METRIC_ZONES];     /* IP zones' /24 maps by zone slot, kept across reloads */
     struct v4map *keymaps[METRIC_ZONES];    /* every zone's key filter (IPv6, domains), the same way */
+    _Atomic(struct store_index *) indexes[METRIC_ZONES];   /* by zone slot: the indexer's (indexer.h) */
+    _Atomic size_t index_keys[METRIC_ZONES], index_bytes[METRIC_ZONES];
+    _Atomic uint64_t index_builds, index_failures;
+    struct indexer *indexer;
     struct tcp_sources tcp_sources;
     struct worker *workers;                 /* per thread of --threads: one TCP worker, one UDP
                                                worker per listen address */

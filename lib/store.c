@@ -1,5 +1,6 @@
 /* store.c - see store.h for the schema. */
 #include "store.h"
+#include "store_index.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -427,14 +428,42 @@ static int cover(struct listing *out, const struct listing *e, uint32_t now, int
     return 0;
 }
 
+/* An entry's value from the index when there is one, else through ch as store_get_at reads it. */
+static int get_entry(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct store_index *ix,
+                     const uint8_t *key, size_t klen, struct listing *out)
+{
+    if (!ix)
+        return store_get_at(txn, dbi, ch, key, klen, out);
+    MDB_val v;
+    return store_index_find(ix, store_key_hash(key, klen), key, klen, &v) &&
+           listing_decode(v.mv_data, v.mv_size, out) == 0;
+}
+
+static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct store_index *ix,
+                     const struct zone_meta *meta, const struct ipaddr *a, uint32_t now, struct listing *out,
+                     struct ipnet *matched);
+
 int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
 {
-    return store_lookup_ip_at(txn, dbi, NULL, meta, a, now, out, matched);
+    return lookup_ip(txn, dbi, NULL, NULL, meta, a, now, out, matched);
+}
+
+int store_lookup_ip_indexed(MDB_txn *txn, MDB_dbi dbi, const struct store_index *ix, const struct zone_meta *meta,
+                            const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
+{
+    return lookup_ip(txn, dbi, NULL, ix, meta, a, now, out, matched);
 }
 
 int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct zone_meta *meta,
                        const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
+{
+    return lookup_ip(txn, dbi, ch, NULL, meta, a, now, out, matched);
+}
+
+static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct store_index *ix,
+                     const struct zone_meta *meta, const struct ipaddr *a, uint32_t now, struct listing *out,
+                     struct ipnet *matched)
 {
     struct ipnet net = { *a, 0 };
     struct listing e;
@@ -445,7 +474,7 @@ int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch
         net.addr = *a;
         net.plen = (uint8_t)plen;
         net_clear_host_bits(&net);
-        int found = store_get_at(txn, dbi, ch, key, store_key_net(&net, key), &e);
+        int found = get_entry(txn, dbi, ch, ix, key, store_key_net(&net, key), &e);
         if (found < 0)
             return -1;
         if (!found)
@@ -557,6 +586,7 @@ struct domain_lookup {
     const struct store_changes *ch;
     store_may_hold_fn may_hold;
     const void *arg;
+    const struct store_index *ix;
 };
 
 static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *dl, const char *name,
@@ -569,15 +599,17 @@ int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len,
 }
 
 int store_lookup_domain_filtered(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
-                                 store_may_hold_fn may_hold, const void *arg, struct listing *out)
+                                 store_may_hold_fn may_hold, const void *arg, const struct store_index *ix,
+                                 struct listing *out)
 {
-    return lookup_domain(txn, dbi, &(struct domain_lookup){ NULL, may_hold, arg }, name, len, now, out, NULL);
+    return lookup_domain(txn, dbi, &(struct domain_lookup){ NULL, may_hold, arg, ix }, name, len, now, out, NULL);
 }
 
 int store_lookup_domain_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const char *name,
                            size_t len, uint32_t now, struct listing *out, size_t *matched_offset)
 {
-    return lookup_domain(txn, dbi, &(struct domain_lookup){ ch, NULL, NULL }, name, len, now, out, matched_offset);
+    return lookup_domain(txn, dbi, &(struct domain_lookup){ ch, NULL, NULL, NULL }, name, len, now, out,
+                         matched_offset);
 }
 
 static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *dl, const char *name,
@@ -593,7 +625,7 @@ static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *
     for (size_t off = 0; off < len;) {
         size_t klen = store_key_domain(name + off, len - off, key);
         int found = dl->may_hold && !dl->may_hold(dl->arg, key, klen) ? 0
-                  : store_get_at(txn, dbi, dl->ch, key, klen, &e);
+                  : get_entry(txn, dbi, dl->ch, dl->ix, key, klen, &e);
         if (found < 0)
             return -1;
         /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */

@@ -7,6 +7,7 @@
  * then answer_parsed for each, in one renewed read transaction, with the /24 maps and key filters a
  * server keeps. Prints the CPU time per query (CLOCK_PROCESS_CPUTIME_ID) and how many were listed.
  * For A/B comparisons of two builds on one store (scripts/bench-answer builds and runs it). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "answer.h"
 #include "query.h"
 #include "store.h"
+#include "store_index.h"
 #include "v4map.h"
 #include "zone.h"
 
@@ -53,6 +55,8 @@ static size_t build(struct packet *p, const char *name, unsigned id)
 static int setup(const char *db, const char *zones, struct store *st, struct zoneset *zs, struct answer_ctx *ctx)
 {
     static struct v4map *v4[ZONESET_MAX + 1], *keys[ZONESET_MAX + 1];
+    static _Atomic(struct store_index *) indexes[ZONESET_MAX + 1];
+    const char *no_index = getenv("ANSWER_COST_NO_INDEX");    /* set: answer from the B-tree alone */
     char err[512];
     if (store_open(st, db, STORE_READONLY, err, sizeof err) < 0 || zoneset_load(zones, zs, err, sizeof err) < 0 ||
         zoneset_bind(zs, st, err, sizeof err) < 0) {
@@ -65,8 +69,11 @@ static int setup(const char *db, const char *zones, struct store *st, struct zon
             fprintf(stderr, "answer-cost: out of memory\n");
             return -1;
         }
+        struct store_index *ix;
+        if (!no_index && store_index_build(st->env, zs->zones[i].dbi, (size_t)4 << 30, &ix, err, sizeof err) == 0)
+            atomic_store(&indexes[i + 1], ix);     /* as the server's indexer does (indexer.c) */
     }
-    *ctx = (struct answer_ctx){ .zones = zs, .v4maps = v4, .keymaps = keys };
+    *ctx = (struct answer_ctx){ .zones = zs, .v4maps = v4, .keymaps = keys, .indexes = indexes };
     answer_ctx_invalidate(ctx);
     return 0;
 }
@@ -117,6 +124,8 @@ int main(int argc, char **argv)
                 query_parse(pk[b + i].b, pk[b + i].len, &q[i]);
                 answer_prefetch(&ctx, &q[i], &prep[i]);
             }
+            for (int i = 0; i < m; i++)
+                answer_prefetch_entries(&ctx, &prep[i]);
             for (int i = 0; i < m; i++) {
                 struct answer_info info;
                 answer_parsed(&ctx, &q[i], &prep[i], pk[b + i].b, out[i], sizeof out[i], 0, &info);

@@ -36,11 +36,15 @@ check_nomatch() {
     if [[ "$3" =~ $2 ]]; then fail "$1" "did not expect /$2/ in [$3]"; else ok "$1"; fi
 }
 
-# A port in 20000-59999 that nothing listens on (UDP or TCP) right now.
+# A port that nothing listens on (UDP or TCP) right now, below the kernel's ephemeral range: a server
+# port inside it can be picked by dig as its own source port, and dig's connected socket then receives
+# its own query (flaky "query response not set"). 20000 up to the range's start (32768 by default).
 free_port() {
-    local p
+    local p lo
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+    [ "$lo" -gt 21000 ] 2>/dev/null || lo=32768
     for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % (lo - 20000)))
         if ! ss -Hlnu "sport = :$p" | grep -q . && ! ss -Hlnt "sport = :$p" | grep -q .; then
             echo "$p"; return 0
         fi

@@ -11,6 +11,7 @@
 
 #include "answer.h"
 #include "query.h"
+#include "store_index.h"
 #include "testutil.h"
 
 #define NOW 1700000000u
@@ -1051,8 +1052,10 @@ Test(nested, context_follows_new_snapshots)
  * without maps, over random writes: every answer must be byte-identical, and the maps must be in use. */
 struct map_run {
     struct v4map *maps[ZONESET_MAX + 1];
+    _Atomic(struct store_index *) indexes[ZONESET_MAX + 1];
     struct answer_ctx with;
     unsigned seed;
+    int index_fresh;            /* the zone's index was built at the snapshot compared */
 };
 
 static unsigned rnd(struct map_run *r)
@@ -1092,6 +1095,18 @@ static void random_write(struct map_run *r, struct store_txn *w, const struct zo
     } else {
         cr_assert_eq(store_put(w, dbi, key, klen, &l, 0), 0);
     }
+}
+
+/* An index answers for the snapshot it was built at, and never for a later serial. */
+static void expect_index_use(struct map_run *r, int zi)
+{
+    if (!r->with.indexes)
+        return;
+    if (r->index_fresh)
+        cr_assert(r->with.index_used & (1ULL << zi), "the index was in use");
+    else
+        cr_assert_not(r->with.index_used & (1ULL << zi), "a stale index answered");
+    r->with.index_used = 0;
 }
 
 /* A read transaction for r->with and for *without, a context with neither the map nor the filter. */
@@ -1147,13 +1162,37 @@ static void compare_answers(struct map_run *r, const struct zone *z, int zi)
         expect_same_answer(r, &without, qname, LDNS_RR_TYPE_A, 0, "map");
     }
     cr_assert(r->with.map_ok & (1ULL << zi), "the map was in use");
+    expect_index_use(r, zi);
     mdb_txn_abort(txn);
+}
+
+/* After a commit: the zone's index, rebuilt at the new snapshot two rounds in three, else left as it
+ * was (stale: its serial is the previous one, and it must not answer). */
+static void index_round(struct map_run *r, const struct zone *z, int round)
+{
+    struct store_index *cur = atomic_load(&r->indexes[z->slot]);
+    if (round % 3 == 2 && cur) {
+        MDB_txn *txn;
+        struct zone_meta meta;
+        cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+        cr_assert_eq(store_read_meta(txn, z->dbi, &meta), 0);
+        mdb_txn_abort(txn);
+        r->index_fresh = cur->serial == meta.serial;    /* a commit that changed nothing keeps it */
+        return;
+    }
+    struct store_index *ix;
+    char err[256];
+    cr_assert_eq(store_index_build(st.env, z->dbi, (size_t)64 << 20, &ix, err, sizeof err), 0, "%s", err);
+    store_index_free(atomic_exchange(&r->indexes[z->slot], ix));
+    r->index_fresh = 1;
 }
 
 /* 150 rounds of random commits (every 50th clears the zone, every 20th writes rebuild_writes entries:
  * the map's rebuild path) to zone zname, each followed by compare(): answers through the zone's map (the
- * /24 map, or the key filter when keymap is set) must stay byte-identical to answers without one. */
-static void map_never_changes_an_answer(const char *zname, int keymap, unsigned seed, int rebuild_writes,
+ * /24 map, or the key filter when keymap is set), and through its index too when index is set, must
+ * stay byte-identical to answers without either. */
+static void map_never_changes_an_answer(const char *zname, int keymap, int index, unsigned seed,
+                                        int rebuild_writes,
                                         void (*write)(struct map_run *, struct store_txn *, const struct zone *),
                                         void (*compare)(struct map_run *, const struct zone *, int))
 {
@@ -1171,6 +1210,8 @@ static void map_never_changes_an_answer(const char *zname, int keymap, unsigned 
         r.with.keymaps = r.maps;
     else
         r.with.v4maps = r.maps;
+    if (index)
+        r.with.indexes = r.indexes;
     answer_ctx_invalidate(&r.with);
     for (int round = 0; round < 150; round++) {
         struct store_txn w;
@@ -1181,14 +1222,22 @@ static void map_never_changes_an_answer(const char *zname, int keymap, unsigned 
         for (int k = 0; k < writes; k++)
             write(&r, &w, z);
         cr_assert_eq(store_write_commit(&w, NOW + (uint32_t)round), 0);
+        if (index)
+            index_round(&r, z, round);
         compare(&r, z, zi);
     }
     v4map_free(r.maps[z->slot]);
+    store_index_free(atomic_load(&r.indexes[z->slot]));
 }
 
 Test(answer, v4map_never_changes_an_answer)
 {
-    map_never_changes_an_answer("bl.example", 0, 7, 100, random_write, compare_answers);
+    map_never_changes_an_answer("bl.example", 0, 0, 7, 100, random_write, compare_answers);
+}
+
+Test(answer, index_never_changes_an_ipv4_answer)
+{
+    map_never_changes_an_answer("bl.example", 0, 1, 8, 100, random_write, compare_answers);
 }
 
 Test(answer, v4map_waits_for_a_merge_in_progress)
@@ -1304,18 +1353,31 @@ static void compare_filtered_answers(struct map_run *r, const struct zone *z, in
         expect_same_answer(r, &without, qname, types[rnd(r) % 3], 1, "filter");
     }
     cr_assert(r->with.kmap_ok & (1ULL << zi), "the filter was in use");
+    expect_index_use(r, zi);
     mdb_txn_abort(txn);
 }
 
 Test(answer, keymap_never_changes_an_ipv6_answer)
 {
-    map_never_changes_an_answer("bl.example", 1, 5, 2 * STORE_TXN_NEWKEYS, random_filtered_write,
+    map_never_changes_an_answer("bl.example", 1, 0, 5, 2 * STORE_TXN_NEWKEYS, random_filtered_write,
                                 compare_filtered_answers);
 }
 
 Test(answer, keymap_never_changes_a_domain_answer)
 {
-    map_never_changes_an_answer("dbl.example", 1, 5, 2 * STORE_TXN_NEWKEYS, random_filtered_write,
+    map_never_changes_an_answer("dbl.example", 1, 0, 5, 2 * STORE_TXN_NEWKEYS, random_filtered_write,
+                                compare_filtered_answers);
+}
+
+Test(answer, index_never_changes_an_ipv6_answer)
+{
+    map_never_changes_an_answer("bl.example", 1, 1, 6, 2 * STORE_TXN_NEWKEYS, random_filtered_write,
+                                compare_filtered_answers);
+}
+
+Test(answer, index_never_changes_a_domain_answer)
+{
+    map_never_changes_an_answer("dbl.example", 1, 1, 6, 2 * STORE_TXN_NEWKEYS, random_filtered_write,
                                 compare_filtered_answers);
 }
 

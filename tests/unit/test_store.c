@@ -1250,7 +1250,7 @@ Test(keymap, filtered_domain_lookup_equals_the_plain_one, .init = setup, .fini =
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         struct listing a, b;
         int ra = store_lookup_domain(t, dbi, names[i], strlen(names[i]), NOW, &a, NULL);
-        int rb = store_lookup_domain_filtered(t, dbi, names[i], strlen(names[i]), NOW, filter_may_hold, map, &b);
+        int rb = store_lookup_domain_filtered(t, dbi, names[i], strlen(names[i]), NOW, filter_may_hold, map, NULL, &b);
         cr_expect_eq(ra, rb, "%s", names[i]);
         cr_expect_eq(a.flags, b.flags, "%s", names[i]);
         cr_expect_eq(a.nreasons, b.nreasons, "%s", names[i]);
