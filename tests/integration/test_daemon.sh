@@ -12,7 +12,8 @@ pid=$(cat "$T/server.pid" 2>/dev/null)
 PIDS+=("$pid")
 check "pid file names a live process" "0" "$(kill -0 "$pid" 2>/dev/null; echo $?)"
 check "runs as nobody after binding" "$(id -u nobody)" "$(awk '/^Uid:/{print $2}' /proc/"$pid"/status)"
-check "three UDP and three TCP workers plus the main thread" "7" "$(ls /proc/"$pid"/task | wc -l)"
+check "three UDP and three TCP workers, the index thread and the main thread" "8" "$(ls /proc/"$pid"/task | wc -l)"
+check "the index thread is named" "1" "$(cat /proc/"$pid"/task/*/comm | grep -c '^dnsbl-index$')"
 "$BIN/dnsblctl" --db "$T/db" --zones "$ROOT/zones" add bl.example 192.0.2.55 --code auth
 ok=0
 for _ in $(seq 30); do   # SO_REUSEPORT spreads these over the three workers
