@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -23,12 +24,20 @@ struct indexer {
     pthread_mutex_t lock;           /* guards stop and zones */
     pthread_cond_t wake;
     int stop;
+    int retry_too_big;              /* set by indexer_set_zones (a reload): try every zone again */
     int nzones;
     struct indexed_zone zones[ZONESET_MAX];
     /* the thread's own */
     uint64_t next_build_ms[METRIC_ZONES];   /* a zone's next build may not start before this */
-    uint8_t too_big_logged[METRIC_ZONES];
+    /* A zone that did not fit is not tried at every serial (each try copies up to the budget): only
+     * when the budget grew, after a backoff from 1 minute doubling to an hour, or after a reload. */
+    uint8_t too_big[METRIC_ZONES];
+    size_t too_big_budget[METRIC_ZONES];
+    uint64_t too_big_backoff_ms[METRIC_ZONES], too_big_until_ms[METRIC_ZONES];
 };
+
+#define TOO_BIG_BACKOFF_MIN_MS 60000
+#define TOO_BIG_BACKOFF_MAX_MS 3600000
 
 static uint64_t now_ms(void)
 {
@@ -92,6 +101,19 @@ static int zone_serial(struct server *srv, MDB_dbi dbi, uint32_t *serial)
     return rc;
 }
 
+/* Records that z's index would pass budget: logged the first time, tried again after the backoff. */
+static void too_big(struct indexer *ixr, const struct indexed_zone *z, size_t budget)
+{
+    uint64_t *backoff = &ixr->too_big_backoff_ms[z->slot];
+    if (!ixr->too_big[z->slot])
+        log_warn("zone %s: its index would pass --index-memory; answering from the store", z->name);
+    *backoff = !*backoff ? TOO_BIG_BACKOFF_MIN_MS
+             : *backoff * 2 < TOO_BIG_BACKOFF_MAX_MS ? *backoff * 2 : TOO_BIG_BACKOFF_MAX_MS;
+    ixr->too_big[z->slot] = 1;
+    ixr->too_big_budget[z->slot] = budget;
+    ixr->too_big_until_ms[z->slot] = now_ms() + *backoff;
+}
+
 /* Brings one zone's index to the zone's current serial, if it is time to. */
 static void refresh(struct indexer *ixr, const struct indexed_zone *z)
 {
@@ -104,6 +126,10 @@ static void refresh(struct indexer *ixr, const struct indexed_zone *z)
         return;
     size_t budget = bytes_elsewhere(srv, z->slot);
     budget = budget < ixr->max_bytes ? ixr->max_bytes - budget : 0;
+    if (ixr->too_big[z->slot] && start < ixr->too_big_until_ms[z->slot] &&
+        budget <= ixr->too_big_budget[z->slot])
+        return;
+    log_debug("zone %s: indexing serial %u", z->name, serial);
     struct store_index *ix;
     char err[256];
     int rc = store_index_build(srv->store.env, z->dbi, budget, &ix, err, sizeof err);
@@ -113,11 +139,12 @@ static void refresh(struct indexer *ixr, const struct indexed_zone *z)
         atomic_fetch_add(&srv->index_failures, 1);
         log_warn("zone %s: cannot index: %s; answering from the store", z->name, err);
         ixr->next_build_ms[z->slot] += 10000;
-    } else if (rc > 0 && !ixr->too_big_logged[z->slot]++) {
-        log_warn("zone %s: its index would pass --index-memory; answering from the store", z->name);
-    } else if (rc == 0) {
+    } else if (rc > 0) {
+        too_big(ixr, z, budget);
+    } else {
         atomic_fetch_add(&srv->index_builds, 1);
-        ixr->too_big_logged[z->slot] = 0;
+        ixr->too_big[z->slot] = 0;
+        ixr->too_big_backoff_ms[z->slot] = 0;
         log_debug("zone %s: indexed %zu keys at serial %u in %llu ms", z->name, ix->nkeys, ix->serial,
                   (unsigned long long)took);
     }
@@ -144,6 +171,11 @@ static void *indexer_main(void *arg)
     while (!ixr->stop) {
         int n = ixr->nzones;
         memcpy(zones, ixr->zones, sizeof zones[0] * (size_t)n);
+        if (ixr->retry_too_big) {
+            memset(ixr->too_big, 0, sizeof ixr->too_big);
+            memset(ixr->too_big_backoff_ms, 0, sizeof ixr->too_big_backoff_ms);
+            ixr->retry_too_big = 0;
+        }
         pthread_mutex_unlock(&ixr->lock);
         drop_unlisted(ixr, zones, n);
         for (int i = 0; i < n; i++)
@@ -166,6 +198,7 @@ void indexer_set_zones(struct indexer *ixr, const struct zoneset *zs)
     if (!ixr)
         return;
     pthread_mutex_lock(&ixr->lock);
+    ixr->retry_too_big = 1;
     ixr->nzones = 0;
     for (int i = 0; i < zs->n; i++) {
         const struct zone *z = &zs->zones[i];

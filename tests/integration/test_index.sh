@@ -110,10 +110,20 @@ PORT=$PLAIN; SERVER_PID=$PLAIN_PID; stop_server
 # a budget too small for the zones (40,000 more entries: over 1 MB): answered from the store, and said
 python3 -c 'for i in range(40000): print(f"172.{16 + i // 65536}.{i // 256 % 256}.{i % 256}")' >"$T/many.txt"
 ctl import bl.example "$T/many.txt" >/dev/null 2>&1
-start_server --index-memory 1 || exit 1
+: >"$T/server.log"
+start_server --index-memory 1 --verbose || exit 1
 sleep 0.5
 check_match "over the budget: the zone is still answered" '^127\.0\.0\.[0-9]+$' "$(q 9.39.16.172.bl.example A)"
 check_match "over the budget: logged" "index would pass --index-memory" "$(cat "$T/server.log")"
+# a zone that did not fit is not copied again at every serial (a minute's backoff), but after a reload
+for i in 1 2 3 4 5; do ctl add bl.example "172.31.0.$i" --code dha >/dev/null; sleep 0.3; done
+attempts() { grep -c 'zone bl.example: indexing' "$T/server.log"; }
+check "over the budget: not tried again at each change" "1" "$(attempts)"
+check "over the budget: logged once" "1" "$(grep -c 'bl.example: its index would pass' "$T/server.log")"
+kill -HUP "$SERVER_PID"
+for _ in $(seq 50); do [ "$(attempts)" -ge 2 ] && break; sleep 0.1; done
+check "over the budget: tried again after a reload" "2" "$(attempts)"
+check_match "over the budget: answered after the reload" '^127\.0\.0\.[0-9]+$' "$(q 3.0.31.172.bl.example A)"
 stop_server
 
 "$BIN/dnsbl-server" --index-memory -1 >"$T/bad.out" 2>&1
