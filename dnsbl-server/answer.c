@@ -671,14 +671,6 @@ void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, st
     }
 }
 
-void answer_prefetch_entries(const struct answer_ctx *ctx, const struct answer_prep *prep)
-{
-    const struct zone *z = prep->zone >= 0 ? &ctx->zones->zones[prep->zone] : NULL;
-    const struct store_index *ix = z ? prefetch_index(ctx, z) : NULL;
-    for (int i = 0; ix && i < prep->nhash; i++)
-        store_index_prefetch_entry(ix, prep->hash[i]);
-}
-
 void answer_ctx_invalidate(struct answer_ctx *ctx)
 {
     ctx->meta_valid = ctx->map_checked = ctx->kmap_checked = ctx->meta_failed = 0;

@@ -66,10 +66,6 @@ struct answer_prep {
  * IPv6 or domain one), so that the batch's cache misses overlap. */
 void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, struct answer_prep *prep);
 
-/* The second step of the hint, once the batch's answer_prefetch calls are done: starts loading the
- * index entries their loads found (an index probe's key comparison is then no cache miss either). */
-void answer_prefetch_entries(const struct answer_ctx *ctx, const struct answer_prep *prep);
-
 /* The response to q, which query_parse made from pkt (the answer echoes pkt's question as sent);
  * prep is answer_prefetch's for q under the same zones, or NULL (then it is worked out here).
  * Returns its length, or 0 when the packet deserves no answer. outcap is at least 512; over UDP the

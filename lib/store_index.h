@@ -3,8 +3,8 @@
  * A B-tree get of a listed key is a search through a leaf page that is rarely in any cache: several
  * cache lines of it, one after the other, and a TLB miss for the page. The index finds the same
  * entry with one probe into a hash table of 8-byte slots and one read of the entry, both on huge
- * pages, both prefetched a batch ahead by the answer path (store_index_prefetch, then
- * store_index_prefetch_entry once the slot has arrived).
+ * pages; the slot is prefetched a batch ahead by the answer path (store_index_prefetch; a second
+ * pass prefetching the entries as well measured no gain).
  *
  * Validity: an index answers for a reader's snapshot only if the zone has the same serial there (the
  * store's contract: every write that changes a zone's entries raises its serial), so an answer is
@@ -82,19 +82,6 @@ static inline int store_index_find(const struct store_index *ix, uint64_t h, con
 static inline void store_index_prefetch(const struct store_index *ix, uint64_t h)
 {
     __builtin_prefetch(&ix->slots[store_index_pos(ix, h)]);
-}
-
-/* Once that slot has arrived: starts loading the entry h's key may be (a slot whose tag matches,
- * among the first few). */
-static inline void store_index_prefetch_entry(const struct store_index *ix, uint64_t h)
-{
-    uint32_t tag = store_index_tag(h);
-    size_t i = store_index_pos(ix, h);
-    for (int n = 0; n < 4 && ix->slots[i].off; n++, i = (i + 1) & ix->mask)
-        if (ix->slots[i].tag == tag) {
-            __builtin_prefetch(store_index_entry(ix, &ix->slots[i]));
-            return;
-        }
 }
 
 #endif
