@@ -115,30 +115,50 @@ static const struct store_index *zone_index(struct answer_ctx *ctx, int zi)
     return ix;
 }
 
-/* The key filter for store_lookup_domain_filtered, with the hashes prepare() worked out: the keys a
- * domain lookup tests are 'D' + a label suffix of prep->domain, one per length. */
-struct domain_filter {
+/* The key filter for the store's lookups, with the hashes prepare() worked out: the keys a domain
+ * lookup tests are 'D' + a label suffix of prep->domain, one per length; an address lookup's are the
+ * address's networks, one per prefix length, of prep->addr's family. map NULL: no filter, the hashes
+ * only serve the index. */
+struct key_filter {
     const struct v4map *map;
     const struct answer_prep *prep;
 };
 
-static int domain_key_may_hold(const void *arg, const uint8_t *key, size_t klen)
+static int domain_key_may_hold(const void *arg, const uint8_t *key, size_t klen, uint64_t *hash)
 {
-    const struct domain_filter *f = arg;
-    for (int i = 0; key[0] == 'D' && i < f->prep->nhash; i++)
-        if (f->prep->hash_tag[i] == klen)
-            return keymap_may_hold_hash(f->map, f->prep->hash[i]);
-    return keymap_may_hold(f->map, key, klen);
+    const struct key_filter *f = arg;
+    int i = 0;
+    while (key[0] == 'D' && i < f->prep->nhash && f->prep->hash_tag[i] != klen)
+        i++;
+    *hash = key[0] == 'D' && i < f->prep->nhash ? f->prep->hash[i] : store_key_hash(key, klen);
+    return !f->map || keymap_may_hold_hash(f->map, *hash);
 }
 
 /* The filter hash of a network key, from prep when prepare() worked it out. */
 static uint64_t net_key_hash(const struct answer_prep *prep, const struct ipnet *net)
 {
-    for (int i = 0; i < prep->nhash; i++)
-        if (prep->hash_tag[i] == net->plen)
-            return prep->hash[i];
+    if (prep->has_addr && prep->addr.family == net->addr.family)
+        for (int i = 0; i < prep->nhash; i++)
+            if (prep->hash_tag[i] == net->plen)
+                return prep->hash[i];
     uint8_t key[18];
     return store_key_hash(key, store_key_net(net, key));
+}
+
+/* For an address lookup the zone_meta it is given is already narrowed by the filters (lookup_meta):
+ * this only hands the index prep's hashes. */
+static int net_key_may_hold(const void *arg, const uint8_t *key, size_t klen, uint64_t *hash)
+{
+    const struct key_filter *f = arg;
+    const struct answer_prep *p = f->prep;
+    int i = 0;
+    if (p->has_addr && p->addr.family == key[0])    /* the key's family byte: ADDR_V4 or ADDR_V6 */
+        while (i < p->nhash && p->hash_tag[i] != key[klen - 1])
+            i++;
+    else
+        i = p->nhash;
+    *hash = i < p->nhash ? p->hash[i] : store_key_hash(key, klen);
+    return 1;
 }
 
 /* An IPv6 address: only the prefix lengths whose key the filter may hold need a B-tree get. Every
@@ -248,7 +268,10 @@ static void label_view(const struct dns_query *q, int i, struct label *l)
 /* The part of the name below the zone as a domain ("mail.example.com"), -1 if it cannot be one. */
 static int relative_domain(const struct dns_query *q, int rel, char *out, size_t cap)
 {
+    /* a-z 0-9 - _ as a bitmap of byte values: one test per byte, no branch */
+    static const uint64_t host_chars[4] = { 0x03ff200000000000ULL, 0x07fffffe80000000ULL, 0, 0 };
     size_t pos = 0;
+    uint64_t ok = 1;
     for (int i = 0; i < rel; i++) {
         struct label l;
         label_view(q, i, &l);
@@ -256,14 +279,13 @@ static int relative_domain(const struct dns_query *q, int rel, char *out, size_t
             return -1;
         for (int j = 0; j < l.len; j++) {
             uint8_t c = l.p[j];
-            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-                return -1;
+            ok &= host_chars[c >> 6] >> (c & 63);
+            out[pos + (size_t)j] = (char)c;
         }
-        memcpy(out + pos, l.p, l.len);
         pos += l.len;
         out[pos++] = i + 1 < rel ? '.' : '\0';
     }
-    return (int)pos - 1;
+    return ok & 1 ? (int)pos - 1 : -1;
 }
 
 static void test_point(const struct zone *z, struct listing *l)
@@ -332,7 +354,8 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, con
         }
         struct zone_meta narrowed;
         const struct zone_meta *meta = lookup_meta(ctx, zi, prep, &a, &narrowed);
-        return store_lookup_ip_indexed(ctx->txn, z->dbi, zone_index(ctx, zi), meta, &a, ctx->now, l, NULL);
+        return store_lookup_ip_indexed(ctx->txn, z->dbi, zone_index(ctx, zi), meta, &a, ctx->now, net_key_may_hold,
+                                       &(struct key_filter){ NULL, prep }, l, NULL);
     }
     const char *name = prep->domain;
     int len = prep->domain_len;
@@ -343,9 +366,8 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, con
         return name[0] == 't';
     }
     const struct v4map *map = zone_keymap(ctx, zi);
-    return store_lookup_domain_filtered(ctx->txn, z->dbi, name, (size_t)len, ctx->now,
-                                        map ? domain_key_may_hold : NULL, &(struct domain_filter){ map, prep },
-                                        zone_index(ctx, zi), l);
+    return store_lookup_domain_filtered(ctx->txn, z->dbi, name, (size_t)len, ctx->now, domain_key_may_hold,
+                                        &(struct key_filter){ map, prep }, zone_index(ctx, zi), l);
 }
 
 /* ---- empty non-terminals (RFC 8020) ----
@@ -390,7 +412,7 @@ static int children_covered(struct answer_ctx *ctx, int zi, const struct answer_
     int len = snprintf(child, sizeof child, "*.%s", prep->domain);
     const struct v4map *map = zone_keymap(ctx, zi);    /* the name's suffixes are the child's: prep's */
     return store_lookup_domain_filtered(ctx->txn, z->dbi, child, (size_t)len, ctx->now,    /* hashes serve */
-                                        map ? domain_key_may_hold : NULL, &(struct domain_filter){ map, prep },
+                                        domain_key_may_hold, &(struct key_filter){ map, prep },
                                         zone_index(ctx, zi), &l);
 }
 

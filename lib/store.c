@@ -2,6 +2,7 @@
 #include "store.h"
 #include "store_index.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,22 +23,32 @@ static void chunk_key(const uint8_t prefix[4], unsigned chunk, uint8_t key[6])
     key[5] = (uint8_t)chunk;
 }
 
-/* Part of the schema (store.h): written filters hold its bits. Bytes are read one by one so that
- * the result does not depend on the machine's byte order. */
+/* A little-endian 64-bit word at p, whatever the machine's byte order or p's alignment. */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return le64toh(w);
+}
+
+/* Part of the schema (store.h): written filters hold its bits. Words are read little-endian so that
+ * the result does not depend on the machine's byte order; the last, partial word holds the key's
+ * remaining bytes, the first of them lowest. */
 uint64_t store_key_hash(const uint8_t *key, size_t klen)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ (klen * 0xff51afd7ed558ccdULL);
     size_t i = 0;
     for (; i + 8 <= klen; i += 8) {
-        uint64_t w = 0;
-        for (int j = 7; j >= 0; j--)
-            w = w << 8 | key[i + (size_t)j];
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+        h = (h ^ load_le64(key + i)) * 0xc4ceb9fe1a85ec53ULL;
         h ^= h >> 29;
     }
+    size_t rest = klen - i;
     uint64_t w = 0;
-    for (size_t j = klen; j > i; j--)
-        w = w << 8 | key[j - 1];
+    if (rest && klen >= 8)      /* the word that ends the key, its bytes before i shifted out */
+        w = load_le64(key + klen - 8) >> (8 * (8 - rest));
+    else
+        for (size_t j = klen; j > i; j--)
+            w = w << 8 | key[j - 1];
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
     h ^= h >> 32;
     h *= 0xff51afd7ed558ccdULL;
@@ -428,42 +439,54 @@ static int cover(struct listing *out, const struct listing *e, uint32_t now, int
     return 0;
 }
 
-/* An entry's value from the index when there is one, else through ch as store_get_at reads it. */
-static int get_entry(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct store_index *ix,
-                     const uint8_t *key, size_t klen, struct listing *out)
+/* A key's may_hold filter and index or store read: lookups share it. */
+struct key_reader {
+    const struct store_changes *ch;
+    store_may_hold_fn may_hold;
+    const void *arg;
+    const struct store_index *ix;
+};
+
+/* The entry of key: 1 and *out, 0 when absent (or when the filter says so), -1 on an error. It is read
+ * from the index when there is one, else through ch as store_get_at reads it. */
+static int get_entry(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr, const uint8_t *key, size_t klen,
+                     struct listing *out)
 {
-    if (!ix)
-        return store_get_at(txn, dbi, ch, key, klen, out);
+    uint64_t h;
+    if (kr->may_hold && !kr->may_hold(kr->arg, key, klen, &h))
+        return 0;
+    if (!kr->ix)
+        return store_get_at(txn, dbi, kr->ch, key, klen, out);
+    if (!kr->may_hold)
+        h = store_key_hash(key, klen);
     MDB_val v;
-    return store_index_find(ix, store_key_hash(key, klen), key, klen, &v) &&
-           listing_decode(v.mv_data, v.mv_size, out) == 0;
+    return store_index_find(kr->ix, h, key, klen, &v) && listing_decode(v.mv_data, v.mv_size, out) == 0;
 }
 
-static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct store_index *ix,
-                     const struct zone_meta *meta, const struct ipaddr *a, uint32_t now, struct listing *out,
-                     struct ipnet *matched);
+static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr, const struct zone_meta *meta,
+                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched);
 
 int store_lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
 {
-    return lookup_ip(txn, dbi, NULL, NULL, meta, a, now, out, matched);
+    return lookup_ip(txn, dbi, &(struct key_reader){ 0 }, meta, a, now, out, matched);
 }
 
 int store_lookup_ip_indexed(MDB_txn *txn, MDB_dbi dbi, const struct store_index *ix, const struct zone_meta *meta,
-                            const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
+                            const struct ipaddr *a, uint32_t now, store_may_hold_fn may_hold, const void *arg,
+                            struct listing *out, struct ipnet *matched)
 {
-    return lookup_ip(txn, dbi, NULL, ix, meta, a, now, out, matched);
+    return lookup_ip(txn, dbi, &(struct key_reader){ NULL, may_hold, arg, ix }, meta, a, now, out, matched);
 }
 
 int store_lookup_ip_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct zone_meta *meta,
                        const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
 {
-    return lookup_ip(txn, dbi, ch, NULL, meta, a, now, out, matched);
+    return lookup_ip(txn, dbi, &(struct key_reader){ ch, NULL, NULL, NULL }, meta, a, now, out, matched);
 }
 
-static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const struct store_index *ix,
-                     const struct zone_meta *meta, const struct ipaddr *a, uint32_t now, struct listing *out,
-                     struct ipnet *matched)
+static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr, const struct zone_meta *meta,
+                     const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched)
 {
     struct ipnet net = { *a, 0 };
     struct listing e;
@@ -474,7 +497,7 @@ static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, 
         net.addr = *a;
         net.plen = (uint8_t)plen;
         net_clear_host_bits(&net);
-        int found = get_entry(txn, dbi, ch, ix, key, store_key_net(&net, key), &e);
+        int found = get_entry(txn, dbi, kr, key, store_key_net(&net, key), &e);
         if (found < 0)
             return -1;
         if (!found)
@@ -582,37 +605,30 @@ int store_prefix_exists(MDB_txn *txn, MDB_dbi dbi, const struct zone_meta *meta,
     return listed_in_range(txn, dbi, meta, lo, len, hi, len, now);
 }
 
-struct domain_lookup {
-    const struct store_changes *ch;
-    store_may_hold_fn may_hold;
-    const void *arg;
-    const struct store_index *ix;
-};
-
-static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *dl, const char *name,
+static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr, const char *name,
                          size_t len, uint32_t now, struct listing *out, size_t *matched_offset);
 
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset)
 {
-    return lookup_domain(txn, dbi, &(struct domain_lookup){ 0 }, name, len, now, out, matched_offset);
+    return lookup_domain(txn, dbi, &(struct key_reader){ 0 }, name, len, now, out, matched_offset);
 }
 
 int store_lookup_domain_filtered(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                                  store_may_hold_fn may_hold, const void *arg, const struct store_index *ix,
                                  struct listing *out)
 {
-    return lookup_domain(txn, dbi, &(struct domain_lookup){ NULL, may_hold, arg, ix }, name, len, now, out, NULL);
+    return lookup_domain(txn, dbi, &(struct key_reader){ NULL, may_hold, arg, ix }, name, len, now, out, NULL);
 }
 
 int store_lookup_domain_at(MDB_txn *txn, MDB_dbi dbi, const struct store_changes *ch, const char *name,
                            size_t len, uint32_t now, struct listing *out, size_t *matched_offset)
 {
-    return lookup_domain(txn, dbi, &(struct domain_lookup){ ch, NULL, NULL, NULL }, name, len, now, out,
+    return lookup_domain(txn, dbi, &(struct key_reader){ ch, NULL, NULL, NULL }, name, len, now, out,
                          matched_offset);
 }
 
-static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *dl, const char *name,
+static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr, const char *name,
                          size_t len, uint32_t now, struct listing *out, size_t *matched_offset)
 {
     uint8_t key[STORE_KEY_MAX];
@@ -624,8 +640,7 @@ static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct domain_lookup *
         return 0;
     for (size_t off = 0; off < len;) {
         size_t klen = store_key_domain(name + off, len - off, key);
-        int found = dl->may_hold && !dl->may_hold(dl->arg, key, klen) ? 0
-                  : get_entry(txn, dbi, dl->ch, dl->ix, key, klen, &e);
+        int found = get_entry(txn, dbi, kr, key, klen, &e);
         if (found < 0)
             return -1;
         /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */

@@ -212,18 +212,21 @@ int store_domain_has_listed_descendant(MDB_txn *txn, MDB_dbi dbi, const struct z
  * listing: names below it are listed, so the name exists (an empty non-terminal, RFC 8020). */
 int store_lookup_domain(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                         struct listing *out, size_t *matched_offset);
-/* The same, but a key for which may_hold(arg, key, klen) says 0 is taken as absent without a B-tree
- * get: may_hold may say 1 for an absent key, never 0 for a present one (a key filter). The others are
- * read from ix when it is not NULL (an index of the zone at txn's serial), else from the B-tree. */
-typedef int (*store_may_hold_fn)(const void *arg, const uint8_t *key, size_t klen);
+/* The same, but a key for which may_hold(arg, key, klen, &hash) says 0 is taken as absent without a
+ * B-tree get: may_hold may say 1 for an absent key, never 0 for a present one (a key filter). It also
+ * sets hash to store_key_hash(key, klen), which a caller that hashed the keys already has at hand. The
+ * keys it passes are read from ix when it is not NULL (an index of the zone at txn's serial), else
+ * from the B-tree. */
+typedef int (*store_may_hold_fn)(const void *arg, const uint8_t *key, size_t klen, uint64_t *hash);
 struct store_index;     /* store_index.h: every key of the snapshot, found without a B-tree search */
 int store_lookup_domain_filtered(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t len, uint32_t now,
                                  store_may_hold_fn may_hold, const void *arg, const struct store_index *ix,
                                  struct listing *out);
 /* store_lookup_ip reading the entries from ix, an index of the same zone whose serial is meta's (NULL:
- * the B-tree). */
+ * the B-tree), each key passed through may_hold (NULL: none) as store_lookup_domain_filtered does. */
 int store_lookup_ip_indexed(MDB_txn *txn, MDB_dbi dbi, const struct store_index *ix, const struct zone_meta *meta,
-                            const struct ipaddr *a, uint32_t now, struct listing *out, struct ipnet *matched);
+                            const struct ipaddr *a, uint32_t now, store_may_hold_fn may_hold, const void *arg,
+                            struct listing *out, struct ipnet *matched);
 /* Would listing this key list something a live allow entry excludes? An allow entry at or above
  * the key's network (for a name: the name itself or a parent's wildcard), or, for a network, inside
  * it. 1 yes, 0 no, -1 on an LMDB error. The feeder asks this before it writes a listing. */

@@ -1087,6 +1087,12 @@ static void random_write(struct map_run *r, struct store_txn *w, const struct zo
     n.plen = (uint8_t)(what == 5 ? 24 + rnd(r) % 8 : what == 6 ? 16 : 32);
     net_clear_host_bits(&n);
     size_t klen = store_key_net(&n, key);
+    if (what == 4) {    /* an IPv6 /32 beside the IPv4 /32s: its key hash must never answer for theirs */
+        struct ipnet v6 = { .plen = 32 };
+        cr_assert_eq(addr_parse("2001:db8::", &v6.addr), 0);
+        uint8_t k6[STORE_KEY_MAX];
+        cr_assert_eq(store_put(w, dbi, k6, store_key_net(&v6, k6), &l, 0), 0);
+    }
     if (what == 7)
         l.flags = LISTING_ALLOW;
     if (what >= 8) {
@@ -1158,7 +1164,14 @@ static void compare_answers(struct map_run *r, const struct zone *z, int zi)
         random_addr(r, a, sizeof a);
         struct ipaddr ip;
         cr_assert_eq(addr_parse(a, &ip), 0);
-        snprintf(qname, sizeof qname, "%u.%u.%u.%u.bl.example", ip.bytes[3], ip.bytes[2], ip.bytes[1], ip.bytes[0]);
+        if (i % 4 == 3) {   /* ::ffff:a.b.c.d, answered from the IPv4 listings */
+            char mapped[80];
+            snprintf(mapped, sizeof mapped, "::ffff:%s", a);
+            snprintf(qname, sizeof qname, "%s", rev6(mapped, "bl.example"));
+        } else {
+            snprintf(qname, sizeof qname, "%u.%u.%u.%u.bl.example", ip.bytes[3], ip.bytes[2], ip.bytes[1],
+                     ip.bytes[0]);
+        }
         expect_same_answer(r, &without, qname, LDNS_RR_TYPE_A, 0, "map");
     }
     cr_assert(r->with.map_ok & (1ULL << zi), "the map was in use");

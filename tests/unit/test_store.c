@@ -1059,6 +1059,34 @@ Test(keymap, hash_is_fixed_by_the_schema)
     cr_expect_neq(store_key_hash(k1, sizeof k1), store_key_hash(k1, sizeof k1 - 1));
 }
 
+Test(keymap, hash_is_fixed_for_every_length_and_alignment)
+{
+    /* Every tail length and both word-aligned and unaligned keys: the hash reads words, and its
+     * value is part of the schema. */
+    static const uint64_t want[] = {
+        0xd1f0dfa5400c070eULL, 0x49720d257f28f96aULL, 0x882d0a717435afd9ULL,
+        0x1011ef111164cd36ULL, 0x30a3b053ae800c13ULL, 0x263d1227302238e0ULL,
+        0x886f40eeb5fd06e1ULL, 0x3adc5b50b5b214a6ULL, 0x900fe08e651fc2a8ULL,
+        0x909b1d780f89c53aULL, 0x6e9dcd7bae02e588ULL, 0xc860bac76d320dcbULL,
+        0xe90154072b620437ULL, 0xcf0996890ce00af6ULL, 0x0f68914daeac87a7ULL,
+        0x3e341847884d6535ULL, 0xa493fc0fde54f77cULL, 0xd644a7b70e967a03ULL,
+        0x285060605d0ca184ULL, 0x9be4f4687384c9d5ULL, 0xcb443acf3eb02249ULL,
+        0xef3bd2192e1aa0a1ULL, 0x33ef3f69f8afa1acULL, 0x02353d1b8902f421ULL,
+        0xc0256c4a145b555fULL, 0x1bc16477acfec15cULL, 0x295a1814ac0728f4ULL,
+        0x3e7104a498b15ec7ULL, 0x4473e9ece69b68faULL, 0x17274e29a3cceb81ULL,
+        0x71a8dfd968c423ebULL, 0xcbf1964800ce0f93ULL, 0x2c944b2bd331d41fULL,
+        0x291a9bb3cc873b32ULL,
+    };
+    uint8_t buf[48];
+    for (int shift = 0; shift < 8; shift++) {
+        uint8_t *k = buf + shift;
+        for (int i = 0; i < 40; i++)
+            k[i] = (uint8_t)(i * 37 + 11);
+        for (size_t n = 0; n < sizeof want / sizeof want[0]; n++)
+            cr_expect_eq(store_key_hash(k, n), want[n], "length %zu at offset %d", n, shift);
+    }
+}
+
 Test(keymap, commit_sets_the_bits_of_ipv6_and_domain_keys, .init = setup, .fini = teardown)
 {
     struct listing l = one_reason(0, CODE(2), 0, "x");
@@ -1228,8 +1256,9 @@ Test(keymap, rebuild_on_request_forgets_deleted_keys, .init = setup, .fini = tea
 }
 
 /* The filtered lookup answers exactly as the plain one, wildcards and allow entries included. */
-static int filter_may_hold(const void *map, const uint8_t *key, size_t klen)
+static int filter_may_hold(const void *map, const uint8_t *key, size_t klen, uint64_t *hash)
 {
+    *hash = store_key_hash(key, klen);
     return keymap_has(map, key, klen);
 }
 
