@@ -681,8 +681,8 @@ void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, st
         keymap_prefetch_hash(map, prep->hash[i]);
     if (map && prep->domain_len > 0)
         keymap_prefetch_hash(map, prep->parent_hash);
-    const struct store_index *ix = z ? prefetch_index(ctx, z) : NULL;
-    for (int i = 0; ix && i < prep->nhash; i++)
+    const struct store_index *ix = z && !map ? prefetch_index(ctx, z) : NULL;
+    for (int i = 0; ix && i < prep->nhash; i++)     /* (with a filter: answer_prefetch_index) */
         store_index_prefetch(ix, prep->hash[i]);
     struct v4map *map4 = prep->has_addr && ctx->v4maps && z->slot ? ctx->v4maps[z->slot] : NULL;
     if (map4) {
@@ -691,6 +691,16 @@ void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, st
         if (a.family == ADDR_V4)
             v4map_prefetch(map4, a.bytes);
     }
+}
+
+void answer_prefetch_index(const struct answer_ctx *ctx, const struct answer_prep *prep)
+{
+    const struct zone *z = prep->zone >= 0 ? &ctx->zones->zones[prep->zone] : NULL;
+    const struct v4map *map = z && ctx->keymaps && z->slot ? ctx->keymaps[z->slot] : NULL;
+    const struct store_index *ix = map ? prefetch_index(ctx, z) : NULL;
+    for (int i = 0; ix && i < prep->nhash; i++)
+        if (keymap_may_hold_hash(map, prep->hash[i]))
+            store_index_prefetch(ix, prep->hash[i]);
 }
 
 void answer_ctx_invalidate(struct answer_ctx *ctx)

@@ -66,6 +66,11 @@ struct answer_prep {
  * IPv6 or domain one), so that the batch's cache misses overlap. */
 void answer_prefetch(const struct answer_ctx *ctx, const struct dns_query *q, struct answer_prep *prep);
 
+/* The second step of the hint, once the batch's answer_prefetch calls are done: for a zone with a key
+ * filter, starts loading the index slots of the keys the filter (its words loaded by now) may hold,
+ * and only those: a domain question tests a key per label suffix, most of them absent. */
+void answer_prefetch_index(const struct answer_ctx *ctx, const struct answer_prep *prep);
+
 /* The response to q, which query_parse made from pkt (the answer echoes pkt's question as sent);
  * prep is answer_prefetch's for q under the same zones, or NULL (then it is worked out here).
  * Returns its length, or 0 when the packet deserves no answer. outcap is at least 512; over UDP the

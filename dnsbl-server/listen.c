@@ -283,6 +283,8 @@ static void udp_answer_batch(struct worker *w, int n)
         query_parse(w->in[i], w->rx[i].msg_len, &q[i]);
         answer_prefetch(&w->actx, &q[i], &prep[i]);
     }
+    for (int i = 0; i < n; i++)
+        answer_prefetch_index(&w->actx, &prep[i]);
     for (int i = 0; i < n; i++) {
         struct answer_info info;
         size_t len = answer_parsed(&w->actx, &q[i], &prep[i], w->in[i], w->out[nout], UDP_RECV_MAX, 0, &info);

@@ -3,8 +3,8 @@
  * A B-tree get of a listed key is a search through a leaf page that is rarely in any cache: several
  * cache lines of it, one after the other, and a TLB miss for the page. The index finds the same
  * entry with one probe into a hash table of 8-byte slots and one read of the entry, both on huge
- * pages; the slot is prefetched a batch ahead by the answer path (store_index_prefetch; a second
- * pass prefetching the entries as well measured no gain).
+ * pages; the slot is prefetched a batch ahead by the answer path (store_index_prefetch, for the keys
+ * the zone's key filter may hold; a pass prefetching the entries as well measured no gain).
  *
  * Validity: an index answers for a reader's snapshot only if the zone has the same serial there (the
  * store's contract: every write that changes a zone's entries raises its serial), so an answer is

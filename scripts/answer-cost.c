@@ -124,6 +124,8 @@ int main(int argc, char **argv)
                 query_parse(pk[b + i].b, pk[b + i].len, &q[i]);
                 answer_prefetch(&ctx, &q[i], &prep[i]);
             }
+            for (int i = 0; i < m; i++)
+                answer_prefetch_index(&ctx, &prep[i]);
             for (int i = 0; i < m; i++) {
                 struct answer_info info;
                 answer_parsed(&ctx, &q[i], &prep[i], pk[b + i].b, out[i], sizeof out[i], 0, &info);

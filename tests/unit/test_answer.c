@@ -1143,9 +1143,11 @@ static void expect_same_answer(struct map_run *r, struct answer_ctx *without, co
     for (size_t cut = 0; hints && cut <= p.len; cut += 7) {
         query_parse(p.b, cut, &q);
         answer_prefetch(&r->with, &q, &prep);
+        answer_prefetch_index(&r->with, &prep);
     }
     query_parse(p.b, p.len, &q);
     answer_prefetch(&r->with, &q, &prep);   /* the answer from what the prefetch worked out */
+    answer_prefetch_index(&r->with, &prep);
     struct answer_info i1, i2;
     size_t n1 = answer_parsed(&r->with, &q, &prep, p.b, out, sizeof out, 0, &i1);
     size_t n2 = answer_query(without, p.b, p.len, plain, sizeof plain, 0, &i2);
