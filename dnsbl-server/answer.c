@@ -612,10 +612,12 @@ static void hash_domain_keys(struct answer_prep *p)
     int n = p->domain_len;
     if (n <= 0)
         return;
+    store_key_domain(p->domain, (size_t)n, key);
     for (int off = 0; off < n && p->nhash < ANSWER_PREP_HASHES;) {
-        size_t klen = store_key_domain(p->domain + off, (size_t)(n - off), key);
+        size_t klen = (size_t)(n - off) + 1;
+        key[off] = 'D';     /* the suffix's key: 'D' over the dot before it */
         p->hash_tag[p->nhash] = (uint16_t)klen;
-        p->hash[p->nhash++] = store_key_hash(key, klen);
+        p->hash[p->nhash++] = store_key_hash(key + off, klen);
         const char *dot = memchr(p->domain + off, '.', (size_t)(n - off));
         off = dot ? (int)(dot - p->domain) + 1 : n;
     }

@@ -638,9 +638,12 @@ static int lookup_domain(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr,
     out->nreasons = 0;
     if (len == 0 || len > DOMAIN_MAX)
         return 0;
+    store_key_domain(name, len, key);
     for (size_t off = 0; off < len;) {
-        size_t klen = store_key_domain(name + off, len - off, key);
-        int found = get_entry(txn, dbi, kr, key, klen, &e);
+        /* the key of the suffix at off: 'D' over the dot before it, in the one copy of the name */
+        size_t klen = len - off + 1;
+        key[off] = 'D';
+        int found = get_entry(txn, dbi, kr, key + off, klen, &e);
         if (found < 0)
             return -1;
         /* The name itself matches any entry but a subdomains-only one; a parent only a wildcard. */
