@@ -1,4 +1,4 @@
-/* fuzz_query.c - libFuzzer target for the DNS hot path: query_parse, answer_prefetch and answer_parsed
+/* fuzz_query.c - libFuzzer target for the DNS hot path: query_parse, the two prefetch steps and answer_parsed
  * on a real LMDB store with the shipped zones and their /24 maps, as a server worker runs them. Every
  * response must fit its limit and parse with ldns. */
 #include <ldns/ldns.h>
@@ -83,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct answer_prep prep;
     query_parse(data, size, &q);
     answer_prefetch(&ctx, &q, &prep);
+    answer_prefetch_index(&ctx, &prep);
     size_t len = answer_parsed(&ctx, &q, &prep, data, out, cap, tcp, &info);
     if (len > (tcp ? 65535 : ANSWER_EDNS_SIZE))
         abort();
