@@ -101,12 +101,13 @@ static int zone_serial(struct server *srv, MDB_dbi dbi, uint32_t *serial)
     return rc;
 }
 
-/* Records that z's index would pass budget: logged the first time, tried again after the backoff. */
-static void too_big(struct indexer *ixr, const struct indexed_zone *z, size_t budget)
+/* Records that z's index would pass budget, or cannot be built for its keys (why): logged the first
+ * time, tried again after the backoff. */
+static void put_off(struct indexer *ixr, const struct indexed_zone *z, size_t budget, const char *why)
 {
     uint64_t *backoff = &ixr->too_big_backoff_ms[z->slot];
     if (!ixr->too_big[z->slot])
-        log_warn("zone %s: its index would pass --index-memory; answering from the store", z->name);
+        log_warn("zone %s: %s; answering from the store", z->name, why);
     *backoff = !*backoff ? TOO_BIG_BACKOFF_MIN_MS
              : *backoff * 2 < TOO_BIG_BACKOFF_MAX_MS ? *backoff * 2 : TOO_BIG_BACKOFF_MAX_MS;
     ixr->too_big[z->slot] = 1;
@@ -139,8 +140,13 @@ static void refresh(struct indexer *ixr, const struct indexed_zone *z)
         atomic_fetch_add(&srv->index_failures, 1);
         log_warn("zone %s: cannot index: %s; answering from the store", z->name, err);
         ixr->next_build_ms[z->slot] += 10000;
-    } else if (rc > 0) {
-        too_big(ixr, z, budget);
+    } else if (rc == 1) {
+        put_off(ixr, z, budget, "its index would pass --index-memory");
+    } else if (rc == 2) {   /* the same backoff: the keys will not change their hashes */
+        atomic_fetch_add(&srv->index_failures, 1);
+        char why[300];
+        snprintf(why, sizeof why, "cannot index: %s", err);
+        put_off(ixr, z, budget, why);
     } else {
         atomic_fetch_add(&srv->index_builds, 1);
         ixr->too_big[z->slot] = 0;

@@ -460,7 +460,10 @@ static int get_entry(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr, con
     if (!kr->may_hold)
         h = store_key_hash(key, klen);
     MDB_val v;
-    return store_index_find(kr->ix, h, key, klen, &v) && listing_decode(v.mv_data, v.mv_size, out) == 0;
+    int found = store_index_find(kr->ix, h, key, klen, &v);
+    if (found < 0)      /* too far from its place (colliding hashes): the B-tree knows */
+        return store_get_at(txn, dbi, kr->ch, key, klen, out);
+    return found && listing_decode(v.mv_data, v.mv_size, out) == 0;
 }
 
 static int lookup_ip(MDB_txn *txn, MDB_dbi dbi, const struct key_reader *kr, const struct zone_meta *meta,

@@ -34,7 +34,8 @@ static void *space_alloc(size_t bytes)
     return p;
 }
 
-/* Appends an entry to the arena and its slot to the table: 0, or 1 when the arena is full. */
+/* Appends an entry to the arena and its slot to the table: 0, 1 when the arena is full, or 2 when the
+ * slot is more than STORE_INDEX_BUILD_PROBE_MAX away from its place (keys with colliding hashes). */
 static int insert(struct store_index *ix, const MDB_val *k, const MDB_val *v)
 {
     size_t need = (4 + k->mv_size + v->mv_size + 7) & ~(size_t)7;
@@ -47,8 +48,9 @@ static int insert(struct store_index *ix, const MDB_val *k, const MDB_val *v)
     memcpy(e + 4 + k->mv_size, v->mv_data, v->mv_size);
     uint64_t h = store_key_hash(k->mv_data, k->mv_size);
     size_t i = store_index_pos(ix, h);
-    while (ix->slots[i].off)
-        i = (i + 1) & ix->mask;
+    for (int n = 0; ix->slots[i].off; n++, i = (i + 1) & ix->mask)
+        if (n == STORE_INDEX_BUILD_PROBE_MAX)
+            return 2;
     ix->slots[i] = (struct store_index_slot){ store_index_tag(h), (uint32_t)(ix->arena_used / 8) };
     ix->arena_used += need;
     ix->nkeys++;
@@ -69,13 +71,11 @@ static int fill(struct store_index *ix, MDB_txn *txn, size_t max_keys)
             rc = MDB_CORRUPTED;     /* more than mdb_stat counted, or an entry no writer makes */
             break;
         }
-        if (insert(ix, &k, &v)) {
-            rc = 1;
+        if ((rc = insert(ix, &k, &v)) != 0)
             break;
-        }
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == MDB_NOTFOUND ? 0 : rc;     /* or insert's 1 or 2 */
 }
 
 /* Sizes and maps the table and the arena's address space: 0, 1 too big, -1 no memory. */
@@ -135,9 +135,12 @@ int store_index_build(MDB_env *env, MDB_dbi dbi, size_t max_bytes, struct store_
     store_index_free(ix);
     if (rc == -1)
         snprintf(err, errlen, "no memory");
+    else if (rc == 2)
+        snprintf(err, errlen, "its keys cluster in the hash table (more than %d colliding hashes: crafted "
+                 "names?)", STORE_INDEX_BUILD_PROBE_MAX);
     else if (rc != 1)
         snprintf(err, errlen, "%s", mdb_strerror(rc));
-    return rc == 1 ? 1 : -1;
+    return rc == 1 || rc == 2 ? rc : -1;
 fail:
     snprintf(err, errlen, "%s", mdb_strerror(rc));
     if (txn)

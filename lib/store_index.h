@@ -39,7 +39,8 @@ struct store_index {
 size_t store_index_slot_bytes(size_t nkeys);
 
 /* Copies the zone in dbi at the current snapshot of env. 0 done (*out set), 1 when it would take
- * more than max_bytes (nothing built), -1 on an LMDB error or no memory (err says). */
+ * more than max_bytes (nothing built), 2 when its keys cluster past STORE_INDEX_BUILD_PROBE_MAX
+ * (nothing built; err says), -1 on an LMDB error or no memory (err says). */
 int store_index_build(MDB_env *env, MDB_dbi dbi, size_t max_bytes, struct store_index **out, char *err,
                       size_t errlen);
 void store_index_free(struct store_index *ix);     /* NULL is fine */
@@ -59,12 +60,23 @@ static inline const uint8_t *store_index_entry(const struct store_index *ix, con
     return ix->arena + (size_t)s->off * 8;
 }
 
-/* Finds the key whose store_key_hash is h: 1 and its value in *val, or 0 when the snapshot lacks it. */
+/* Probe lengths. store_key_hash is public and unkeyed: whoever can get names listed can choose names
+ * whose hashes collide, and with linear probing every lookup near them would walk the whole run. A
+ * lookup gives up after STORE_INDEX_PROBE_MAX slots (the caller asks the B-tree instead, whose cost
+ * no hash decides), and a build fails when an insert walks STORE_INDEX_BUILD_PROBE_MAX (the zone is
+ * then answered from the store). Random keys in a table at most 3/4 full reach neither but rarely
+ * the first. */
+#define STORE_INDEX_PROBE_MAX 64
+#define STORE_INDEX_BUILD_PROBE_MAX 1024
+
+/* Finds the key whose store_key_hash is h: 1 and its value in *val, 0 when the snapshot lacks it, -1
+ * when the key is further than STORE_INDEX_PROBE_MAX slots from its place (look in the store). */
 static inline int store_index_find(const struct store_index *ix, uint64_t h, const uint8_t *key, size_t klen,
                                    MDB_val *val)
 {
     uint32_t tag = store_index_tag(h);
-    for (size_t i = store_index_pos(ix, h);; i = (i + 1) & ix->mask) {   /* never full: ends */
+    size_t i = store_index_pos(ix, h);
+    for (int n = 0; n < STORE_INDEX_PROBE_MAX; n++, i = (i + 1) & ix->mask) {
         const struct store_index_slot *s = &ix->slots[i];
         if (!s->off)
             return 0;
@@ -76,9 +88,9 @@ static inline int store_index_find(const struct store_index *ix, uint64_t h, con
             return 1;
         }
     }
+    return -1;
 }
 
-/* Starts loading the slot store_index_find will read first for h. */
 static inline void store_index_prefetch(const struct store_index *ix, uint64_t h)
 {
     __builtin_prefetch(&ix->slots[store_index_pos(ix, h)]);
