@@ -16,7 +16,7 @@ void pending_add(struct feeder *f, int zi, uint32_t code, uint32_t offence, cons
     memcpy(key + 8, &offence, 4);
     memcpy(key + 12, skey, sklen);
     size_t klen = 12 + sklen;
-    uint64_t h = table_hash(key, klen);
+    uint64_t h = table_hash(&f->pending, key, klen);
     struct pending *p = (struct pending *)table_get(&f->pending, key, klen, h);
     if (!p) {
         if (!(p = calloc(1, sizeof *p))) {

@@ -54,7 +54,11 @@ int feeder_open(struct feeder *f, const char *db, const char *zones, const char 
     f->replay = replay;
     f->max_skew = FEEDER_MAX_SKEW;
     logtime_init(&f->logtime, time(NULL));
-    if (state_init(&f->state) < 0 || table_init(&f->pending, 1024) < 0 || table_init(&f->stats.hosts, 64) < 0) {
+    struct hash_key pending_key;   /* the pending listings keep their own order: any secret serves */
+    hash_key_random(&pending_key);
+    /* the hosts are capped (FEEDER_MAX_HOSTS): their table needs no secret, and renders alike */
+    if (state_init(&f->state) < 0 || table_init(&f->pending, 1024, &pending_key) < 0 ||
+        table_init(&f->stats.hosts, 64, NULL) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

@@ -15,7 +15,7 @@
  * host really named "other". */
 static struct host_stats *host_stats_get(struct feeder_stats *s, const char *host, size_t hlen, int grow)
 {
-    uint64_t h = table_hash(host, hlen);
+    uint64_t h = table_hash(&s->hosts, host, hlen);
     struct host_stats *hs = (struct host_stats *)table_get(&s->hosts, host, hlen, h);
     if (hs || !grow || !(hs = calloc(1, sizeof *hs + hlen + 1)))
         return hs;

@@ -15,7 +15,8 @@ int state_init(struct state *s)
     s->max_sources = STATE_MAX_SOURCES;
     s->max_queue = STATE_MAX_QUEUE;
     s->queue_idle = STATE_QUEUE_IDLE;
-    return ltable_init(&s->subjects, 4096) < 0 || ltable_init(&s->queue, 4096) < 0 ? -1 : 0;
+    /* the zero key until state_load reads the store's: tables without a store stay reproducible */
+    return ltable_init(&s->subjects, 4096, NULL) < 0 || ltable_init(&s->queue, 4096, NULL) < 0 ? -1 : 0;
 }
 
 static void subject_free(struct subject *sub)
@@ -224,7 +225,7 @@ static struct subject *subject_insert(struct state *s, const uint8_t *key, size_
 
 struct subject *subject_get(struct state *s, const uint8_t *key, size_t len, int create)
 {
-    uint32_t h = ltable_hash(key, len);
+    uint32_t h = ltable_hash(&s->subjects, key, len);
     struct subject *sub = subject_find(s, key, len, h);
     return sub || !create ? sub : subject_insert(s, key, len, h);
 }
@@ -373,7 +374,7 @@ struct qentry *queue_get(struct state *s, const char *host, size_t hlen, const c
     key[hlen] = 0;
     memcpy(key + hlen + 1, qid, qlen);
     size_t len = hlen + 1 + qlen;
-    uint32_t h = ltable_hash(key, len);
+    uint32_t h = ltable_hash(&s->queue, key, len);
     struct qentry *q = queue_find(s, key, len, h);
     if (q || !create)
         return q;
@@ -623,8 +624,9 @@ static int presize(struct ltable *t, MDB_txn *txn, MDB_dbi dbi)
     MDB_stat st;
     if (mdb_stat(txn, dbi, &st) != 0 || st.ms_entries <= t->mask)
         return 0;
+    struct hash_key key = t->key;
     ltable_free(t);
-    return ltable_init(t, st.ms_entries);
+    return ltable_init(t, st.ms_entries, &key);
 }
 
 #define LOAD_BATCH 16
@@ -665,7 +667,7 @@ static int load_subjects(struct state *s, MDB_txn *txn, char *err, size_t errlen
             break;
         }
         sub->stored = 1;
-        sub->node.hash = ltable_hash(k.mv_data, k.mv_size);     /* LMDB keys are unique: no lookup */
+        sub->node.hash = ltable_hash(&s->subjects, k.mv_data, k.mv_size);  /* LMDB keys are unique: no lookup */
         ltable_prefetch(&s->subjects, sub->node.hash);
         batch[nbatch++] = sub;
         if (nbatch == LOAD_BATCH) {
@@ -706,6 +708,33 @@ static int load_queue(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 }
 
 /* A store written by a newer feeder is refused rather than misread. */
+/* The tables' hash secret: the store's, or a new random one written into it (the tables are empty
+ * yet). Kept in the store so that a restarted feeder evicts exactly as one that ran on. */
+static int load_hash_key(struct state *s, MDB_txn *txn, char *err, size_t errlen)
+{
+    MDB_val k = { strlen(FEEDER_META_HASH_KEY), FEEDER_META_HASH_KEY }, v;
+    uint8_t b[16];
+    int rc = mdb_get(txn, s->meta_dbi, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof b) {
+        memcpy(b, v.mv_data, sizeof b);
+    } else {
+        struct hash_key fresh;
+        hash_key_random(&fresh);
+        for (int i = 0; i < 8; i++)
+            b[i] = (uint8_t)(fresh.k0 >> (8 * i)), b[8 + i] = (uint8_t)(fresh.k1 >> (8 * i));
+        v = (MDB_val){ sizeof b, b };
+        if ((rc = mdb_put(txn, s->meta_dbi, &k, &v, 0)) != 0) {
+            snprintf(err, errlen, "%s: %s", FEEDER_DB_META, mdb_strerror(rc));
+            return -1;
+        }
+    }
+    struct hash_key key = { 0, 0 };
+    for (int i = 7; i >= 0; i--)
+        key.k0 = key.k0 << 8 | b[i], key.k1 = key.k1 << 8 | b[8 + i];
+    s->subjects.key = s->queue.key = key;
+    return 0;
+}
+
 static int check_format(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 {
     MDB_val k = { strlen(FEEDER_META_FORMAT), FEEDER_META_FORMAT }, v;
@@ -730,7 +759,7 @@ int state_load(struct state *s, MDB_env *env, char *err, size_t errlen)
     if (open_dbi(txn, FEEDER_DB_SUBJECTS, &s->subjects_dbi, err, errlen) < 0 ||
         open_dbi(txn, FEEDER_DB_QUEUE, &s->queue_dbi, err, errlen) < 0 ||
         open_dbi(txn, FEEDER_DB_META, &s->meta_dbi, err, errlen) < 0 || check_format(s, txn, err, errlen) < 0 ||
-        load_subjects(s, txn, err, errlen) < 0 || load_queue(s, txn, err, errlen) < 0) {
+        load_hash_key(s, txn, err, errlen) < 0 || load_subjects(s, txn, err, errlen) < 0 || load_queue(s, txn, err, errlen) < 0) {
         mdb_txn_abort(txn);
         if (!*err)
             snprintf(err, errlen, "state: cannot read");

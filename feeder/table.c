@@ -1,20 +1,83 @@
-/* table.c - see table.h. FNV-1a is enough for keys of a few to a few hundred bytes. */
+/* table.c - see table.h. */
 #include "table.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
-uint64_t table_hash(const void *key, size_t len)
+int hash_key_random(struct hash_key *k)
 {
-    const uint8_t *p = key;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h ^ (h >> 29);
+    uint8_t b[16];
+    ssize_t got = getrandom(b, sizeof b, GRND_NONBLOCK);
+    if (got != (ssize_t)sizeof b) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        got = fd >= 0 ? read(fd, b, sizeof b) : -1;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (got == (ssize_t)sizeof b) {
+        memcpy(&k->k0, b, 8);
+        memcpy(&k->k1, b + 8, 8);
+        return 0;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    k->k0 = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
+    k->k1 = (uint64_t)getpid() * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)k;
+    return -1;
 }
 
-int table_init(struct table *t, size_t buckets)
+static inline uint64_t rotl(uint64_t x, int b) { return x << b | x >> (64 - b); }
+
+#define SIPROUND                                                                                          \
+    do {                                                                                                  \
+        v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                         \
+        v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                            \
+        v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                            \
+        v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                         \
+    } while (0)
+
+/* The reference algorithm (Aumasson and Bernstein), words read little-endian whatever the host. */
+uint64_t siphash(const struct hash_key *k, const void *in, size_t len, int c, int d)
 {
+    const uint8_t *p = in;
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k->k0, v1 = 0x646f72616e646f6dULL ^ k->k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k->k0, v3 = 0x7465646279746573ULL ^ k->k1;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t m = 0;
+        for (int j = 7; j >= 0; j--)
+            m = m << 8 | p[i + (size_t)j];
+        v3 ^= m;
+        for (int r = 0; r < c; r++)
+            SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t)len << 56;
+    for (size_t j = 0; i + j < len; j++)
+        b |= (uint64_t)p[i + j] << (8 * j);
+    v3 ^= b;
+    for (int r = 0; r < c; r++)
+        SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    for (int r = 0; r < d; r++)
+        SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t table_hash(const struct table *t, const void *key, size_t len)
+{
+    return siphash(&t->key, key, len, 1, 3);
+}
+
+int table_init(struct table *t, size_t buckets, const struct hash_key *key)
+{
+    t->key = key ? *key : (struct hash_key){ 0, 0 };
     size_t n = 16;
     while (n < buckets)
         n <<= 1;
@@ -86,14 +149,15 @@ void table_clear(struct table *t)
 
 /* ---- ltable ---- */
 
-uint32_t ltable_hash(const void *key, size_t len)
+uint32_t ltable_hash(const struct ltable *t, const void *key, size_t len)
 {
-    uint64_t h = table_hash(key, len);
+    uint64_t h = siphash(&t->key, key, len, 1, 3);
     return (uint32_t)(h ^ (h >> 32));
 }
 
-int ltable_init(struct ltable *t, size_t entries)
+int ltable_init(struct ltable *t, size_t entries, const struct hash_key *key)
 {
+    t->key = key ? *key : (struct hash_key){ 0, 0 };
     size_t n = 16;
     while (n < entries)
         n <<= 1;

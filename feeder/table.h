@@ -13,14 +13,30 @@ struct hnode {
     size_t keylen;
 };
 
+/* The secret of the tables' hash (SipHash-1-3). Keys come from log lines an attacker writes (sender
+ * domains, accounts, IPv6 addresses of a whole prefix), and with a public hash they could pick keys
+ * that share one chain, making every lookup walk all of them. The state's tables take their secret
+ * from the store (state_load: made at random once, so that two runs on one store evict alike). */
+struct hash_key {
+    uint64_t k0, k1;
+};
+
+/* A random secret from the kernel (getrandom, else /dev/urandom); 0, or -1 when neither could give
+ * one (*k is then made from the time and the PID: unpredictable enough to a remote attacker). */
+int hash_key_random(struct hash_key *k);
+/* SipHash-c-d of len bytes; table_hash is SipHash-1-3. */
+uint64_t siphash(const struct hash_key *k, const void *in, size_t len, int c, int d);
+
 struct table {
     struct hnode **buckets;
     size_t mask;        /* buckets - 1, a power of two minus one */
     size_t count;
+    struct hash_key key;
 };
 
-uint64_t table_hash(const void *key, size_t len);
-int table_init(struct table *t, size_t buckets);
+uint64_t table_hash(const struct table *t, const void *key, size_t len);
+/* key NULL: the zero key (a table whose entries an attacker cannot multiply). */
+int table_init(struct table *t, size_t buckets, const struct hash_key *key);
 void table_free(struct table *t);
 struct hnode *table_get(const struct table *t, const void *key, size_t len, uint64_t hash);
 /* The node's hash, key and keylen must be set; the key must not be present yet. 0 or -1 (no memory). */
@@ -43,11 +59,13 @@ struct ltable {
     struct lnode **buckets;
     size_t mask;
     size_t count;
+    struct hash_key key;
 };
 
-uint32_t ltable_hash(const void *key, size_t len);
-/* Buckets for about `entries` entries (it grows past that by itself). 0 or -1. */
-int ltable_init(struct ltable *t, size_t entries);
+uint32_t ltable_hash(const struct ltable *t, const void *key, size_t len);
+/* Buckets for about `entries` entries (it grows past that by itself), hashed with key (NULL: the
+ * zero key). 0 or -1. */
+int ltable_init(struct ltable *t, size_t entries, const struct hash_key *key);
 void ltable_free(struct ltable *t);
 static inline struct lnode *ltable_first(const struct ltable *t, uint32_t hash) { return t->buckets[hash & t->mask]; }
 int ltable_put(struct ltable *t, struct lnode *n);

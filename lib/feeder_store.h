@@ -9,6 +9,8 @@
  *   "feeder:meta"       "state-format" u32: the newest record format written (FEEDER_STATE_FORMAT);
  *                       a feeder refuses a store of a newer format rather than misread it
  *                       "sweep", "latest" u32: the last sweep and the newest event time
+ *                       "hash-key" 16 bytes: the secret of the feeder's in-memory hash tables, made at
+ *                       random when the state is first opened (feeder/table.h)
  *                       "replay-offset", "source:PATH", "file:...": input positions (feeder.c,
  *                       source_file.c); the meta values are in host byte order, read only by the
  *                       feeder that wrote them
@@ -55,6 +57,7 @@
 #define FEEDER_META_FORMAT "state-format"
 #define FEEDER_META_SWEEP "sweep"
 #define FEEDER_META_LATEST "latest"
+#define FEEDER_META_HASH_KEY "hash-key"     /* 16 random bytes: the secret of the state's hash tables */
 #define FEEDER_STATE_FORMAT 4       /* what this feeder writes (4: the slow metrics and queue entries
                                      * with an account, in version 3 records) */
 #define FEEDER_SUBJECT_VALUE_MAX 4096

@@ -259,3 +259,92 @@ Test(state, newer_format_refused)
     mdb_env_close(env);
     tmpdir_remove(dir);
 }
+
+/* ---- the tables' hash: SipHash under a secret the store keeps ---- */
+
+Test(state, siphash_matches_the_reference_vectors)
+{
+    /* SipHash-2-4 of the paper's appendix (key 00..0f, message 00..0e) and of the empty message; the
+     * tables use the same code with 1 and 3 rounds */
+    struct hash_key k = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+    uint8_t m[15];
+    for (int i = 0; i < 15; i++)
+        m[i] = (uint8_t)i;
+    cr_expect_eq(siphash(&k, m, 15, 2, 4), 0xa129ca6149be45e5ULL);
+    cr_expect_eq(siphash(&k, m, 0, 2, 4), 0x726fdb47dd0e0e31ULL);
+    cr_expect_eq(siphash(&k, m, 8, 2, 4), 0x93f5f5799a932462ULL);
+}
+
+/* Sender domains chosen so that, under a known hash key, they all share one chain of a 4096-bucket
+ * table (what an attacker writes into MAIL FROM when the hash is public). */
+static size_t crowd_domains(const struct ltable *t, char (*names)[40], size_t n)
+{
+    size_t found = 0;
+    uint32_t want = 0;
+    for (uint32_t i = 0; found < n && i < 50000000u; i++) {
+        char name[40];
+        uint8_t key[64];
+        snprintf(name, sizeof name, "x%07x.example", i);
+        uint32_t h = ltable_hash(t, key, subject_key_name(SUBJ_DOMAIN, name, strlen(name), key)) & 4095u;
+        if (found == 0)
+            want = h;
+        if (h == want)
+            memcpy(names[found++], name, sizeof name);
+    }
+    return found;
+}
+
+static size_t longest_chain(const struct ltable *t)
+{
+    size_t longest = 0;
+    for (size_t i = 0; i <= t->mask; i++) {
+        size_t n = 0;
+        for (const struct lnode *p = t->buckets[i]; p; p = p->next)
+            n++;
+        longest = n > longest ? n : longest;
+    }
+    return longest;
+}
+
+Test(state, the_store_keeps_a_secret_hash_key_that_spreads_crafted_names)
+{
+    char d1[64], d2[64], err[256] = "";
+    tmpdir_make(d1, sizeof d1, "feeder-hashkey1");
+    tmpdir_make(d2, sizeof d2, "feeder-hashkey2");
+    MDB_env *e1 = open_env(d1), *e2 = open_env(d2);
+    struct state known, a, again, other;
+    cr_assert_eq(state_init(&known), 0);    /* no store: the zero key, which an attacker knows */
+    static char names[300][40];
+    cr_assert_eq(crowd_domains(&known.subjects, names, 300), 300);
+    for (int i = 0; i < 300; i++) {
+        uint8_t key[64];
+        cr_assert_not_null(subject_get(&known, key, subject_key_name(SUBJ_DOMAIN, names[i], strlen(names[i]), key), 1));
+    }
+    cr_assert_geq(longest_chain(&known.subjects), 300, "under the known key they share one chain");
+
+    cr_assert_eq(state_init(&a), 0);
+    cr_assert_eq(state_load(&a, e1, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < 300; i++) {
+        uint8_t key[64];
+        cr_assert_not_null(subject_get(&a, key, subject_key_name(SUBJ_DOMAIN, names[i], strlen(names[i]), key), 1));
+    }
+    cr_assert_leq(longest_chain(&a.subjects), 8, "under the store's secret they spread");
+    save(&a, e1);
+
+    cr_assert_eq(state_init(&again), 0);    /* the same store: the same secret */
+    cr_assert_eq(state_load(&again, e1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(again.subjects.key.k0, a.subjects.key.k0);
+    cr_assert_eq(again.subjects.key.k1, a.subjects.key.k1);
+    cr_assert_eq(state_init(&other), 0);    /* another store: another secret */
+    cr_assert_eq(state_load(&other, e2, err, sizeof err), 0, "%s", err);
+    cr_assert(other.subjects.key.k0 != a.subjects.key.k0 || other.subjects.key.k1 != a.subjects.key.k1);
+    cr_assert(a.subjects.key.k0 || a.subjects.key.k1, "not the zero key");
+    state_free(&known);
+    state_free(&a);
+    state_free(&again);
+    state_free(&other);
+    mdb_env_close(e1);
+    mdb_env_close(e2);
+    tmpdir_remove(d1);
+    tmpdir_remove(d2);
+}
