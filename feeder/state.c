@@ -707,7 +707,6 @@ static int load_queue(struct state *s, MDB_txn *txn, char *err, size_t errlen)
     return rc == MDB_NOTFOUND ? 0 : -1;
 }
 
-/* A store written by a newer feeder is refused rather than misread. */
 /* The tables' hash secret: the store's, or a new random one written into it (the tables are empty
  * yet). Kept in the store so that a restarted feeder evicts exactly as one that ran on. */
 static int load_hash_key(struct state *s, MDB_txn *txn, char *err, size_t errlen)
@@ -735,6 +734,7 @@ static int load_hash_key(struct state *s, MDB_txn *txn, char *err, size_t errlen
     return 0;
 }
 
+/* A store written by a newer feeder is refused rather than misread. */
 static int check_format(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 {
     MDB_val k = { strlen(FEEDER_META_FORMAT), FEEDER_META_FORMAT }, v;
