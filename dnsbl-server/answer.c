@@ -118,7 +118,7 @@ static const struct store_index *zone_index(struct answer_ctx *ctx, int zi)
 /* The key filter for the store's lookups, with the hashes prepare() worked out: the keys a domain
  * lookup tests are 'D' + a label suffix of prep->domain, one per length; an address lookup's are the
  * address's networks, one per prefix length, of prep->addr's family. map NULL: no filter, the hashes
- * only serve the index. */
+ * only serve the index (with neither, pass no callback: nothing needs a hash). */
 struct key_filter {
     const struct v4map *map;
     const struct answer_prep *prep;
@@ -354,7 +354,8 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, con
         }
         struct zone_meta narrowed;
         const struct zone_meta *meta = lookup_meta(ctx, zi, prep, &a, &narrowed);
-        return store_lookup_ip_indexed(ctx->txn, z->dbi, zone_index(ctx, zi), meta, &a, ctx->now, net_key_may_hold,
+        const struct store_index *ix = zone_index(ctx, zi);    /* the hashes serve only the index */
+        return store_lookup_ip_indexed(ctx->txn, z->dbi, ix, meta, &a, ctx->now, ix ? net_key_may_hold : NULL,
                                        &(struct key_filter){ NULL, prep }, l, NULL);
     }
     const char *name = prep->domain;
@@ -366,8 +367,10 @@ static int lookup(struct answer_ctx *ctx, int zi, const struct dns_query *q, con
         return name[0] == 't';
     }
     const struct v4map *map = zone_keymap(ctx, zi);
-    return store_lookup_domain_filtered(ctx->txn, z->dbi, name, (size_t)len, ctx->now, domain_key_may_hold,
-                                        &(struct key_filter){ map, prep }, zone_index(ctx, zi), l);
+    const struct store_index *ix = zone_index(ctx, zi);
+    return store_lookup_domain_filtered(ctx->txn, z->dbi, name, (size_t)len, ctx->now,
+                                        map || ix ? domain_key_may_hold : NULL, &(struct key_filter){ map, prep },
+                                        ix, l);
 }
 
 /* ---- empty non-terminals (RFC 8020) ----
@@ -411,9 +414,10 @@ static int children_covered(struct answer_ctx *ctx, int zi, const struct answer_
         return 0;       /* no room for a child */
     int len = snprintf(child, sizeof child, "*.%s", prep->domain);
     const struct v4map *map = zone_keymap(ctx, zi);    /* the name's suffixes are the child's: prep's */
-    return store_lookup_domain_filtered(ctx->txn, z->dbi, child, (size_t)len, ctx->now,    /* hashes serve */
-                                        domain_key_may_hold, &(struct key_filter){ map, prep },
-                                        zone_index(ctx, zi), &l);
+    const struct store_index *ix = zone_index(ctx, zi);    /* hashes serve */
+    return store_lookup_domain_filtered(ctx->txn, z->dbi, child, (size_t)len, ctx->now,
+                                        map || ix ? domain_key_may_hold : NULL, &(struct key_filter){ map, prep },
+                                        ix, &l);
 }
 
 /* Does the name exist although nothing is listed at it (l: what the lookup found)? 1, 0, or -1 on a

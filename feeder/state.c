@@ -708,28 +708,23 @@ static int load_queue(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 }
 
 /* The tables' hash secret: the store's, or a new random one written into it (the tables are empty
- * yet). Kept in the store so that a restarted feeder evicts exactly as one that ran on. */
+ * yet). Kept in the store so that a restarted feeder evicts exactly as one that ran on; in host order,
+ * as the other meta values (read only by the feeder that wrote them). */
 static int load_hash_key(struct state *s, MDB_txn *txn, char *err, size_t errlen)
 {
     MDB_val k = { strlen(FEEDER_META_HASH_KEY), FEEDER_META_HASH_KEY }, v;
-    uint8_t b[16];
+    struct hash_key key;
     int rc = mdb_get(txn, s->meta_dbi, &k, &v);
-    if (rc == 0 && v.mv_size == sizeof b) {
-        memcpy(b, v.mv_data, sizeof b);
+    if (rc == 0 && v.mv_size == sizeof key) {
+        memcpy(&key, v.mv_data, sizeof key);
     } else {
-        struct hash_key fresh;
-        hash_key_random(&fresh);
-        for (int i = 0; i < 8; i++)
-            b[i] = (uint8_t)(fresh.k0 >> (8 * i)), b[8 + i] = (uint8_t)(fresh.k1 >> (8 * i));
-        v = (MDB_val){ sizeof b, b };
+        hash_key_random(&key);
+        v = (MDB_val){ sizeof key, &key };
         if ((rc = mdb_put(txn, s->meta_dbi, &k, &v, 0)) != 0) {
             snprintf(err, errlen, "%s: %s", FEEDER_DB_META, mdb_strerror(rc));
             return -1;
         }
     }
-    struct hash_key key = { 0, 0 };
-    for (int i = 7; i >= 0; i--)
-        key.k0 = key.k0 << 8 | b[i], key.k1 = key.k1 << 8 | b[8 + i];
     s->subjects.key = s->queue.key = key;
     return 0;
 }

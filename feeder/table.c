@@ -1,7 +1,6 @@
 /* table.c - see table.h. */
 #include "table.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int hash_key_random(struct hash_key *k)
+void hash_key_random(struct hash_key *k)
 {
     uint8_t b[16];
     ssize_t got = getrandom(b, sizeof b, GRND_NONBLOCK);
@@ -22,13 +21,12 @@ int hash_key_random(struct hash_key *k)
     if (got == (ssize_t)sizeof b) {
         memcpy(&k->k0, b, 8);
         memcpy(&k->k1, b + 8, 8);
-        return 0;
+        return;
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     k->k0 = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
     k->k1 = (uint64_t)getpid() * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)k;
-    return -1;
 }
 
 static inline uint64_t rotl(uint64_t x, int b) { return x << b | x >> (64 - b); }

@@ -21,9 +21,9 @@ struct hash_key {
     uint64_t k0, k1;
 };
 
-/* A random secret from the kernel (getrandom, else /dev/urandom); 0, or -1 when neither could give
- * one (*k is then made from the time and the PID: unpredictable enough to a remote attacker). */
-int hash_key_random(struct hash_key *k);
+/* A random secret from the kernel (getrandom, else /dev/urandom; when neither gives one, from the
+ * time and the PID: still unpredictable enough to a remote attacker). */
+void hash_key_random(struct hash_key *k);
 /* SipHash-c-d of len bytes; table_hash is SipHash-1-3. */
 uint64_t siphash(const struct hash_key *k, const void *in, size_t len, int c, int d);
 
